@@ -1,0 +1,23 @@
+"""Correlation helpers shared by every metric (zero-variance channels correlate as 0, never NaN)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    sd = np.sqrt((x ** 2).mean(axis=0))
+    return np.divide(x, sd, out=np.zeros_like(x), where=sd > 1e-12)
+
+
+def cross_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlations between the columns of x (samples, a) and y (samples, b): (a, b)."""
+    zx, zy = _standardise(x), _standardise(y)
+    return np.clip(zx.T @ zy / x.shape[0], -1.0, 1.0)
+
+
+def abs_corr_matrix(x: np.ndarray) -> np.ndarray:
+    """|corr| between the columns of x (samples, units): (units, units)."""
+    return np.abs(cross_corr(x, x))

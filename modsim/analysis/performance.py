@@ -1,0 +1,20 @@
+"""Task performance on held-out data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def r2_per_output(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Coefficient of determination 1 - SS_res / SS_tot of every output channel (last axis),
+    over all other axes pooled."""
+    y = np.asarray(targets, dtype=np.float64).reshape(-1, targets.shape[-1])
+    f = np.asarray(outputs, dtype=np.float64).reshape(-1, outputs.shape[-1])
+    ss_res = ((y - f) ** 2).sum(axis=0)
+    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    return 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0)
+
+
+def mse(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """Mean squared error over every element."""
+    return float(np.mean((np.asarray(outputs, np.float64) - np.asarray(targets, np.float64)) ** 2))

@@ -1,0 +1,63 @@
+"""Evaluate the spec's analysis plan on one snapshot of a run (numpy in, named numbers out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..spec.analysis import Analysis
+from .modularity import q_cor, q_max, q_str
+from .performance import mse, r2_per_output
+from .separability import d_cor, d_weights
+
+
+@dataclass
+class Snapshot:
+    """What the metrics need from a run at one checkpoint, as numpy arrays."""
+
+    activity: np.ndarray
+    """(trials, time, units) analysed activity, washout removed."""
+    outputs: np.ndarray
+    """(trials, time, outputs) network outputs, washout removed."""
+    targets: np.ndarray
+    """(trials, time, outputs) targets, washout removed."""
+    recurrent: np.ndarray
+    """(units, units) recurrent weights used by q_str, [post, pre]."""
+    readout: np.ndarray
+    """(outputs, units) effective readout weights."""
+    labels: np.ndarray
+    """Group index of every unit."""
+    output_sets: tuple[list[int], list[int]] | None
+    """The two output-channel sets compared by the D indices."""
+    groups: tuple[int, int] | None
+    """Indices of the two groups compared by the D indices."""
+    mi: float | None = None
+    """MINE estimate on held-out activity, when a statistics network exists."""
+
+
+def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarray]:
+    """Every metric the plan names; `r2` also yields `r2_per_output` (an array)."""
+    flat_act = snap.activity.reshape(-1, snap.activity.shape[-1])
+    flat_out = snap.outputs.reshape(-1, snap.outputs.shape[-1])
+    out: dict[str, float | np.ndarray] = {}
+    for name in plan.metrics:
+        if name in ("q_cor", "q_cor_norm"):
+            q = q_cor(flat_act, snap.labels)
+            out[name] = q if name == "q_cor" else q / q_max(snap.labels)
+        elif name in ("q_str", "q_str_norm"):
+            q = q_str(snap.recurrent, snap.labels)
+            out[name] = q if name == "q_str" else q / q_max(snap.labels)
+        elif name == "d_out":
+            out[name] = d_weights(snap.readout, snap.output_sets, snap.labels, snap.groups)
+        elif name == "d_cor":
+            out[name] = d_cor(flat_act, flat_out, snap.output_sets, snap.labels, snap.groups)
+        elif name == "r2":
+            per = r2_per_output(snap.outputs, snap.targets)
+            out["r2"] = float(per.mean())
+            out["r2_per_output"] = per
+        elif name == "mse":
+            out[name] = mse(snap.outputs, snap.targets)
+        elif name == "mi":
+            out[name] = float("nan") if snap.mi is None else snap.mi
+    return out

@@ -1,0 +1,55 @@
+"""Separability indices D of the MI paper: how differently two groups relate to two output sets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .correlation import cross_corr
+
+
+def separation_index(a1: np.ndarray, a2: np.ndarray, in_group2: np.ndarray) -> float:
+    """D = |sum_i (-1)^{s_i} (a2_i - a1_i)| / sum_i (a2_i + a1_i) for non-negative per-unit values.
+
+    a^(j)_i: how strongly unit i relates to output set j; `in_group2` marks s_i = 2 (others s_i = 1).
+    D is in [0, 1]; 1 means each group relates to exactly one output set. 0 for all-zero values.
+    """
+    a1, a2 = np.abs(np.asarray(a1, float)), np.abs(np.asarray(a2, float))
+    sign = np.where(np.asarray(in_group2, bool), 1.0, -1.0)
+    total = (a1 + a2).sum()
+    if total <= 0:
+        return 0.0
+    return float(min(1.0, abs((sign * (a2 - a1)).sum()) / total))
+
+
+def _split(labels: np.ndarray, groups: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels)
+    keep = (labels == groups[0]) | (labels == groups[1])
+    return keep, labels[keep] == groups[1]
+
+
+def d_weights(weights: np.ndarray, sets: tuple[list[int], list[int]], labels: np.ndarray,
+              groups: tuple[int, int] = (0, 1)) -> float:
+    """D_out / D_in: separability of |weights| (channels, units) between two channel sets.
+
+    a^(j)_i = sum over channels k in set j of |w_ki|; only units of the two groups count.
+    """
+    w = np.abs(np.asarray(weights, dtype=np.float64))
+    keep, in2 = _split(labels, groups)
+    a1 = w[sets[0]][:, keep].sum(axis=0)
+    a2 = w[sets[1]][:, keep].sum(axis=0)
+    return separation_index(a1, a2, in2)
+
+
+def output_correlations(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], list[int]]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """c_i^(j) = mean_k |corr(h_i, y^(j)_k)| for both output sets: two arrays of shape (units,)."""
+    c = np.abs(cross_corr(activity, outputs))
+    return c[:, sets[0]].mean(axis=1), c[:, sets[1]].mean(axis=1)
+
+
+def d_cor(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], list[int]],
+          labels: np.ndarray, groups: tuple[int, int] = (0, 1)) -> float:
+    """D_cor: separability of the unit-output correlations c_i^(1), c_i^(2) (samples in rows)."""
+    c1, c2 = output_correlations(activity, outputs, sets)
+    keep, in2 = _split(labels, groups)
+    return separation_index(c1[keep], c2[keep], in2)

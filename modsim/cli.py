@@ -1,0 +1,192 @@
+"""Command line: modsim run | validate | schema | ls."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .spec import SpecError, load_spec
+
+EXIT_INVALID = 2
+EXIT_DIVERGED = 3
+DEFAULT_STORE = "store"
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def _report_spec_error(exc: SpecError) -> None:
+    for problem in exc.problems:
+        err_console.print(f"[bold red]error[/] {problem.source}: [bold]{problem.field or '<spec>'}[/]: "
+                          f"{problem.message}", highlight=False, soft_wrap=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="modsim")
+def main() -> None:
+    """modsim: declarative experiments on modular recurrent networks."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a field before validation, e.g. --set training.steps=10.")
+def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Validate spec FILES; exit 2 listing every problem with its field and file:line."""
+    bad = 0
+    for f in files:
+        try:
+            load_spec(f, list(overrides))
+            console.print(f"[green]ok[/] {f}", highlight=False)
+        except SpecError as exc:
+            _report_spec_error(exc)
+            bad += 1
+    if bad:
+        sys.exit(EXIT_INVALID)
+
+
+@main.command()
+@click.option("-o", "--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False),
+              help="Directory that receives spec.schema.json.")
+def schema(out_dir: str) -> None:
+    """Write the JSON Schema of specs (for editors and CI) to OUT/spec.schema.json."""
+    from .schema import write_schema
+
+    console.print(f"wrote {write_schema(out_dir)}", highlight=False)
+
+
+@main.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a field before validation, e.g. --set training.steps=10 (repeatable).")
+@click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False),
+              help="Directory holding run groups.")
+@click.option("--name", default=None, help="Run name (default: the spec's name, suffixed -2, -3 when taken).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run of the same --name.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Shorthand for --set training.device=...")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, overwrite: bool,
+        device: str | None, quiet: bool) -> None:
+    """Train the experiment in SPEC_FILE and store everything under STORE/<name>."""
+    overrides = list(overrides) + ([f"training.device={device}"] if device else [])
+    try:
+        spec = load_spec(spec_file, overrides)
+    except SpecError as exc:
+        _report_spec_error(exc)
+        sys.exit(EXIT_INVALID)
+
+    from .compile import compile_experiment, resolve_device
+    from .store import RunWriter, allocate_run_path
+    from .train import RunDiverged, train
+
+    try:
+        dev = resolve_device(spec.training.device)
+    except RuntimeError as exc:
+        err_console.print(f"[bold red]error[/] {spec_file}: training.device: {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    try:
+        path = allocate_run_path(Path(store_root), name or spec.name, exact=name is not None, overwrite=overwrite)
+    except FileExistsError as exc:
+        err_console.print(f"[bold red]error[/] {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    console.print(f"[bold]{spec.name}[/] on {dev}: compiling (task data, network)...", highlight=False)
+    experiment = compile_experiment(spec, dev)
+    writer = RunWriter.create(path, path.name, spec.model_dump(mode="json", by_alias=True),
+                              spec.training.seed, str(dev), overwrite=overwrite)
+    console.print(f"run -> {path}", highlight=False)
+    try:
+        if quiet or not sys.stdout.isatty():
+            result = train(spec, writer, progress=_line_progress(spec.training.steps) if not quiet else None,
+                           experiment=experiment)
+        else:
+            result = _train_with_bar(spec, writer, experiment)
+    except RunDiverged as exc:
+        err_console.print(f"[bold red]diverged[/] {exc}", highlight=False)
+        sys.exit(EXIT_DIVERGED)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted; partial run kept in {path}")
+        sys.exit(130)
+    _print_summary(result)
+
+
+def _line_progress(total: int):
+    """Plain-text progress for logs: about 20 lines per run."""
+    every = max(1, total // 20)
+
+    def report(step: int, values: dict[str, float]) -> None:
+        if step % every == 0 or step == total:
+            mi = f" mi={values['mi_estimate']:.4f}" if "mi_estimate" in values else ""
+            console.print(f"step {step}/{total} loss={values['total']:.5f} task={values['task']:.5f}{mi}",
+                          highlight=False)
+
+    return report
+
+
+def _train_with_bar(spec, writer, experiment):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from .train import train
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(spec.name, total=spec.training.steps, stats="")
+
+        def report(step: int, values: dict[str, float]) -> None:
+            mi = f" mi {values['mi_estimate']:.4f}" if "mi_estimate" in values else ""
+            bar.update(task, completed=step, stats=f"loss {values['total']:.5f} task {values['task']:.5f}{mi}")
+
+        return train(spec, writer, progress=report, experiment=experiment)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.4f}"
+
+
+def _print_summary(result) -> None:
+    table = Table(title=f"{Path(result.path).name}: {result.steps} steps in {result.seconds:.1f} s")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    m = result.metrics
+    if "r2_per_output" in m:
+        for name, value in zip(result.output_names, m["r2_per_output"]):
+            table.add_row(f"R2 {name}", _fmt(float(value)))
+        table.add_row("R2 mean", _fmt(m.get("r2")))
+    for key, label in (("mse", "MSE"), ("mi", "MI estimate (nats)"), ("q_cor", "Q_cor"), ("q_str", "Q_str"),
+                       ("q_cor_norm", "Q_cor / Q_max"), ("q_str_norm", "Q_str / Q_max"), ("d_out", "D_out"),
+                       ("d_cor", "D_cor")):
+        if key in m:
+            table.add_row(label, _fmt(m[key]))
+    console.print(table)
+    console.print(f"stored in [bold]{result.path}[/]", highlight=False)
+
+
+@main.command(name="ls")
+@click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
+def list_command(store_root: str) -> None:
+    """List the runs in a store with their status and final metrics."""
+    from .store import list_runs, open_run
+
+    table = Table()
+    for col in ("run", "status", "steps", "R2", "Q_cor", "Q_str", "D_out", "D_cor", "started"):
+        table.add_column(col)
+    for path in list_runs(store_root):
+        try:
+            g = open_run(path)
+        except FileNotFoundError:
+            continue
+        s = g.attrs.get("summary") or {}
+        table.add_row(path.name, g.attrs.get("status", "?"), str(g.attrs.get("last_step", "")),
+                      *(_fmt(s.get(k)) for k in ("r2", "q_cor", "q_str", "d_out", "d_cor")),
+                      str(g.attrs.get("started", "")))
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

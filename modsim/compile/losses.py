@@ -1,0 +1,24 @@
+"""Loss terms, each a scalar tensor; the training loop sums whatever dict it is given."""
+
+from __future__ import annotations
+
+import torch
+
+from ..spec.constraints import L1Constraint, L2Constraint
+from .network import ModularRNN
+
+
+def task_mse(outputs: torch.Tensor, targets: torch.Tensor, washout: int) -> torch.Tensor:
+    """Mean squared error over time steps from `washout` on."""
+    return torch.mean((outputs[:, washout:] - targets[:, washout:]) ** 2)
+
+
+def weight_penalty(model: ModularRNN, constraint: L1Constraint | L2Constraint) -> torch.Tensor:
+    """weight * sum(w^2) (l2) or weight * sum(|w|) (l1) over the constraint's weight sets."""
+    sets = model.weight_sets()
+    params = [p for name in constraint.weights for p in sets[name]]
+    if isinstance(constraint, L2Constraint):
+        total = sum(p.pow(2).sum() for p in params)
+    else:
+        total = sum(p.abs().sum() for p in params)
+    return constraint.weight * total

@@ -1,0 +1,133 @@
+"""The modular recurrent network: a fused torch cell under connectivity masks, plus readout heads."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..spec.network import GRUCell, Network, Readout, RNNCell
+from .masks import input_mask, recurrent_mask
+
+GATES = {"gru": 3, "rnn": 1}
+"""Row blocks of the fused weight matrices per cell kind (GRU: reset, update, candidate)."""
+GRU_BLOCKS = {"reset": 0, "update": 1, "candidate": 2}
+
+
+class ReadoutHead(nn.Module):
+    """Linear head (optionally through a linear bottleneck) reading a subset of the units."""
+
+    def __init__(self, spec: Readout, units: list[int], total_units: int):
+        super().__init__()
+        self.name = spec.name
+        self.all_units = units == list(range(total_units))
+        self.register_buffer("units", torch.tensor(units, dtype=torch.long), persistent=False)
+        width = len(units)
+        self.bottleneck = nn.Linear(width, spec.bottleneck) if spec.bottleneck else None
+        self.out = nn.Linear(spec.bottleneck or width, spec.dim)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        x = h if self.all_units else h.index_select(-1, self.units)
+        if self.bottleneck is not None:
+            x = self.bottleneck(x)
+        return self.out(x)
+
+    def effective_weight(self, total_units: int) -> np.ndarray:
+        """(dim, N) linear map from every unit to this head's outputs (zeros for unread units)."""
+        w = self.out.weight.detach()
+        if self.bottleneck is not None:
+            w = w @ self.bottleneck.weight.detach()
+        full = np.zeros((w.shape[0], total_units), dtype=np.float32)
+        full[:, self.units.cpu().numpy()] = w.cpu().numpy()
+        return full
+
+
+class ModularRNN(nn.Module):
+    """Recurrent network over named groups, with masked recurrent/input weights and readout heads.
+
+    The recurrence runs in torch's fused kernel (cuDNN on GPU). Masked weights are zero at
+    initialisation, their gradients are masked, and `apply_masks_` re-projects after each step,
+    so masked entries are exactly zero throughout training.
+    """
+
+    def __init__(self, network: Network, input_dim: int, seed: int):
+        super().__init__()
+        cell = network.cell
+        self.kind = cell.kind
+        self.units = network.units
+        if isinstance(cell, GRUCell):
+            self.rnn: nn.RNNBase = nn.GRU(input_dim, cell.units, batch_first=True, bias=cell.bias)
+        elif isinstance(cell, RNNCell):
+            self.rnn = nn.RNN(input_dim, cell.units, batch_first=True, bias=cell.bias,
+                              nonlinearity=cell.nonlinearity)
+        else:  # pragma: no cover - the spec union is exhaustive
+            raise TypeError(f"unsupported cell {cell.kind!r}")
+        gates = GATES[self.kind]
+        self._masks: dict[str, torch.Tensor] = {}
+        for pname, mask in (("weight_hh_l0", recurrent_mask(network, seed)),
+                            ("weight_ih_l0", input_mask(network, input_dim))):
+            if not mask.all():
+                full = torch.from_numpy(np.tile(mask, (gates, 1))).float()
+                self.register_buffer(f"mask_{pname}", full)
+                param = getattr(self.rnn, pname)
+                param.register_hook(lambda grad, name=pname: grad * getattr(self, f"mask_{name}"))
+        groups = network.group_indices()
+        self.heads = nn.ModuleList(
+            ReadoutHead(r, sorted(u for g in r.from_ for u in groups[g]), self.units) for r in network.readouts)
+        self.competition = network.competition
+        self.apply_masks_()
+
+    def masks(self) -> dict[str, torch.Tensor]:
+        """Masks by parameter name (only the parameters that have one)."""
+        return {name.removeprefix("mask_"): buf for name, buf in self.named_buffers() if name.startswith("mask_")}
+
+    @torch.no_grad()
+    def apply_masks_(self) -> None:
+        """Zero every masked weight in place."""
+        for pname, mask in self.masks().items():
+            getattr(self.rnn, pname).mul_(mask)
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run (B, T, input_dim) inputs; return outputs (B, T, out_dim) and hidden states (B, T, N)."""
+        hidden, _ = self.rnn(inputs)
+        return self.readout(hidden), hidden
+
+    def readout(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Map hidden states to the network output (concatenated heads, or the winning head)."""
+        outs = [head(hidden) for head in self.heads]
+        if self.competition == "none":
+            return outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+        stacked = torch.stack(outs, dim=-2)  # (..., heads, dim)
+        winner = stacked.amax(dim=-1).argmax(dim=-1, keepdim=True)  # (..., 1)
+        index = winner.unsqueeze(-1).expand(*winner.shape, stacked.shape[-1])
+        return stacked.gather(-2, index).squeeze(-2)
+
+    def weight_sets(self) -> dict[str, list[torch.Tensor]]:
+        """Parameters of each named weight set (input, recurrent, readout), biases excluded."""
+        readout = []
+        for head in self.heads:
+            readout.append(head.out.weight)
+            if head.bottleneck is not None:
+                readout.append(head.bottleneck.weight)
+        return {"input": [self.rnn.weight_ih_l0], "recurrent": [self.rnn.weight_hh_l0], "readout": readout}
+
+    def recurrent_matrix(self, block: str = "candidate") -> np.ndarray:
+        """(N, N) recurrent weights in [post, pre] layout; for a GRU the chosen gate block or their sum."""
+        w = self.rnn.weight_hh_l0.detach().cpu().numpy()
+        n = self.units
+        if self.kind != "gru":
+            return w.copy()
+        if block == "all":
+            return w.reshape(3, n, n).sum(axis=0)
+        k = GRU_BLOCKS[block]
+        return w[k * n:(k + 1) * n].copy()
+
+    def input_matrix(self) -> np.ndarray:
+        """(N, input_dim) input weights (for a GRU, the candidate block)."""
+        w = self.rnn.weight_ih_l0.detach().cpu().numpy()
+        n = self.units
+        return (w[2 * n:3 * n] if self.kind == "gru" else w).copy()
+
+    def readout_matrix(self) -> np.ndarray:
+        """(outputs, N) effective readout weights of all heads stacked in order."""
+        return np.concatenate([h.effective_weight(self.units) for h in self.heads], axis=0)

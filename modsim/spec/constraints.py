@@ -1,0 +1,79 @@
+"""The `constraints` section: extra loss terms that shape the network."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from .base import SpecModel
+
+WeightSet = Literal["input", "recurrent", "readout"]
+"""Named weight sets a penalty can act on."""
+
+
+class MineConstraint(SpecModel):
+    """Penalise the mutual information between two groups' activity, estimated with MINE.
+
+    A statistics network T(x, y) is trained adversarially to maximise the Donsker-Varadhan bound
+    E_joint[T] - log E_marginal[exp T]; the model then minimises `weight` times that estimate.
+    """
+
+    kind: Literal["mine"]
+    """Mutual-information minimisation (Belghazi et al. 2018 estimator)."""
+    between: tuple[str, str]
+    """The two groups whose activity is decorrelated."""
+    weight: float = Field(ge=0.0)
+    """lambda_I: weight of the MI estimate in the model loss. 0 only monitors the MI."""
+    hidden: PositiveInt = 100
+    """Width of the statistics network's layers."""
+    activation: Literal["relu", "leaky_relu"] = "leaky_relu"
+    """Activation of the statistics network."""
+    negative_slope: float = Field(default=0.25, ge=0.0)
+    """Slope of leaky_relu for negative inputs."""
+    output_bias: bool = False
+    """Whether the statistics network's last layer has a bias."""
+    noise: float = Field(default=0.05, ge=0.0)
+    """Standard deviation of Gaussian noise added to both inputs of the statistics network."""
+    warmup_steps: Annotated[int, Field(ge=0)] = 100
+    """Statistics-network steps before the first model step."""
+    steps_per_update: Annotated[int, Field(ge=1)] = 20
+    """Statistics-network steps per model step."""
+    samples: PositiveInt | None = None
+    """(batch x time) rows drawn per statistics step and for the model's MI term; null uses all rows."""
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    """Optimiser of the statistics network."""
+    lr: PositiveFloat = 0.01
+    """Learning rate of the statistics network."""
+    clip_value: PositiveFloat | None = 1.0
+    """Clip each gradient element of the statistics network to [-clip_value, clip_value]."""
+    clip_norm: PositiveFloat | None = None
+    """Clip the statistics network's gradient norm."""
+    moving_average: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Rate of MINE's moving-average gradient correction for log E[exp T]; null for the plain bound."""
+
+
+class L2Constraint(SpecModel):
+    """Weight decay term weight * sum(w^2) over the chosen weight sets."""
+
+    kind: Literal["l2"]
+    """Squared-weight penalty."""
+    weight: float = Field(ge=0.0)
+    """lambda_reg: coefficient of the penalty."""
+    weights: list[WeightSet] = Field(default=["input", "recurrent", "readout"], min_length=1)
+    """Weight sets penalised."""
+
+
+class L1Constraint(SpecModel):
+    """Sparsity term weight * sum(|w|) over the chosen weight sets."""
+
+    kind: Literal["l1"]
+    """Absolute-weight (sparsity) penalty."""
+    weight: float = Field(ge=0.0)
+    """Coefficient of the penalty."""
+    weights: list[WeightSet] = Field(default=["recurrent"], min_length=1)
+    """Weight sets penalised."""
+
+
+Constraint = Annotated[Union[MineConstraint, L2Constraint, L1Constraint], Field(discriminator="kind")]
+"""One constraint; the `kind` selects it."""

@@ -1,0 +1,78 @@
+"""The top-level spec: one experiment, its sections and the rules that span them."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from .analysis import Analysis
+from .base import SpecModel
+from .constraints import Constraint, MineConstraint
+from .network import Network, PerGroupInputs
+from .task import Task
+from .training import Training
+
+
+class Spec(SpecModel):
+    """A complete modsim experiment: network, task, constraints, training and analysis plan."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    """Experiment name; runs are stored as `store/<name>` (suffixed when taken)."""
+    description: str = ""
+    """Free text describing the experiment."""
+    network: Network
+    """Network topology."""
+    task: Task
+    """Training task."""
+    constraints: list[Constraint] = []
+    """Extra loss terms (MI minimisation, L2, L1)."""
+    training: Training
+    """Optimisation settings."""
+    analysis: Analysis = Analysis()
+    """Metrics recorded over training."""
+
+    @property
+    def mine(self) -> MineConstraint | None:
+        """The MI constraint, if any."""
+        found = [c for c in self.constraints if isinstance(c, MineConstraint)]
+        return found[0] if found else None
+
+    def analysis_groups(self) -> tuple[str, str] | None:
+        """The two groups compared by the separability indices (None with a single group)."""
+        if self.analysis.groups is not None:
+            return self.analysis.groups
+        names = list(self.network.groups)
+        return (names[0], names[1]) if len(names) >= 2 else None
+
+    @model_validator(mode="after")
+    def _check_cross_section(self) -> "Spec":
+        groups = set(self.network.groups)
+        mines = [c for c in self.constraints if isinstance(c, MineConstraint)]
+        if len(mines) > 1:
+            raise ValueError("constraints: at most one `mine` constraint is supported")
+        for c in mines:
+            for g in c.between:
+                if g not in groups:
+                    raise ValueError(f"constraints: mine names group {g!r}, which is not one of "
+                                     f"network.groups {sorted(groups)}")
+            if c.between[0] == c.between[1]:
+                raise ValueError("constraints: mine needs two different groups")
+        if self.network.output_dim != self.task.output_dim:
+            raise ValueError(
+                f"network readouts produce {self.network.output_dim} outputs but task "
+                f"{self.task.kind!r} has {self.task.output_dim} targets")
+        if isinstance(self.network.inputs, PerGroupInputs):
+            for g, chans in self.network.inputs.channels.items():
+                bad = [c for c in chans if c >= self.task.input_dim]
+                if bad:
+                    raise ValueError(f"network.inputs.channels.{g}: channels {bad} do not exist; task "
+                                     f"{self.task.kind!r} has {self.task.input_dim} input channels")
+        if self.analysis.groups is not None:
+            for g in self.analysis.groups:
+                if g not in groups:
+                    raise ValueError(f"analysis.groups names {g!r}, not one of network.groups {sorted(groups)}")
+        needs_two = {"d_out", "d_cor"} & set(self.analysis.metrics)
+        if needs_two and len(groups) < 2:
+            raise ValueError(f"analysis metrics {sorted(needs_two)} need at least two groups")
+        if "mi" in self.analysis.metrics and not mines:
+            raise ValueError("analysis metric 'mi' needs a `mine` constraint (weight 0 to only monitor)")
+        return self

@@ -1,0 +1,335 @@
+"""YAML -> Spec. Safe loading, `--set` overrides, and errors that name field, file:line and expectation."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .experiment import Spec
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec: where it is and what was expected."""
+
+    field: str
+    """Dotted field path, e.g. `network.cell.units` or `constraints[0].weight`."""
+    source: str
+    """Where the value came from: `file:line`, or `--set path=value`."""
+    message: str
+    """What is wrong and what was expected."""
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.field or '<spec>'}: {self.message}"
+
+
+class SpecError(Exception):
+    """A spec could not be loaded or validated; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML loader that also rejects duplicate mapping keys."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.2 booleans: only true/false (so keys like `on`, `no`, `y` stay strings).
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+
+
+def format_field(loc: Loc) -> str:
+    """Render a location tuple as `a.b[0].c`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Locator:
+    """Maps field paths of the loaded document to `file:line` (or to the `--set` that set them)."""
+
+    def __init__(self, root: yaml.Node | None, filename: str):
+        self.filename = filename
+        self.lines: dict[Loc, int] = {}
+        self.overridden: dict[Loc, str] = {}
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, loc: Loc) -> None:
+        self.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value
+                self.lines[loc + (key,)] = key_node.start_mark.line + 1
+                self._walk(value_node, loc + (key,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, loc + (i,))
+
+    def resolve(self, loc: Loc, data: Any) -> Loc:
+        """Drop the union tags pydantic inserts (e.g. `gru` in network.cell.gru.units)."""
+        kept: list[str | int] = []
+        cur = data
+        for part in loc:
+            if isinstance(cur, dict) and part not in cur and cur.get("kind") == part:
+                continue  # discriminated-union tag
+            if isinstance(cur, dict) and part in cur:
+                kept.append(part)
+                cur = cur[part]
+            elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+                kept.append(part)
+                cur = cur[part]
+            elif isinstance(cur, dict) and isinstance(part, str) and not _is_tag(part):
+                kept.append(part)  # a missing or unknown key: still the right name
+                cur = None
+            elif cur is None:
+                break
+        return tuple(kept)
+
+    def source(self, loc: Loc) -> str:
+        for i in range(len(loc), -1, -1):
+            if loc[:i] in self.overridden:
+                return self.overridden[loc[:i]]
+        for i in range(len(loc), -1, -1):
+            if loc[:i] in self.lines:
+                return f"{self.filename}:{self.lines[loc[:i]]}"
+        return f"{self.filename}:1"
+
+
+def _is_tag(part: str) -> bool:
+    return bool(re.fullmatch(r"[a-z_]+\[.*\]|int|float|str|bool|list|dict|tuple\[.*\]|function-.*|"
+                             r"literal\[.*\]|none|constrained-.*", part))
+
+
+def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
+    """The spec model class that owns the mapping at `loc` (for listing allowed keys)."""
+    ann: Any = Spec
+    cur = data
+    for part in loc:
+        model = _pick_model(ann, cur)
+        if model is not None:
+            field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return None
+            ann = field.annotation
+        else:
+            ann = _unwrap_container(ann, part)
+            if ann is None:
+                return None
+        cur = cur.get(part) if isinstance(cur, dict) else (cur[part] if isinstance(cur, list)
+                                                              and isinstance(part, int) and part < len(cur) else None)
+    return _pick_model(ann, cur)
+
+
+def _pick_model(ann: Any, value: Any) -> type[BaseModel] | None:
+    ann = _strip_annotated(ann)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        models = [a for a in map(_strip_annotated, typing.get_args(ann))
+                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        if isinstance(value, dict) and "kind" in value:
+            for m in models:
+                kind = m.model_fields.get("kind")
+                if kind is not None and value["kind"] in typing.get_args(kind.annotation):
+                    return m
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _strip_annotated(ann: Any) -> Any:
+    while typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    return ann
+
+
+def _unwrap_container(ann: Any, part: str | int) -> Any:
+    ann = _strip_annotated(ann)
+    origin = typing.get_origin(ann)
+    if origin in (list, tuple) and isinstance(part, int):
+        return typing.get_args(ann)[0]
+    if origin is dict:
+        return typing.get_args(ann)[1]
+    return None
+
+
+def _problem_from_error(err: dict, data: Any, locator: _Locator) -> Problem:
+    loc = locator.resolve(tuple(err["loc"]), data)
+    msg = err["msg"]
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1], data)
+        allowed = sorted((f.alias or n) for n, f in model.model_fields.items()) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        msg = f"unknown key {loc[-1]!r}{hint}; expected one of: {', '.join(allowed)}" if allowed \
+            else f"unknown key {loc[-1]!r}"
+    elif kind == "missing":
+        msg = "required field is missing"
+    elif kind == "union_tag_invalid":
+        msg = f"unknown kind {err['ctx'].get('tag')!r}; expected one of {err['ctx'].get('expected_tags')}"
+    elif kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        refined = _refine(loc, msg, data)
+        if refined != loc:
+            msg = re.sub(r"^[\w.]+:\s*", "", msg)
+        loc = refined
+    else:
+        if "input" in err and not isinstance(err["input"], (dict, list)):
+            msg = f"{msg} (got {err['input']!r})"
+    return Problem(format_field(loc), locator.source(loc), msg)
+
+
+def _refine(loc: Loc, msg: str, data: Any) -> Loc:
+    """A model-level rule names its field first (`groups: ...`); point at that field's line."""
+    match = re.match(r"([A-Za-z_][\w.]*)", msg)
+    if not match:
+        return loc
+    cur = data
+    for part in loc:
+        try:
+            cur = cur[part]
+        except (KeyError, IndexError, TypeError):
+            return loc
+    refined = list(loc)
+    for key in match.group(1).split("."):
+        if isinstance(cur, dict) and key in cur:
+            refined.append(key)
+            cur = cur[key]
+        else:
+            break
+    return tuple(refined)
+
+
+def _parse_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
+    try:
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or str(exc)
+        if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+            problem = f"{problem}; YAML tags are not allowed in specs (plain mappings, lists and scalars only)"
+        raise SpecError([Problem("", f"{filename}:{line}", f"invalid YAML: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem("", f"{filename}:1", f"invalid YAML: {exc}")]) from None
+    return data, node
+
+
+_SEGMENT = re.compile(r"([A-Za-z_][\w-]*)|\[(\d+)\]")
+
+
+def parse_override(text: str) -> tuple[Loc, Any]:
+    """Split `a.b[0].c=value` into a location and a YAML-parsed value."""
+    if "=" not in text:
+        raise SpecError([Problem("", f"--set {text}", "expected PATH=VALUE, e.g. training.steps=10")])
+    path, raw = text.split("=", 1)
+    loc: list[str | int] = []
+    pos = 0
+    for part in path.strip().split("."):
+        if not part:
+            raise SpecError([Problem(path, f"--set {text}", "empty path segment")])
+        for m in _SEGMENT.finditer(part):
+            loc.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
+        if "".join(m.group(0) for m in _SEGMENT.finditer(part)) != part:
+            raise SpecError([Problem(path, f"--set {text}", "expected a path like a.b[0].c")])
+        pos += 1
+    value, _ = _parse_yaml(raw, f"--set {text}")
+    return tuple(loc), value
+
+
+def apply_overrides(data: dict, overrides: list[str], locator: _Locator | None = None) -> dict:
+    """Apply `PATH=VALUE` overrides to raw spec data (a deep copy is returned)."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for text in overrides:
+        loc, value = parse_override(text)
+        cur: Any = data
+        for i, part in enumerate(loc[:-1]):
+            nxt = loc[i + 1]
+            if isinstance(part, int):
+                if not isinstance(cur, list) or part >= len(cur):
+                    raise SpecError([Problem(format_field(loc[:i + 1]), f"--set {text}",
+                                             "index out of range for this list")])
+                cur = cur[part]
+            else:
+                if not isinstance(cur, dict):
+                    raise SpecError([Problem(format_field(loc[:i + 1]), f"--set {text}", "not a mapping")])
+                if part not in cur or cur[part] is None:
+                    cur[part] = [] if isinstance(nxt, int) else {}
+                cur = cur[part]
+        last = loc[-1]
+        if isinstance(last, int):
+            if not isinstance(cur, list) or last > len(cur):
+                raise SpecError([Problem(format_field(loc), f"--set {text}", "index out of range for this list")])
+            if last == len(cur):
+                cur.append(value)
+            else:
+                cur[last] = value
+        else:
+            if not isinstance(cur, dict):
+                raise SpecError([Problem(format_field(loc), f"--set {text}", "parent is not a mapping")])
+            cur[last] = value
+        if locator is not None:
+            locator.overridden[loc] = f"--set {text}"
+    return data
+
+
+def parse_spec_text(text: str, filename: str = "<spec>", overrides: list[str] | None = None) -> Spec:
+    """Validate YAML text as a Spec; raise SpecError listing every problem with its line."""
+    data, node = _parse_yaml(text, filename)
+    locator = _Locator(node, filename)
+    if not isinstance(data, dict):
+        raise SpecError([Problem("", f"{filename}:1", "a spec must be a YAML mapping with keys "
+                                 "name, network, task, training (and optionally constraints, analysis)")])
+    if overrides:
+        data = apply_overrides(data, overrides, locator)
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem_from_error(e, data, locator) for e in exc.errors(include_url=False)]
+        raise SpecError(problems) from None
+
+
+def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
+    """Load and validate a YAML spec file, applying `PATH=VALUE` overrides."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem("", str(path), f"cannot read spec file: {exc.strerror}")]) from None
+    return parse_spec_text(text, str(path), overrides)

@@ -1,0 +1,98 @@
+"""The `task` section: what the network is trained on. Variants are chosen by `kind`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, PositiveInt, model_validator
+
+from .base import SpecModel
+
+
+class LorenzParams(SpecModel):
+    """Lorenz (1963) system dx/dt = sigma (y - x), dy/dt = x (rho - z) - y, dz/dt = x y - beta z."""
+
+    sigma: float = 10.0
+    """Prandtl number sigma."""
+    rho: float = 28.0
+    """Rayleigh number rho."""
+    beta: float = 8.0 / 3.0
+    """Geometric factor beta."""
+    dt: float = Field(default=100.0 / 13999.0, gt=0)
+    """Time between stored points (the paper: 14000 points over t in [0, 100])."""
+
+
+class RosslerParams(SpecModel):
+    """Roessler (1976) system dx/dt = -y - z, dy/dt = x + a y, dz/dt = b + z (x - c)."""
+
+    a: float = 0.2
+    """Parameter a."""
+    b: float = 0.2
+    """Parameter b."""
+    c: float = 5.7
+    """Parameter c."""
+    dt: float = Field(default=700.0 / 13999.0, gt=0)
+    """Time between stored points (the paper: 14000 points over t in [0, 700])."""
+
+
+class LorenzRosslerTask(SpecModel):
+    """Separate the elementwise sum of a Lorenz and a Roessler trajectory into both signals.
+
+    Input: 3 channels (Lorenz + Roessler); target: 6 channels (Lorenz x, y, z then Roessler x, y, z).
+    """
+
+    kind: Literal["lorenz_rossler"]
+    """Task family: chaotic signal separation (Tomoda, Tsuda & Yamaguti)."""
+    lorenz: LorenzParams = LorenzParams()
+    """Lorenz system parameters and sampling step."""
+    rossler: RosslerParams = RosslerParams()
+    """Roessler system parameters and sampling step."""
+    length: PositiveInt = 10000
+    """Points kept per trajectory, after the dropped transient."""
+    drop: Annotated[int, Field(ge=0)] = 4000
+    """Initial points discarded as the attractor transient."""
+    washout: Annotated[int, Field(ge=0)] = 200
+    """Leading steps of each sequence excluded from the task loss and the metrics."""
+    substeps: PositiveInt = 4
+    """Classical Runge-Kutta substeps between stored points (accuracy of the integrator)."""
+    init_low: float = 0.0
+    """Lower bound of the uniform initial conditions."""
+    init_high: float = 1.0
+    """Upper bound of the uniform initial conditions."""
+    normalize: Literal["minmax", "none"] = "minmax"
+    """`minmax`: scale each variable of each trajectory to [0, 1] over its kept points (the paper)."""
+    train_trajectories: PositiveInt = 1000
+    """Size of the pool of training trajectory pairs; minibatches are drawn from it without
+    replacement, reshuffled every pass."""
+    eval_trajectories: PositiveInt = 10
+    """Held-out trajectory pairs used for R2, the metrics and the stored evaluation data."""
+
+    @property
+    def input_dim(self) -> int:
+        """Number of input channels."""
+        return 3
+
+    @property
+    def output_dim(self) -> int:
+        """Number of target channels."""
+        return 6
+
+    def output_sets(self) -> dict[str, list[int]]:
+        """Named sets of output channels, used by the separability indices."""
+        return {"lorenz": [0, 1, 2], "rossler": [3, 4, 5]}
+
+    def output_names(self) -> list[str]:
+        """Label of every output channel."""
+        return ["lorenz_x", "lorenz_y", "lorenz_z", "rossler_x", "rossler_y", "rossler_z"]
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> "LorenzRosslerTask":
+        if self.washout >= self.length:
+            raise ValueError(f"washout ({self.washout}) must be shorter than length ({self.length})")
+        if self.init_low >= self.init_high:
+            raise ValueError("init_low must be below init_high")
+        return self
+
+
+Task = Annotated[Union[LorenzRosslerTask], Field(discriminator="kind")]
+"""Task; the `kind` selects the family (flipflop, digit_parity and cognitive tasks join this union)."""

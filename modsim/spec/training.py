@@ -1,0 +1,43 @@
+"""The `training` section: optimiser, schedule, seed and device."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from .base import SpecModel
+
+
+class Optimizer(SpecModel):
+    """Optimiser of the model parameters."""
+
+    kind: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
+    """Algorithm."""
+    lr: PositiveFloat = 1e-3
+    """Learning rate."""
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    """Decoupled weight decay (adamw) or L2 added to the gradient (others)."""
+
+
+class Training(SpecModel):
+    """How the model is optimised."""
+
+    steps: PositiveInt
+    """Number of model (optimiser) steps."""
+    batch: PositiveInt = 50
+    """Sequences per minibatch."""
+    optimizer: Optimizer = Optimizer()
+    """Optimiser of the network."""
+    clip_norm: PositiveFloat | None = None
+    """Clip the model's global gradient norm."""
+    clip_value: PositiveFloat | None = None
+    """Clip each gradient element of the model to [-clip_value, clip_value]."""
+    seed: Annotated[int, Field(ge=0)] = 0
+    """Seed of every random draw of the run (weights, masks, data, noise)."""
+    checkpoint_every: PositiveInt = 50
+    """Model steps between checkpoints (weights and metrics are stored at each, and at the end)."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """`auto` uses CUDA when available, else the CPU."""
+    threads: PositiveInt | None = None
+    """CPU threads torch may use; null keeps torch's default."""

@@ -1,0 +1,31 @@
+"""Names and version of the on-disk layout of a run (a standalone Zarr v3 group).
+
+<run>/                     attrs: store_version, name, spec, spec_sha256, versions, seed, status, ...
+  train/<term>             (steps,)        every loss term at every model step; train/step
+  metrics/<metric>         (checkpoints,)  every scalar metric at every checkpoint; metrics/step
+  metrics/r2_per_output    (checkpoints, outputs)
+  checkpoints/<param>      (checkpoints, *shape) model weights at every checkpoint; checkpoints/step
+  eval/inputs|targets|outputs|hidden   (trials, time, channels) final held-out data, chunked by trial
+  structure/group_labels   (units,)  group index per unit (names in attrs["group_names"])
+  structure/mask_<param>   masks of the masked weights
+"""
+
+STORE_VERSION = 1
+"""Bumped whenever the layout changes incompatibly."""
+
+TRAIN = "train"
+METRICS = "metrics"
+CHECKPOINTS = "checkpoints"
+EVAL = "eval"
+STRUCTURE = "structure"
+
+STATUS_RUNNING = "running"
+STATUS_FINISHED = "finished"
+STATUS_DIVERGED = "diverged"
+STATUS_FAILED = "failed"
+STATUS_INTERRUPTED = "interrupted"
+
+
+def param_key(name: str) -> str:
+    """Array name for a torch parameter name (`rnn.weight_hh_l0` -> `rnn.weight_hh_l0`)."""
+    return name.replace("/", "_")

@@ -1,0 +1,148 @@
+"""RunWriter: creates one run group and appends training records, metrics, checkpoints and data."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import shutil
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from . import layout
+
+TRACKED_PACKAGES = ("modsim", "torch", "numpy", "zarr", "pydantic", "igraph", "leidenalg", "networkx")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape a run's numbers."""
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def spec_hash(spec_json: dict) -> str:
+    """sha256 of the canonical JSON of a resolved spec."""
+    return hashlib.sha256(json.dumps(spec_json, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def allocate_run_path(root: Path, name: str, exact: bool = False, overwrite: bool = False) -> Path:
+    """Path of a new run: `root/name`, else `root/name-2`, `-3`, ... (or exactly `name` when asked)."""
+    root = Path(root)
+    path = root / name
+    if exact or overwrite:
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it")
+        return path
+    k = 2
+    while path.exists():
+        path = root / f"{name}-{k}"
+        k += 1
+    return path
+
+
+class RunWriter:
+    """Writes one run into its own Zarr v3 group. Knows numpy, not torch."""
+
+    def __init__(self, group: zarr.Group, path: Path):
+        self.group = group
+        self.path = path
+        self._checkpoints = 0
+
+    @classmethod
+    def create(cls, path: Path, name: str, spec_json: dict, seed: int, device: str,
+               overwrite: bool = False) -> "RunWriter":
+        """Create the run group at `path` and record the resolved spec and provenance."""
+        path = Path(path)
+        if path.exists():
+            if not overwrite:
+                raise FileExistsError(f"run {path} already exists")
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        group = zarr.open_group(str(path), mode="w-", zarr_format=3)
+        group.attrs.update({
+            "store_version": layout.STORE_VERSION,
+            "name": name,
+            "spec": spec_json,
+            "spec_sha256": spec_hash(spec_json),
+            "versions": package_versions(),
+            "seed": seed,
+            "device": device,
+            "started": now(),
+            "finished": None,
+            "status": layout.STATUS_RUNNING,
+            "message": "",
+            "last_step": 0,
+        })
+        for sub in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE):
+            group.create_group(sub)
+        return cls(group, path)
+
+    def _append(self, sub: str, name: str, values: np.ndarray, chunk_rows: int) -> None:
+        grp = self.group[sub]
+        values = np.asarray(values)
+        if name not in grp:
+            grp.create_array(name, shape=(0, *values.shape[1:]), dtype=values.dtype,
+                             chunks=(chunk_rows, *values.shape[1:]))
+        grp[name].append(values, axis=0)
+
+    def append_train(self, records: dict[str, np.ndarray]) -> None:
+        """Append per-step loss terms (each a 1-D array over the same steps, including `step`)."""
+        for name, values in records.items():
+            self._append(layout.TRAIN, name, np.asarray(values, dtype=np.int64 if name == "step" else np.float64),
+                         4096)
+
+    def append_metrics(self, step: int, metrics: dict[str, Any]) -> None:
+        """Append one checkpoint's metrics (scalars, or fixed-shape arrays)."""
+        self._append(layout.METRICS, "step", np.array([step], dtype=np.int64), 256)
+        for name, value in metrics.items():
+            arr = np.asarray(value, dtype=np.float64)[None]
+            self._append(layout.METRICS, name, arr, 256)
+
+    def append_checkpoint(self, step: int, params: dict[str, np.ndarray]) -> None:
+        """Append one checkpoint of named weight arrays (one chunk per checkpoint)."""
+        self._append(layout.CHECKPOINTS, "step", np.array([step], dtype=np.int64), 256)
+        for name, value in params.items():
+            self._append(layout.CHECKPOINTS, layout.param_key(name), np.asarray(value, np.float32)[None], 1)
+        self._checkpoints += 1
+        self.group.attrs["last_step"] = step
+
+    def write_eval(self, arrays: dict[str, np.ndarray]) -> None:
+        """Write the final held-out data (trials, time, channels), chunked by trial."""
+        grp = self.group[layout.EVAL]
+        for name, value in arrays.items():
+            value = np.asarray(value, dtype=np.float32)
+            if name in grp:
+                del grp[name]
+            grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(1, *value.shape[1:]))
+            grp[name][...] = value
+
+    def write_structure(self, labels: np.ndarray, group_names: list[str], masks: dict[str, np.ndarray],
+                        output_names: list[str]) -> None:
+        """Write group labels, masks and channel names."""
+        grp = self.group[layout.STRUCTURE]
+        grp.create_array("group_labels", data=np.asarray(labels, dtype=np.int64))
+        for name, mask in masks.items():
+            grp.create_array(f"mask_{layout.param_key(name)}", data=np.asarray(mask, dtype=bool))
+        grp.attrs.update({"group_names": group_names, "output_names": output_names})
+
+    def finish(self, status: str, message: str = "", summary: dict[str, Any] | None = None) -> None:
+        """Record the final status (finished, diverged, failed, interrupted) and summary numbers."""
+        attrs = {"status": status, "message": message, "finished": now()}
+        if summary is not None:
+            attrs["summary"] = {k: (None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v)
+                                for k, v in summary.items()}
+        self.group.attrs.update(attrs)

@@ -1,0 +1,186 @@
+"""The training loop: MINE warm-up, k statistics steps per model step, checkpoints, divergence stop."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .analysis import Snapshot, evaluate_plan
+from .compile import Experiment, compile_experiment
+from .spec import Spec
+from .store import RunWriter
+from .store import layout
+
+EVAL_CHUNK = 16
+"""Held-out trials run through the network at once."""
+
+
+class RunDiverged(RuntimeError):
+    """The loss became NaN or infinite; everything up to that point is stored."""
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports."""
+
+    path: str
+    """Where the run is stored."""
+    steps: int
+    """Model steps completed."""
+    seconds: float
+    """Wall time of the training loop."""
+    metrics: dict[str, float | np.ndarray] = field(default_factory=dict)
+    """Final metrics on held-out data."""
+    output_names: list[str] = field(default_factory=list)
+    """Labels of the output channels (for r2_per_output)."""
+
+
+@torch.no_grad()
+def evaluate(exp: Experiment) -> dict[str, np.ndarray | float | None]:
+    """Run the held-out set; return inputs, targets, outputs, hidden (full length) and the MI estimate."""
+    model = exp.model
+    inputs = exp.data.eval.inputs
+    outs, hids = [], []
+    for start in range(0, inputs.shape[0], EVAL_CHUNK):
+        x = torch.from_numpy(inputs[start:start + EVAL_CHUNK]).to(exp.device)
+        o, h = model(x)
+        outs.append(o.cpu().numpy())
+        hids.append(h.cpu().numpy())
+    hidden = np.concatenate(hids)
+    mi = None
+    if exp.mine is not None:
+        h = torch.from_numpy(hidden).to(exp.device)
+        mi = float(exp.mine.estimate(*exp.mine_pair(h)))
+    return {"inputs": inputs, "targets": exp.data.eval.targets, "outputs": np.concatenate(outs),
+            "hidden": hidden, "mi": mi}
+
+
+def snapshot(exp: Experiment, ev: dict) -> Snapshot:
+    """Package evaluation data and weights for the metric functions."""
+    spec, w = exp.spec, exp.data.washout
+    pair = spec.analysis_groups()
+    names = list(spec.network.groups)
+    sets = list(exp.data.output_sets.values())
+    return Snapshot(
+        activity=ev["hidden"][:, w:], outputs=ev["outputs"][:, w:], targets=ev["targets"][:, w:],
+        recurrent=exp.model.recurrent_matrix(spec.analysis.recurrent_block),
+        readout=exp.model.readout_matrix(), labels=exp.labels,
+        output_sets=(sets[0], sets[1]) if len(sets) >= 2 else None,
+        groups=(names.index(pair[0]), names.index(pair[1])) if pair else None,
+        mi=ev["mi"])
+
+
+def _clip(model: nn.Module, spec: Spec) -> None:
+    if spec.training.clip_value is not None:
+        nn.utils.clip_grad_value_(model.parameters(), spec.training.clip_value)
+    if spec.training.clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), spec.training.clip_norm)
+
+
+def _weights(exp: Experiment) -> dict[str, np.ndarray]:
+    return {name: p.detach().cpu().numpy() for name, p in exp.model.named_parameters()}
+
+
+ProgressFn = Callable[[int, dict[str, float]], None]
+
+
+def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
+          experiment: Experiment | None = None) -> RunResult:
+    """Train a spec, writing everything to `writer`; raises RunDiverged on NaN/inf (run kept)."""
+    if spec.training.threads:
+        torch.set_num_threads(spec.training.threads)
+    exp = experiment or compile_experiment(spec)
+    writer.write_structure(exp.labels, list(spec.network.groups),
+                           {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
+                           exp.data.output_names)
+    records: dict[str, list[float]] = {"step": []}
+    started = time.perf_counter()
+    step = 0
+
+    def flush() -> None:
+        if records["step"]:
+            writer.append_train({k: np.asarray(v) for k, v in records.items()})
+            for v in records.values():
+                v.clear()
+
+    def checkpoint(at: int) -> dict:
+        flush()
+        ev = evaluate(exp)
+        metrics = evaluate_plan(spec.analysis, snapshot(exp, ev))
+        if ev["mi"] is not None:
+            metrics.setdefault("mi", ev["mi"])
+        writer.append_metrics(at, metrics)
+        writer.append_checkpoint(at, _weights(exp))
+        return {"ev": ev, "metrics": metrics}
+
+    try:
+        if exp.mine is not None and exp.mine.spec.warmup_steps:
+            per_forward = exp.mine.spec.steps_per_update
+            done = 0
+            while done < exp.mine.spec.warmup_steps:
+                idx = torch.from_numpy(exp.sampler.next()).to(exp.device)
+                with torch.no_grad():
+                    _, hidden = exp.model(exp.train_inputs.index_select(0, idx))
+                pair = exp.mine_pair(hidden)
+                for _ in range(min(per_forward, exp.mine.spec.warmup_steps - done)):
+                    exp.mine.train_step(*pair)
+                    done += 1
+        checkpoint(0)
+        for step in range(1, spec.training.steps + 1):
+            idx = torch.from_numpy(exp.sampler.next()).to(exp.device)
+            inputs = exp.train_inputs.index_select(0, idx)
+            targets = exp.train_targets.index_select(0, idx)
+            outputs, hidden = exp.model(inputs)
+            stat_bound = None
+            if exp.mine is not None:
+                pair = [t.detach() for t in exp.mine_pair(hidden)]
+                for _ in range(exp.mine.spec.steps_per_update):
+                    stat_bound = exp.mine.train_step(*pair)
+            terms, monitors = exp.loss_terms(outputs, hidden, targets)
+            total = sum(terms.values())
+            exp.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            _clip(exp.model, spec)
+            exp.optimizer.step()
+            exp.model.apply_masks_()
+            values = {name: float(v.detach()) for name, v in {**terms, **monitors, "total": total}.items()}
+            if stat_bound is not None:
+                values["mi_statistics"] = float(stat_bound)
+            for name, v in values.items():
+                records.setdefault(name, [math.nan] * len(records["step"])).append(v)
+            records["step"].append(step)
+            if not math.isfinite(values["total"]):
+                flush()
+                bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
+                raise RunDiverged(f"loss became non-finite at step {step} ({bad}); everything up to the last "
+                                  f"checkpoint is stored in {writer.path}. Lower the learning rate or add "
+                                  "gradient clipping (training.clip_norm).")
+            if progress is not None:
+                progress(step, values)
+            if step % spec.training.checkpoint_every == 0 or step == spec.training.steps:
+                last = checkpoint(step)
+        ev, metrics = last["ev"], last["metrics"]
+        writer.write_eval({k: ev[k] for k in ("inputs", "targets", "outputs", "hidden")})
+        elapsed = time.perf_counter() - started
+        summary = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
+        summary["seconds"] = elapsed
+        summary["steps"] = spec.training.steps
+        writer.finish(layout.STATUS_FINISHED, summary=summary)
+        return RunResult(str(writer.path), spec.training.steps, elapsed, metrics, exp.data.output_names)
+    except RunDiverged as exc:
+        writer.finish(layout.STATUS_DIVERGED, str(exc))
+        raise
+    except KeyboardInterrupt:
+        flush()
+        writer.finish(layout.STATUS_INTERRUPTED, f"interrupted at step {step}")
+        raise
+    except Exception as exc:
+        flush()
+        writer.finish(layout.STATUS_FAILED, f"{type(exc).__name__}: {exc}")
+        raise
