@@ -15,8 +15,9 @@ EXIT_INVALID = 2
 EXIT_DIVERGED = 3
 DEFAULT_STORE = "store"
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+# Logs and pipes get the full table instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _report_spec_error(exc: SpecError) -> None:

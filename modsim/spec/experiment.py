@@ -49,13 +49,15 @@ class Spec(SpecModel):
         mines = [c for c in self.constraints if isinstance(c, MineConstraint)]
         if len(mines) > 1:
             raise ValueError("constraints: at most one `mine` constraint is supported")
-        for c in mines:
+        for i, c in enumerate(self.constraints):
+            if not isinstance(c, MineConstraint):
+                continue
             for g in c.between:
                 if g not in groups:
-                    raise ValueError(f"constraints: mine names group {g!r}, which is not one of "
+                    raise ValueError(f"constraints[{i}].between: mine names group {g!r}, which is not one of "
                                      f"network.groups {sorted(groups)}")
             if c.between[0] == c.between[1]:
-                raise ValueError("constraints: mine needs two different groups")
+                raise ValueError(f"constraints[{i}].between: mine needs two different groups")
         if self.network.output_dim != self.task.output_dim:
             raise ValueError(
                 f"network readouts produce {self.network.output_dim} outputs but task "

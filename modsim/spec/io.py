@@ -200,7 +200,7 @@ def _problem_from_error(err: dict, data: Any, locator: _Locator) -> Problem:
         msg = msg.removeprefix("Value error, ")
         refined = _refine(loc, msg, data)
         if refined != loc:
-            msg = re.sub(r"^[\w.]+:\s*", "", msg)
+            msg = re.sub(r"^[\w.\[\]]+:\s*", "", msg)
         loc = refined
     else:
         if "input" in err and not isinstance(err["input"], (dict, list)):
@@ -209,8 +209,9 @@ def _problem_from_error(err: dict, data: Any, locator: _Locator) -> Problem:
 
 
 def _refine(loc: Loc, msg: str, data: Any) -> Loc:
-    """A model-level rule names its field first (`groups: ...`); point at that field's line."""
-    match = re.match(r"([A-Za-z_][\w.]*)", msg)
+    """A model-level rule names its field first (`groups: ...`, `constraints[0].between: ...`);
+    point at that field's line."""
+    match = re.match(r"([A-Za-z_][\w]*(?:\[\d+\]|\.[A-Za-z_]\w*)*)", msg)
     if not match:
         return loc
     cur = data
@@ -220,8 +221,10 @@ def _refine(loc: Loc, msg: str, data: Any) -> Loc:
         except (KeyError, IndexError, TypeError):
             return loc
     refined = list(loc)
-    for key in match.group(1).split("."):
-        if isinstance(cur, dict) and key in cur:
+    for m in _SEGMENT.finditer(match.group(1)):
+        key: str | int = m.group(1) if m.group(1) is not None else int(m.group(2))
+        if (isinstance(cur, dict) and key in cur) or (isinstance(cur, list) and isinstance(key, int)
+                                                      and key < len(cur)):
             refined.append(key)
             cur = cur[key]
         else:

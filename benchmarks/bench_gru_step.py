@@ -1,0 +1,103 @@
+"""Time one training step of modsim's GRU (masks and MI on) against a plain torch.nn.GRU.
+
+    python benchmarks/bench_gru_step.py [--units 64 --batch 32 --length 1000 --device cpu]
+
+Both sides do forward + backward + Adam step on the same shapes. modsim's step adds the
+block-modular masks (gradient masking and re-projection), the readout and the MINE penalty term.
+The statistics-network steps (k per model step) are timed separately. Prints the ratio
+plain / modsim (>= 0.9 means modsim costs at most ~10% more than the bare kernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from modsim.compile import compile_experiment
+from modsim.spec import load_spec
+
+SPEC = Path(__file__).resolve().parents[1] / "specs" / "gru_lorenz_rossler.yaml"
+
+
+def timed(fn, repeats: int, device: torch.device) -> float:
+    """Median seconds of `fn` over `repeats` calls after two warm-up calls."""
+    for _ in range(2):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    half = args.units // 2
+    spec = load_spec(SPEC, [
+        f"network.cell.units={args.units}", f"network.groups.g1={half}", f"network.groups.g2={args.units - half}",
+        "network.recurrent={kind: modular, p: 0.5}", f"task.length={args.length}", "task.drop=10",
+        "task.train_trajectories=" + str(args.batch), "task.eval_trajectories=1", "task.substeps=1",
+        f"training.batch={args.batch}", f"training.device={args.device}"])
+    exp = compile_experiment(spec, device)
+    x, y = exp.train_inputs, exp.train_targets
+
+    def modsim_step() -> None:
+        out, hidden = exp.model(x)
+        terms, _ = exp.loss_terms(out, hidden, y)
+        exp.optimizer.zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        exp.optimizer.step()
+        exp.model.apply_masks_()
+
+    pair = [t.detach() for t in exp.mine_pair(exp.model(x)[1])]
+
+    def statistics_steps() -> None:
+        for _ in range(spec.mine.steps_per_update):
+            exp.mine.train_step(*pair)
+
+    torch.manual_seed(0)
+    gru = nn.GRU(3, args.units, batch_first=True).to(device)
+    head = nn.Linear(args.units, 6).to(device)
+    opt = torch.optim.Adam([*gru.parameters(), *head.parameters()], lr=1e-3)
+
+    def plain_step() -> None:
+        hidden, _ = gru(x)
+        loss = torch.mean((head(hidden) - y) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    t_plain = timed(plain_step, args.repeats, device)
+    t_ours = timed(modsim_step, args.repeats, device)
+    t_stats = timed(statistics_steps, args.repeats, device)
+    print(f"device={device} threads={torch.get_num_threads()} units={args.units} batch={args.batch} "
+          f"length={args.length}")
+    print(f"plain nn.GRU step            {t_plain * 1e3:9.1f} ms")
+    print(f"modsim step (masks + MI)     {t_ours * 1e3:9.1f} ms")
+    print(f"ratio plain / modsim         {t_plain / t_ours:9.3f}")
+    print(f"{spec.mine.steps_per_update} statistics steps         {t_stats * 1e3:9.1f} ms "
+          f"(full iteration ratio {t_plain / (t_ours + t_stats):.3f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Hypothesis strategies: block-mask parameters, partitions, weighted graphs, activity and weights."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+finite = st.floats(min_value=-10.0, max_value=10.0, allow_nan=False, allow_infinity=False, width=64)
+nonneg = st.one_of(st.just(0.0), st.floats(min_value=1e-3, max_value=10.0, allow_nan=False, allow_infinity=False))
+"""Edge weights: absent, or in a range where every oracle's floating point is well behaved."""
+
+
+@st.composite
+def block_mask_params(draw, max_n: int = 30):
+    """(n, count, seed): two groups of n units and an exact inter-group count per direction."""
+    n = draw(st.integers(2, max_n))
+    count = draw(st.integers(0, n * n))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    return n, count, seed
+
+
+@st.composite
+def partitions(draw, n: int, min_groups: int = 2, max_groups: int = 5):
+    """Group labels of n nodes using between min_groups and max_groups groups (every group non-empty)."""
+    k = draw(st.integers(min_groups, max(min_groups, min(max_groups, n))))
+    base = np.arange(n) % k
+    perm = draw(st.permutations(list(range(n))))
+    return base[np.asarray(perm)]
+
+
+@st.composite
+def weighted_graphs(draw, min_n: int = 3, max_n: int = 20):
+    """(A, labels): a symmetric non-negative weighted adjacency with a positive total, and a partition."""
+    n = draw(st.integers(min_n, max_n))
+    upper = draw(hnp.arrays(np.float64, (n, n), elements=nonneg))
+    a = np.triu(upper, 1)
+    a = a + a.T
+    if a.sum() == 0:
+        a[0, 1] = a[1, 0] = 1.0
+    return a, draw(partitions(n))
+
+
+@st.composite
+def activity(draw, min_units: int = 4, max_units: int = 16, min_samples: int = 8, max_samples: int = 40):
+    """(samples, units) activity, possibly with silent (constant) units."""
+    units = draw(st.integers(min_units, max_units))
+    samples = draw(st.integers(min_samples, max_samples))
+    return draw(hnp.arrays(np.float64, (samples, units), elements=finite))
+
+
+@st.composite
+def two_group_labels(draw, units: int):
+    """Labels in {0, 1} with both groups non-empty."""
+    labels = np.array(draw(st.lists(st.integers(0, 1), min_size=units, max_size=units)))
+    labels[0], labels[-1] = 0, 1
+    return labels
+
+
+@st.composite
+def weight_matrices(draw, rows: int, cols: int):
+    """Real weight matrices (rows, cols)."""
+    return draw(hnp.arrays(np.float64, (rows, cols), elements=finite))
