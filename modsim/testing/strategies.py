@@ -61,3 +61,31 @@ def two_group_labels(draw, units: int):
 def weight_matrices(draw, rows: int, cols: int):
     """Real weight matrices (rows, cols)."""
     return draw(hnp.arrays(np.float64, (rows, cols), elements=finite))
+
+
+@st.composite
+def signed_matrices(draw, min_n: int = 3, max_n: int = 14):
+    """Symmetric real matrices with zero diagonal and both signs present."""
+    n = draw(st.integers(min_n, max_n))
+    upper = draw(hnp.arrays(np.float64, (n, n), elements=st.floats(-1.0, 1.0, allow_nan=False)))
+    a = np.triu(upper, 1)
+    a = a + a.T
+    a[0, 1] = a[1, 0] = 0.5
+    a[0, 2] = a[2, 0] = -0.5
+    return a
+
+
+@st.composite
+def planted_partitions(draw, max_groups: int = 5, max_size: int = 20):
+    """(A, labels, seed): a weighted graph with strong planted groups (dense inside, faint between)."""
+    k = draw(st.integers(2, max_groups))
+    sizes = draw(st.lists(st.integers(4, max_size), min_size=k, max_size=k))
+    seed = draw(st.integers(0, 2 ** 31 - 1))
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(k), sizes)
+    same = labels[:, None] == labels[None, :]
+    a = np.where(same, rng.uniform(0.5, 1.0, same.shape), rng.uniform(0.0, 0.02, same.shape))
+    a = np.triu(a, 1)
+    a = a + a.T
+    perm = rng.permutation(labels.size)
+    return a[np.ix_(perm, perm)], labels[perm], seed
