@@ -1,4 +1,4 @@
-"""Command line: modsim run | validate | schema | ls."""
+"""Command line: modsim run | validate | schema | analyze | ls."""
 
 from __future__ import annotations
 
@@ -166,6 +166,39 @@ def _print_summary(result) -> None:
             table.add_row(label, _fmt(m[key]))
     console.print(table)
     console.print(f"stored in [bold]{result.path}[/]", highlight=False)
+
+
+@main.command()
+@click.argument("run_path", type=click.Path(file_okay=False, exists=True))
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML analysis plan to use instead of the run's own `analysis` section.")
+def analyze(run_path: str, plan_file: str | None) -> None:
+    """Re-run an analysis plan on a stored run (no retraining); results go to RUN/analysis."""
+    from .analyze import analyze_run
+    from .spec import load_analysis_plan
+
+    plan = None
+    if plan_file is not None:
+        try:
+            plan = load_analysis_plan(plan_file)
+        except SpecError as exc:
+            _report_spec_error(exc)
+            sys.exit(EXIT_INVALID)
+    try:
+        results = analyze_run(run_path, plan)
+    except (FileNotFoundError, ValueError) as exc:
+        err_console.print(f"[bold red]error[/] {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    table = Table(title=f"{Path(run_path).name}: analysis at step {int(results['step'][-1])}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, values in results.items():
+        if key == "step" or values.ndim != 1:
+            continue
+        table.add_row(key, _fmt(float(values[-1])))
+    console.print(table)
+    console.print(f"written to [bold]{Path(run_path) / 'analysis'}[/] ({len(results['step'])} checkpoints)",
+                  highlight=False)
 
 
 @main.command(name="ls")

@@ -11,15 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .analysis import Snapshot, evaluate_plan
+from .analysis import evaluate_plan
 from .compile import Experiment, compile_experiment
+from .evaluation import build_snapshot, run_heldout
 from .spec import Spec
 from .store import RunWriter
 from .store import layout
-
-EVAL_CHUNK = 16
-"""Held-out trials run through the network at once."""
-
 
 class RunDiverged(RuntimeError):
     """The loss became NaN or infinite; everything up to that point is stored."""
@@ -41,39 +38,15 @@ class RunResult:
     """Labels of the output channels (for r2_per_output)."""
 
 
-@torch.no_grad()
 def evaluate(exp: Experiment) -> dict[str, np.ndarray | float | None]:
     """Run the held-out set; return inputs, targets, outputs, hidden (full length) and the MI estimate."""
-    model = exp.model
-    inputs = exp.data.eval.inputs
-    outs, hids = [], []
-    for start in range(0, inputs.shape[0], EVAL_CHUNK):
-        x = torch.from_numpy(inputs[start:start + EVAL_CHUNK]).to(exp.device)
-        o, h = model(x)
-        outs.append(o.cpu().numpy())
-        hids.append(h.cpu().numpy())
-    hidden = np.concatenate(hids)
+    outputs, hidden = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
     mi = None
     if exp.mine is not None:
-        h = torch.from_numpy(hidden).to(exp.device)
-        mi = float(exp.mine.estimate(*exp.mine_pair(h)))
-    return {"inputs": inputs, "targets": exp.data.eval.targets, "outputs": np.concatenate(outs),
+        with torch.no_grad():
+            mi = float(exp.mine.estimate(*exp.mine_pair(torch.from_numpy(hidden).to(exp.device))))
+    return {"inputs": exp.data.eval.inputs, "targets": exp.data.eval.targets, "outputs": outputs,
             "hidden": hidden, "mi": mi}
-
-
-def snapshot(exp: Experiment, ev: dict) -> Snapshot:
-    """Package evaluation data and weights for the metric functions."""
-    spec, w = exp.spec, exp.data.washout
-    pair = spec.analysis_groups()
-    names = list(spec.network.groups)
-    sets = list(exp.data.output_sets.values())
-    return Snapshot(
-        activity=ev["hidden"][:, w:], outputs=ev["outputs"][:, w:], targets=ev["targets"][:, w:],
-        recurrent=exp.model.recurrent_matrix(spec.analysis.recurrent_block),
-        readout=exp.model.readout_matrix(), labels=exp.labels,
-        output_sets=(sets[0], sets[1]) if len(sets) >= 2 else None,
-        groups=(names.index(pair[0]), names.index(pair[1])) if pair else None,
-        mi=ev["mi"])
 
 
 def _clip(model: nn.Module, spec: Spec) -> None:
@@ -112,7 +85,8 @@ def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
     def checkpoint(at: int) -> dict:
         flush()
         ev = evaluate(exp)
-        metrics = evaluate_plan(spec.analysis, snapshot(exp, ev))
+        metrics = evaluate_plan(spec.analysis, build_snapshot(spec, exp.model, ev["outputs"], ev["hidden"],
+                                                              ev["targets"], ev["mi"]))
         if ev["mi"] is not None:
             metrics.setdefault("mi", ev["mi"])
         writer.append_metrics(at, metrics)

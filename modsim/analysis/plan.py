@@ -7,9 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..spec.analysis import Analysis
-from .modularity import q_cor, q_max, q_str
+from .communities import ari, detect, nmi
+from .correlation import cross_corr
+from .modularity import modularity_matrix, partition_quality, q_cor, q_max, q_str, structural_adjacency
 from .performance import mse, r2_per_output
 from .separability import d_cor, d_weights
+from .significance import induced_q
 
 
 @dataclass
@@ -36,8 +39,22 @@ class Snapshot:
     """MINE estimate on held-out activity, when a statistics network exists."""
 
 
+def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray | None = None) -> np.ndarray:
+    """The unit-by-unit matrix a partition analysis runs on (diagonal zeroed)."""
+    if name == "activity_corr":
+        if corr is None:
+            flat = snap.activity.reshape(-1, snap.activity.shape[-1])
+            corr = cross_corr(flat, flat)
+        a = corr.copy() if signed else np.abs(corr)
+    else:
+        a = structural_adjacency(snap.recurrent)
+    np.fill_diagonal(a, 0.0)
+    return a
+
+
 def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarray]:
-    """Every metric the plan names; `r2` also yields `r2_per_output` (an array)."""
+    """Every metric the plan names; `r2` also yields `r2_per_output`, each community detection its
+    scores and `<label>_partition` (arrays)."""
     flat_act = snap.activity.reshape(-1, snap.activity.shape[-1])
     flat_out = snap.outputs.reshape(-1, snap.outputs.shape[-1])
     out: dict[str, float | np.ndarray] = {}
@@ -60,4 +77,20 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
             out[name] = mse(snap.outputs, snap.targets)
         elif name == "mi":
             out[name] = float("nan") if snap.mi is None else snap.mi
+    corr = cross_corr(flat_act, flat_act) if plan.communities or plan.induced_q else None
+    for c in plan.communities:
+        a = plan_matrix(c.on, snap, c.signed, corr)
+        found = detect(c.algorithm, a, seed=c.seed, resolution=c.resolution, signed=c.signed)
+        out[f"{c.label}_nmi"] = nmi(found, snap.labels)
+        out[f"{c.label}_ari"] = ari(found, snap.labels)
+        out[f"{c.label}_count"] = float(found.max() + 1)
+        out[f"{c.label}_q"] = partition_quality(modularity_matrix(a, c.resolution, signed=c.signed), found)
+        out[f"{c.label}_partition"] = found.astype(np.float64)
+    for spec in plan.induced_q:
+        result = induced_q(plan_matrix(spec.on, snap, spec.signed, corr), snap.labels, spec.permutations,
+                           spec.seed, spec.signed)
+        out[spec.label] = result.q
+        out[f"{spec.label}_p"] = result.p_value
+        out[f"{spec.label}_null_mean"] = result.null_mean
+        out[f"{spec.label}_null_sd"] = result.null_sd
     return out

@@ -4,12 +4,65 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
 
 from .base import SpecModel
 
 MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_cor", "r2", "mse", "mi"]
 """Metrics that can be recorded over training."""
+
+MatrixName = Literal["activity_corr", "recurrent"]
+"""Unit-by-unit matrices a partition analysis can run on: correlation of activity over held-out samples
+(|corr|, or signed corr for signed analyses), or recurrent weights |W| + |W|^T."""
+
+
+class CommunityDetection(SpecModel):
+    """Detect communities in a unit-by-unit matrix and compare them with the predefined groups."""
+
+    algorithm: Literal["leiden", "louvain", "fastgreedy"]
+    """leiden (leidenalg), louvain (dense Louvain on the modularity matrix) or fastgreedy
+    (Clauset-Newman-Moore, the MI paper's choice; unsigned only)."""
+    on: MatrixName = "activity_corr"
+    """Matrix the communities are detected in."""
+    signed: bool = False
+    """Use the signed correlation with Rubinov & Sporns' modularity (negative_asym) instead of |corr|."""
+    resolution: PositiveFloat = 1.0
+    """Resolution gamma of the modularity (1 = Newman's)."""
+    seed: NonNegativeInt = 0
+    """Seed of the algorithm's random node order."""
+    name: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+    """Prefix of the stored results; defaults to `<algorithm>[_signed]_<on>`."""
+
+    @property
+    def label(self) -> str:
+        """The prefix its results are stored under."""
+        return self.name or f"{self.algorithm}{'_signed' if self.signed else ''}_{self.on}"
+
+    @model_validator(mode="after")
+    def _signed_support(self) -> "CommunityDetection":
+        if self.signed and self.algorithm == "fastgreedy":
+            raise ValueError("signed: fast-greedy has no signed variant; use leiden or louvain")
+        if self.signed and self.on != "activity_corr":
+            raise ValueError("signed: only the activity correlation matrix has signed entries")
+        return self
+
+
+class InducedModularity(SpecModel):
+    """Modularity that the predefined groups induce on a matrix, against a label-permutation null."""
+
+    on: MatrixName = "activity_corr"
+    """Matrix the groups' modularity is measured on."""
+    signed: bool = False
+    """Signed correlation with Rubinov & Sporns' modularity instead of |corr|."""
+    permutations: NonNegativeInt = 1000
+    """Random relabellings (same group sizes) forming the null distribution; 0 skips the null."""
+    seed: NonNegativeInt = 0
+    """Seed of the permutations."""
+
+    @property
+    def label(self) -> str:
+        """The prefix its results are stored under."""
+        return f"induced_q{'_signed' if self.signed else ''}_{self.on}"
 
 
 class Analysis(SpecModel):
@@ -20,9 +73,26 @@ class Analysis(SpecModel):
     groups), *_norm (Q / Q_max), d_out / d_cor (separability of output weights / activity-output
     correlations between two groups and two output sets), r2 and mse on held-out data, mi (the MINE
     estimate on held-out activity; needs a `mine` constraint)."""
+    communities: list[CommunityDetection] = []
+    """Community detections run at each checkpoint; each stores `<label>_nmi`, `<label>_ari` (against
+    the groups), `<label>_count`, `<label>_q` and the partition itself (`<label>_partition`)."""
+    induced_q: list[InducedModularity] = []
+    """Induced modularity of the groups with a permutation null; stores `<label>`, `<label>_p`,
+    `<label>_null_mean`, `<label>_null_sd`."""
     groups: tuple[str, str] | None = None
     """The two groups compared by d_out and d_cor; null takes the first two groups."""
     activity: Literal["hidden"] = "hidden"
     """Activity analysed: the recurrent state h (for the GRU, the state the readout sees)."""
     recurrent_block: Literal["candidate", "reset", "update", "all"] = "candidate"
-    """GRU block used by q_str: the candidate-state matrix U (the paper), a gate, or all three summed."""
+    """GRU block used by q_str and the recurrent matrix: the candidate-state matrix U (the paper), a
+    gate, or all three summed."""
+    checkpoints: Literal["all", "final"] = "all"
+    """Checkpoints `modsim analyze` re-evaluates: every stored checkpoint, or only the last."""
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> "Analysis":
+        labels = [c.label for c in self.communities] + [i.label for i in self.induced_q]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"communities: result names {dupes} repeat; give each entry a distinct `name`")
+        return self

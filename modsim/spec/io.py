@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .analysis import Analysis
 from .experiment import Spec
 
 Loc = tuple[str | int, ...]
@@ -129,9 +130,9 @@ def _is_tag(part: str) -> bool:
                              r"literal\[.*\]|none|constrained-.*", part))
 
 
-def _model_at(loc: Loc, data: Any) -> type[BaseModel] | None:
+def _model_at(loc: Loc, data: Any, root: type[BaseModel] = Spec) -> type[BaseModel] | None:
     """The spec model class that owns the mapping at `loc` (for listing allowed keys)."""
-    ann: Any = Spec
+    ann: Any = root
     cur = data
     for part in loc:
         model = _pick_model(ann, cur)
@@ -181,12 +182,12 @@ def _unwrap_container(ann: Any, part: str | int) -> Any:
     return None
 
 
-def _problem_from_error(err: dict, data: Any, locator: _Locator) -> Problem:
+def _problem_from_error(err: dict, data: Any, locator: _Locator, root: type[BaseModel] = Spec) -> Problem:
     loc = locator.resolve(tuple(err["loc"]), data)
     msg = err["msg"]
     kind = err["type"]
     if kind == "extra_forbidden":
-        model = _model_at(loc[:-1], data)
+        model = _model_at(loc[:-1], data, root)
         allowed = sorted((f.alias or n) for n, f in model.model_fields.items()) if model else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -314,18 +315,35 @@ def apply_overrides(data: dict, overrides: list[str], locator: _Locator | None =
 
 def parse_spec_text(text: str, filename: str = "<spec>", overrides: list[str] | None = None) -> Spec:
     """Validate YAML text as a Spec; raise SpecError listing every problem with its line."""
+    return _validate_text(text, filename, Spec, overrides,
+                          "a spec must be a YAML mapping with keys name, network, task, training "
+                          "(and optionally constraints, analysis)")
+
+
+def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: list[str] | None,
+                   shape_hint: str) -> Any:
     data, node = _parse_yaml(text, filename)
     locator = _Locator(node, filename)
     if not isinstance(data, dict):
-        raise SpecError([Problem("", f"{filename}:1", "a spec must be a YAML mapping with keys "
-                                 "name, network, task, training (and optionally constraints, analysis)")])
+        raise SpecError([Problem("", f"{filename}:1", shape_hint)])
     if overrides:
         data = apply_overrides(data, overrides, locator)
     try:
-        return Spec.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem_from_error(e, data, locator) for e in exc.errors(include_url=False)]
+        problems = [_problem_from_error(e, data, locator, model) for e in exc.errors(include_url=False)]
         raise SpecError(problems) from None
+
+
+def load_analysis_plan(path: str | Path) -> Analysis:
+    """Load an analysis plan file (the body of a spec's `analysis` section) with located errors."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem("", str(path), f"cannot read plan file: {exc.strerror}")]) from None
+    return _validate_text(text, str(path), Analysis, None,
+                          "an analysis plan must be a YAML mapping (metrics, communities, induced_q, ...)")
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:

@@ -1,0 +1,92 @@
+"""Re-run an analysis plan on a stored run, without retraining.
+
+The network is rebuilt from the run's stored spec, each selected checkpoint's weights are loaded and
+run on the stored held-out inputs, and the plan's results replace the run's `analysis/` group
+atomically (written beside it, then swapped in).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import zarr
+
+from .analysis import evaluate_plan
+from .compile.network import ModularRNN
+from .evaluation import build_snapshot, run_heldout
+from .spec import Spec
+from .spec.analysis import Analysis
+from .store import open_run
+from .store import layout
+from .store.writer import now, package_versions
+
+ANALYSIS = "analysis"
+
+
+def _checkpoint_weights(group: zarr.Group, index: int) -> dict[str, torch.Tensor]:
+    ckpt = group[layout.CHECKPOINTS]
+    return {name: torch.from_numpy(np.asarray(arr[index])) for name, arr in ckpt.arrays() if name != "step"}
+
+
+def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.ndarray]:
+    """Evaluate `plan` (default: the run's own) at the run's checkpoints; write and return the results
+    as arrays over the analysed checkpoints (with `step`)."""
+    path = Path(path)
+    group = open_run(path)
+    if layout.EVAL not in group or "inputs" not in group[layout.EVAL]:
+        raise ValueError(f"{path} has no held-out data (eval/inputs); the run did not finish "
+                         f"(status {group.attrs.get('status')!r})")
+    stored = dict(group.attrs["spec"])
+    if plan is not None:
+        stored["analysis"] = plan.model_dump(mode="json", by_alias=True)
+    spec = Spec.model_validate(stored)  # re-checks the plan against the network (group names etc.)
+    plan = spec.analysis
+    steps = np.asarray(group[f"{layout.CHECKPOINTS}/step"][...])
+    indices = list(range(len(steps))) if plan.checkpoints == "all" else [len(steps) - 1]
+    inputs = np.asarray(group[f"{layout.EVAL}/inputs"][...])
+    targets = np.asarray(group[f"{layout.EVAL}/targets"][...])
+    stored_mi = np.asarray(group[f"{layout.METRICS}/mi"][...]) if "mi" in group[layout.METRICS] else None
+    model = ModularRNN(spec.network, spec.task.input_dim, spec.training.seed)
+    model.eval()
+    rows: list[dict] = []
+    for i in indices:
+        model.load_state_dict(_checkpoint_weights(group, i), strict=False)
+        outputs, hidden = run_heldout(model, inputs, torch.device("cpu"))
+        mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
+        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, targets, mi)))
+    results = {"step": steps[indices]}
+    for key in rows[0]:
+        results[key] = np.stack([np.asarray(r[key], dtype=np.float64) for r in rows])
+    _write_atomically(path, plan, results)
+    return results
+
+
+def _write_atomically(path: Path, plan: Analysis, results: dict[str, np.ndarray]) -> None:
+    """Write results to `analysis.tmp`, then swap it in place of `analysis`."""
+    tmp, final, old = path / f"{ANALYSIS}.tmp", path / ANALYSIS, path / f"{ANALYSIS}.old"
+    for leftover in (tmp, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    sub = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
+    sub.attrs.update({"plan": plan.model_dump(mode="json", by_alias=True), "created": now(),
+                      "versions": package_versions()})
+    for key, value in results.items():
+        dtype = np.int64 if key == "step" or key.endswith("_partition") else np.float64
+        sub.create_array(key, data=np.asarray(value).astype(dtype))
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def read_analysis(path: str | Path) -> dict[str, np.ndarray]:
+    """The results of the last `modsim analyze` of a run."""
+    group = open_run(path)
+    if ANALYSIS not in group:
+        raise FileNotFoundError(f"{path} has not been analysed yet; run `modsim analyze {path}`")
+    return {name: np.asarray(arr[...]) for name, arr in group[ANALYSIS].arrays()}

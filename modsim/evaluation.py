@@ -1,0 +1,42 @@
+"""Held-out evaluation shared by training-time logging and `modsim analyze`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .analysis import Snapshot
+from .compile.masks import group_labels
+from .compile.network import ModularRNN
+from .spec import Spec
+
+EVAL_CHUNK = 16
+"""Held-out trials run through the network at once."""
+
+
+@torch.no_grad()
+def run_heldout(model: ModularRNN, inputs: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs and hidden states (trials, time, channels) of `model` on held-out inputs."""
+    outs, hids = [], []
+    for start in range(0, inputs.shape[0], EVAL_CHUNK):
+        x = torch.as_tensor(inputs[start:start + EVAL_CHUNK], device=device)
+        o, h = model(x)
+        outs.append(o.cpu().numpy())
+        hids.append(h.cpu().numpy())
+    return np.concatenate(outs), np.concatenate(hids)
+
+
+def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: np.ndarray, targets: np.ndarray,
+                   mi: float | None = None) -> Snapshot:
+    """Everything the metric functions need at one checkpoint, washout removed."""
+    w = spec.task.washout
+    pair = spec.analysis_groups()
+    names = list(spec.network.groups)
+    sets = list(spec.task.output_sets().values())
+    return Snapshot(
+        activity=hidden[:, w:], outputs=outputs[:, w:], targets=targets[:, w:],
+        recurrent=model.recurrent_matrix(spec.analysis.recurrent_block),
+        readout=model.readout_matrix(), labels=group_labels(spec.network),
+        output_sets=(sets[0], sets[1]) if len(sets) >= 2 else None,
+        groups=(names.index(pair[0]), names.index(pair[1])) if pair else None,
+        mi=mi)
