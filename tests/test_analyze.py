@@ -19,6 +19,8 @@ communities:
   - {algorithm: fastgreedy}
   - {algorithm: leiden, signed: true}
   - {algorithm: louvain, seed: 3}
+  - {algorithm: louvain, on: input_similarity, signed: true}
+  - {algorithm: fastgreedy, on: readout_similarity}
 induced_q:
   - {permutations: 50}
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from modsim.analysis.communities import ari, community_sizes, fastgreedy, leiden, louvain, nmi
@@ -94,3 +94,14 @@ def test_nmi_and_ari_agree_with_igraph(pair):
         theirs = ig.compare_communities(a.tolist(), b.tolist(), method=method)
         if np.isfinite(theirs):  # igraph gives NaN (0/0) where we define identical partitions as 1
             assert ours(a, b) == pytest.approx(theirs, abs=1e-9)
+
+
+@given(signed_matrices(min_n=6, max_n=30), st.integers(0, 1000))
+@settings(max_examples=20)
+def test_signed_q_matches_bctpy(w, seed):
+    bct = pytest.importorskip("bct")
+    labels, q = bct.community_louvain(w, B="negative_asym", seed=seed)
+    assume(np.isfinite(q))  # bctpy reports -inf when its first pass makes no move (isolated nodes)
+    assert signed_q(w, labels) == pytest.approx(q, abs=1e-9)
+    # Our signed Louvain finds a partition at least about as good as bctpy's.
+    assert signed_q(w, louvain(w, seed=seed, signed=True)) >= q - 0.05

@@ -21,3 +21,11 @@ def cross_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def abs_corr_matrix(x: np.ndarray) -> np.ndarray:
     """|corr| between the columns of x (samples, units): (units, units)."""
     return np.abs(cross_corr(x, x))
+
+
+def cosine_similarity(rows: np.ndarray) -> np.ndarray:
+    """Cosine similarity between the rows of `rows` (units, features); all-zero rows give 0."""
+    x = np.asarray(rows, dtype=np.float64)
+    norm = np.linalg.norm(x, axis=1)
+    unit = np.divide(x, norm[:, None], out=np.zeros_like(x), where=norm[:, None] > 1e-12)
+    return np.clip(unit @ unit.T, -1.0, 1.0)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..spec.analysis import Analysis
 from .communities import ari, detect, nmi
-from .correlation import cross_corr
+from .correlation import cosine_similarity, cross_corr
 from .modularity import modularity_matrix, partition_quality, q_cor, q_max, q_str, structural_adjacency
 from .performance import mse, r2_per_output
 from .separability import d_cor, d_weights
@@ -29,6 +29,8 @@ class Snapshot:
     """(units, units) recurrent weights used by q_str, [post, pre]."""
     readout: np.ndarray
     """(outputs, units) effective readout weights."""
+    inputs: np.ndarray | None
+    """(units, input channels) input weights, when the analysis may need them."""
     labels: np.ndarray
     """Group index of every unit."""
     output_sets: tuple[list[int], list[int]] | None
@@ -45,9 +47,14 @@ def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray | None
         if corr is None:
             flat = snap.activity.reshape(-1, snap.activity.shape[-1])
             corr = cross_corr(flat, flat)
-        a = corr.copy() if signed else np.abs(corr)
-    else:
+        a = corr.copy()
+    elif name == "recurrent":
         a = structural_adjacency(snap.recurrent)
+    elif name == "input_similarity":
+        a = cosine_similarity(snap.inputs)
+    else:
+        a = cosine_similarity(snap.readout.T)
+    a = a if signed else np.abs(a)
     np.fill_diagonal(a, 0.0)
     return a
 

@@ -11,9 +11,10 @@ from .base import SpecModel
 MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_cor", "r2", "mse", "mi"]
 """Metrics that can be recorded over training."""
 
-MatrixName = Literal["activity_corr", "recurrent"]
-"""Unit-by-unit matrices a partition analysis can run on: correlation of activity over held-out samples
-(|corr|, or signed corr for signed analyses), or recurrent weights |W| + |W|^T."""
+MatrixName = Literal["activity_corr", "recurrent", "input_similarity", "readout_similarity"]
+"""Unit-by-unit matrices a partition analysis can run on: correlation of activity over held-out samples,
+recurrent weights |W| + |W|^T, or the cosine similarity of units' input (readout) weight vectors.
+Unsigned analyses take absolute values; signed ones keep the sign (not for `recurrent`)."""
 
 
 class CommunityDetection(SpecModel):
@@ -25,7 +26,8 @@ class CommunityDetection(SpecModel):
     on: MatrixName = "activity_corr"
     """Matrix the communities are detected in."""
     signed: bool = False
-    """Use the signed correlation with Rubinov & Sporns' modularity (negative_asym) instead of |corr|."""
+    """Keep the sign of correlations/similarities and use Rubinov & Sporns' modularity (negative_asym)
+    instead of absolute values."""
     resolution: PositiveFloat = 1.0
     """Resolution gamma of the modularity (1 = Newman's)."""
     seed: NonNegativeInt = 0
@@ -42,8 +44,8 @@ class CommunityDetection(SpecModel):
     def _signed_support(self) -> "CommunityDetection":
         if self.signed and self.algorithm == "fastgreedy":
             raise ValueError("signed: fast-greedy has no signed variant; use leiden or louvain")
-        if self.signed and self.on != "activity_corr":
-            raise ValueError("signed: only the activity correlation matrix has signed entries")
+        if self.signed and self.on == "recurrent":
+            raise ValueError("signed: |W| + |W|^T has no negative entries; use an unsigned analysis")
         return self
 
 
@@ -53,7 +55,7 @@ class InducedModularity(SpecModel):
     on: MatrixName = "activity_corr"
     """Matrix the groups' modularity is measured on."""
     signed: bool = False
-    """Signed correlation with Rubinov & Sporns' modularity instead of |corr|."""
+    """Keep signs and use Rubinov & Sporns' modularity instead of absolute values."""
     permutations: NonNegativeInt = 1000
     """Random relabellings (same group sizes) forming the null distribution; 0 skips the null."""
     seed: NonNegativeInt = 0
@@ -63,6 +65,12 @@ class InducedModularity(SpecModel):
     def label(self) -> str:
         """The prefix its results are stored under."""
         return f"induced_q{'_signed' if self.signed else ''}_{self.on}"
+
+    @model_validator(mode="after")
+    def _signed_support(self) -> "InducedModularity":
+        if self.signed and self.on == "recurrent":
+            raise ValueError("signed: |W| + |W|^T has no negative entries; use an unsigned analysis")
+        return self
 
 
 class Analysis(SpecModel):
