@@ -1,4 +1,4 @@
-"""Command line: modsim run | validate | schema | analyze | ls."""
+"""Command line: modsim run | validate | schema | analyze | sweep | summarize | ls."""
 
 from __future__ import annotations
 
@@ -116,14 +116,19 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
 
 
 def _line_progress(total: int):
-    """Plain-text progress for logs: about 20 lines per run."""
+    """Plain-text progress for logs: about 20 lines per run, with elapsed time and ETA."""
+    import time
+
     every = max(1, total // 20)
+    started = time.perf_counter()
 
     def report(step: int, values: dict[str, float]) -> None:
         if step % every == 0 or step == total:
+            elapsed = time.perf_counter() - started
+            eta = elapsed / step * (total - step)
             mi = f" mi={values['mi_estimate']:.4f}" if "mi_estimate" in values else ""
-            console.print(f"step {step}/{total} loss={values['total']:.5f} task={values['task']:.5f}{mi}",
-                          highlight=False)
+            console.print(f"step {step}/{total} loss={values['total']:.5f} task={values['task']:.5f}{mi} "
+                          f"elapsed={elapsed:.0f}s eta={eta:.0f}s", highlight=False)
 
     return report
 
@@ -164,6 +169,9 @@ def _print_summary(result) -> None:
                        ("d_cor", "D_cor")):
         if key in m:
             table.add_row(label, _fmt(m[key]))
+    for key, value in m.items():
+        if key.endswith(("_nmi", "_count")) or key.startswith("induced_q") and not key.endswith(("_mean", "_sd")):
+            table.add_row(key, _fmt(float(value)))
     console.print(table)
     console.print(f"stored in [bold]{result.path}[/]", highlight=False)
 
@@ -199,6 +207,115 @@ def analyze(run_path: str, plan_file: str | None) -> None:
     console.print(table)
     console.print(f"written to [bold]{Path(run_path) / 'analysis'}[/] ({len(results['step'])} checkpoints)",
                   highlight=False)
+
+
+@main.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a field of every run.")
+@click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Sweep store name (default: the spec's name).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs in parallel (local executor); each gets cpu_count // jobs torch threads.")
+@click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: start one here).")
+@click.option("--ray-cpus", type=click.IntRange(min=1), default=None, help="CPUs of the Ray instance started here.")
+@click.option("--dry-run", is_flag=True, help="List the runs and exit.")
+@click.option("--overwrite", is_flag=True, help="Delete an existing sweep store of this name first.")
+def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, executor: str, jobs: int,
+          ray_address: str | None, ray_cpus: int | None, dry_run: bool, overwrite: bool) -> None:
+    """Run every combination of SPEC_FILE's `sweep` section; re-running resumes unfinished runs."""
+    import shutil
+    import time
+
+    from . import sweep as sweeps
+
+    try:
+        base, runs = sweeps.expand(spec_file, list(overrides))
+    except SpecError as exc:
+        _report_spec_error(exc)
+        sys.exit(EXIT_INVALID)
+    if dry_run:
+        for line in sweeps.describe(runs):
+            console.print(line, highlight=False)
+        console.print(f"{len(runs)} runs", highlight=False)
+        return
+    path = Path(store_root) / (name or base.name)
+    if overwrite and path.exists():
+        shutil.rmtree(path)
+    try:
+        sweeps.open_sweep_store(path, base, runs)
+    except FileExistsError as exc:
+        err_console.print(f"[bold red]error[/] {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    todo = sweeps.pending_runs(path, runs)
+    console.print(f"sweep {path}: {len(runs)} runs, {len(runs) - len(todo)} already finished, {len(todo)} to run "
+                  f"({executor})", highlight=False)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int, run_name: str, outcome: dict) -> None:
+        console.print(f"[{done}/{total}] {run_name}: {outcome['status']} ({sweeps.eta_text(started, done, total)})",
+                      highlight=False)
+
+    if executor == "local":
+        results = sweeps.run_local(path, todo, jobs, progress)
+    else:
+        results = sweeps.run_ray(path, todo, ray_address, ray_cpus, progress)
+    failed = [r for r in results if r["status"] != "finished"]
+    for r in failed:
+        err_console.print(f"[bold red]{r['status']}[/] {r['name']}: {r.get('message', '')}", highlight=False)
+    console.print(f"done: {len(runs) - len(failed)}/{len(runs)} finished in {path}", highlight=False)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("sweeps", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--by", "by", multiple=True, help="Swept field path(s) defining conditions (default: all but the seed).")
+@click.option("--compare", "pair", nargs=2, default=None, metavar="A B",
+              help="Two condition labels to test against each other (default: the two conditions, when there are two).")
+@click.option("-o", "--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Where summary.csv, comparison.csv and summary.zarr go (default: the first sweep store).")
+def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str] | None, out_dir: str | None) -> None:
+    """Mean, sd and n of every final metric per condition, with Welch's t-tests. Given two sweep stores,
+    each store is one condition (e.g. an MI sweep against its control sweep)."""
+    from . import stats
+
+    groups: dict[str, list] = {}
+    try:
+        for store in sweeps:
+            for rec in stats.collect(store):
+                label = Path(store).name if len(sweeps) > 1 else stats.condition_of(rec, list(by) or None)
+                groups.setdefault(label, []).append(rec)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error[/] {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    if not groups:
+        err_console.print("[bold red]error[/] no finished runs", highlight=False)
+        sys.exit(EXIT_INVALID)
+    summary = stats.summarize(groups)
+    table = Table(title="mean +- sd (n)")
+    table.add_column("metric")
+    for c in summary.conditions:
+        table.add_column(c, justify="right")
+    comparison = None
+    if pair is None and len(summary.conditions) == 2:
+        pair = (summary.conditions[0], summary.conditions[1])
+    if pair is not None:
+        try:
+            comparison = stats.compare(summary, *pair)
+        except KeyError as exc:
+            err_console.print(f"[bold red]error[/] {exc.args[0]}", highlight=False)
+            sys.exit(EXIT_INVALID)
+        table.add_column(f"Welch p ({pair[0]} vs {pair[1]})", justify="right")
+    for j, m in enumerate(summary.metrics):
+        cells = [f"{summary.mean[i, j]:.4f} +- {summary.sd[i, j]:.4f} ({summary.n[i, j]})"
+                 for i in range(len(summary.conditions))]
+        if comparison is not None:
+            cells.append(f"{comparison[j]['p']:.3g}")
+        table.add_row(m, *cells)
+    console.print(table)
+    written = stats.write_outputs(out_dir or sweeps[0], summary, comparison)
+    console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
 
 
 @main.command(name="ls")

@@ -53,3 +53,14 @@ def test_estimate_leaves_statistics_network_unchanged_and_differentiable():
     assert x.grad is not None and torch.isfinite(x.grad).all()
     assert all(p.grad is None for p in est.net.parameters())
     assert all(p.requires_grad for p in est.net.parameters())
+
+
+def test_standardized_estimate_ignores_scale():
+    """With standardize, shrinking one side's amplitude (the 'silenced group' exploit) changes nothing."""
+    spec = MineConstraint(kind="mine", between=("a", "b"), weight=1.0, hidden=32, noise=0.1, standardize=True)
+    g = torch.Generator().manual_seed(0)
+    x, y = _pairs(2048, 3, 0.8, g)
+    a = MineEstimator(spec, 3, 3, torch.device("cpu"), seed=0)
+    b = MineEstimator(spec, 3, 3, torch.device("cpu"), seed=0)
+    with torch.no_grad():
+        assert float(a.estimate(x, y)) == pytest.approx(float(b.estimate(x, 0.01 * y + 5.0)), abs=1e-4)

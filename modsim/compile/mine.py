@@ -31,6 +31,17 @@ def dv_bound(t_joint: torch.Tensor, t_marginal: torch.Tensor) -> torch.Tensor:
     return t_joint.mean() - (torch.logsumexp(t_marginal, dim=0) - math.log(t_marginal.numel()))
 
 
+STD_FLOOR = 1e-3
+"""Smallest standard deviation a unit is divided by when standardising (silent units stay near 0)."""
+
+
+def _zscore(x: torch.Tensor) -> torch.Tensor:
+    """Per-column z-score over rows, with batch statistics (gradients flow through both)."""
+    mean = x.mean(dim=0, keepdim=True)
+    std = x.std(dim=0, keepdim=True).clamp_min(STD_FLOOR)
+    return (x - mean) / std
+
+
 class MineEstimator:
     """A statistics network with its own optimiser, trained to maximise the DV bound.
 
@@ -59,6 +70,8 @@ class MineEstimator:
         rows = self._rows(x.shape[0], x.device)
         if rows is not None:
             x, y = x[rows], y[rows]
+        if self.spec.standardize:
+            x, y = _zscore(x), _zscore(y)
         perm = torch.randperm(y.shape[0], device=y.device, generator=self.generator)
         y_marg = y[perm]
         if noise and self.spec.noise > 0:

@@ -49,6 +49,10 @@ class MineConstraint(SpecModel):
     """Clip each gradient element of the statistics network to [-clip_value, clip_value]."""
     clip_norm: PositiveFloat | None = None
     """Clip the statistics network's gradient norm."""
+    standardize: bool = False
+    """z-score every unit over the sampled rows before the noise. MI is invariant to per-unit affine
+    maps, so this leaves the estimated quantity unchanged but stops the model from hiding a group's
+    information by shrinking its amplitude below `noise` (silencing a group). Off in the paper."""
     moving_average: float | None = Field(default=None, gt=0.0, le=1.0)
     """Rate of MINE's moving-average gradient correction for log E[exp T]; null for the plain bound."""
 

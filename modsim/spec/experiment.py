@@ -8,6 +8,7 @@ from .analysis import Analysis
 from .base import SpecModel
 from .constraints import Constraint, MineConstraint
 from .network import Network, PerGroupInputs
+from .sweep import Sweep
 from .task import Task
 from .training import Training
 
@@ -29,6 +30,8 @@ class Spec(SpecModel):
     """Optimisation settings."""
     analysis: Analysis = Analysis()
     """Metrics recorded over training."""
+    sweep: Sweep | None = None
+    """Optional grid of runs over field paths and seeds (`modsim sweep`); `modsim run` ignores it."""
 
     @property
     def mine(self) -> MineConstraint | None:

@@ -1,0 +1,137 @@
+"""Statistics over sweeps: mean, sd and n of every final metric per condition, Welch's t-tests."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from .store import layout
+
+SEED_PATH = "training.seed"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run of a sweep: its swept values and final scalar metrics."""
+
+    name: str
+    values: dict
+    metrics: dict[str, float]
+
+
+def collect(sweep_path: str | Path) -> list[RunRecord]:
+    """Finished runs of a sweep store (unfinished ones are left out)."""
+    path = Path(sweep_path)
+    group = zarr.open_group(str(path), mode="r")
+    if group.attrs.get("kind") != "sweep":
+        raise ValueError(f"{path} is not a sweep store (made by `modsim sweep`)")
+    records = []
+    for name in group.attrs.get("runs", []):
+        run_path = path / "runs" / name
+        if not (run_path / "zarr.json").exists():
+            continue
+        attrs = zarr.open_group(str(run_path), mode="r").attrs
+        if attrs.get("status") != layout.STATUS_FINISHED:
+            continue
+        summary = {k: float(v) for k, v in (attrs.get("summary") or {}).items()
+                   if v is not None and k not in ("seconds", "steps")}
+        records.append(RunRecord(name, dict(attrs.get("sweep_values") or {}), summary))
+    return records
+
+
+def condition_of(record: RunRecord, by: list[str] | None) -> str:
+    """Condition label: the values of `by` (default: every swept path except the seed)."""
+    keys = by if by else [k for k in record.values if k != SEED_PATH]
+    parts = [f"{k}={record.values.get(k)}" for k in keys]
+    return ",".join(parts) if parts else "all"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """mean, sd (ddof 1) and n of every metric per condition."""
+
+    conditions: list[str]
+    metrics: list[str]
+    mean: np.ndarray
+    sd: np.ndarray
+    n: np.ndarray
+    samples: dict[tuple[str, str], np.ndarray]
+
+
+def summarize(groups: dict[str, list[RunRecord]]) -> Summary:
+    """Per-condition statistics of every metric present in any run."""
+    conditions = list(groups)
+    metrics = sorted({m for recs in groups.values() for r in recs for m in r.metrics})
+    mean = np.full((len(conditions), len(metrics)), np.nan)
+    sd, n = mean.copy(), np.zeros_like(mean, dtype=np.int64)
+    samples = {}
+    for i, c in enumerate(conditions):
+        for j, m in enumerate(metrics):
+            x = np.array([r.metrics[m] for r in groups[c] if m in r.metrics and math.isfinite(r.metrics[m])])
+            samples[(c, m)] = x
+            n[i, j] = x.size
+            if x.size:
+                mean[i, j] = x.mean()
+            if x.size > 1:
+                sd[i, j] = x.std(ddof=1)
+    return Summary(conditions, metrics, mean, sd, n, samples)
+
+
+def welch_p(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Welch's t statistic and two-sided p-value (NaN when either side has fewer than 2 values)."""
+    from scipy import stats as sstats
+
+    if a.size < 2 or b.size < 2:
+        return float("nan"), float("nan")
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        return (float("nan"), float("nan")) if a[0] == b[0] else (math.copysign(math.inf, a[0] - b[0]), 0.0)
+    result = sstats.ttest_ind(a, b, equal_var=False)
+    return float(result.statistic), float(result.pvalue)
+
+
+def compare(summary: Summary, first: str, second: str) -> list[dict]:
+    """Welch's t-test of every metric between two conditions."""
+    for c in (first, second):
+        if c not in summary.conditions:
+            raise KeyError(f"unknown condition {c!r}; conditions: {summary.conditions}")
+    rows = []
+    for j, m in enumerate(summary.metrics):
+        a, b = summary.samples[(first, m)], summary.samples[(second, m)]
+        t, p = welch_p(a, b)
+        rows.append({"metric": m, "a": first, "b": second,
+                     "mean_a": float(a.mean()) if a.size else float("nan"),
+                     "mean_b": float(b.mean()) if b.size else float("nan"), "t": t, "p": p})
+    return rows
+
+
+def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] | None) -> list[Path]:
+    """summary.csv, comparison.csv and summary.zarr (dims condition x metric; opens with
+    `xarray.open_zarr(path, consolidated=False)`)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "summary.csv"]
+    with open(written[0], "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["condition", "metric", "mean", "sd", "n"])
+        for i, c in enumerate(summary.conditions):
+            for j, m in enumerate(summary.metrics):
+                w.writerow([c, m, summary.mean[i, j], summary.sd[i, j], summary.n[i, j]])
+    if comparison:
+        written.append(out / "comparison.csv")
+        with open(written[-1], "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(comparison[0]))
+            w.writeheader()
+            w.writerows(comparison)
+    group = zarr.open_group(str(out / "summary.zarr"), mode="w", zarr_format=3)
+    dims = ["condition", "metric"]
+    group.create_array("condition", data=np.array(summary.conditions, dtype=str), dimension_names=["condition"])
+    group.create_array("metric", data=np.array(summary.metrics, dtype=str), dimension_names=["metric"])
+    for name in ("mean", "sd", "n"):
+        group.create_array(name, data=getattr(summary, name), dimension_names=dims)
+    written.append(out / "summary.zarr")
+    return written

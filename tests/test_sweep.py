@@ -1,0 +1,134 @@
+"""Sweeps: expansion and validation, parallel local runs that resume after kill -9, Ray, statistics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from modsim.cli import main
+from modsim.store import open_run, read_metrics
+from modsim.sweep import RUNS, expand, run_status
+from tests.conftest import ROOT, SHRINK, shrink_mine, shrink_task
+
+SPEC = ROOT / "specs" / "gru_lorenz_rossler.yaml"
+TINY = SHRINK + shrink_task("lorenz_rossler") + shrink_mine() + [
+    "network.cell.units=8", "network.groups.g1=4", "network.groups.g2=4", "analysis.induced_q=[]",
+    "training.steps=12", "training.checkpoint_every=6"]
+GRID = "sweep={grid: {'constraints[0].weight': [0.0, 0.05]}, seeds: 3}"
+
+
+def sets(overrides: list[str]) -> list[str]:
+    return [x for o in overrides for x in ("--set", o)]
+
+
+def finished_runs(sweep_dir: Path) -> list[str]:
+    runs = sweep_dir / RUNS
+    return sorted(p.name for p in runs.iterdir() if run_status(p) == "finished") if runs.exists() else []
+
+
+def metrics_of(sweep_dir: Path) -> dict[str, dict[str, np.ndarray]]:
+    return {name: read_metrics(open_run(sweep_dir / RUNS / name)) for name in finished_runs(sweep_dir)}
+
+
+def test_expansion_names_values_and_dry_run(tmp_path):
+    _, runs = expand(SPEC, TINY + [GRID])
+    assert len(runs) == 6
+    assert runs[0].name == "weight=0.0,seed=625" and runs[-1].name == "weight=0.05,seed=627"
+    assert {r.spec.mine.weight for r in runs} == {0.0, 0.05}
+    assert sorted(r.spec.training.seed for r in runs) == [625, 625, 626, 626, 627, 627]
+    assert all(r.spec.sweep is None for r in runs)
+    result = CliRunner().invoke(main, ["sweep", str(SPEC), *sets(TINY + [GRID]), "--dry-run",
+                                       "--store", str(tmp_path)])
+    assert result.exit_code == 0 and "6 runs" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_invalid_combination_is_reported_before_anything_runs(tmp_path):
+    bad = "sweep={grid: {'constraints[0].weight': [0.1, -1.0]}}"
+    result = CliRunner().invoke(main, ["sweep", str(SPEC), *sets(TINY + [bad]), "--store", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "run weight=-1.0" in result.output and "constraints[0].weight" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def _sweep_cmd(store: Path, extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "modsim.cli", "sweep", str(SPEC), *sets(TINY + [GRID]), "--store", str(store),
+            *extra]
+
+
+def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_sweep_cmd(killed, ["--jobs", "2"]), start_new_session=True, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sweep_dir = killed / "gru_lorenz_rossler"
+    deadline = time.time() + 240
+    while time.time() < deadline and len(finished_runs(sweep_dir)) < 2:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = finished_runs(sweep_dir)
+    assert 2 <= len(done_before) < 6
+    stamps = {n: open_run(sweep_dir / RUNS / n).attrs["finished"] for n in done_before}
+    resumed = subprocess.run(_sweep_cmd(killed, ["--jobs", "2"]), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(done_before)} already finished" in resumed.stdout
+    assert len(finished_runs(sweep_dir)) == 6
+    assert {n: open_run(sweep_dir / RUNS / n).attrs["finished"] for n in done_before} == stamps  # untouched
+    clean = tmp_path / "clean"
+    straight = subprocess.run(_sweep_cmd(clean, ["--jobs", "2"]), env=env, capture_output=True, text=True)
+    assert straight.returncode == 0, straight.stderr
+    a, b = metrics_of(sweep_dir), metrics_of(clean / "gru_lorenz_rossler")
+    assert a.keys() == b.keys() and len(a) == 6
+    for run in a:
+        for key in a[run]:
+            np.testing.assert_array_equal(a[run][key], b[run][key], err_msg=f"{run} {key}")
+
+    ray = pytest.importorskip("ray")
+    del ray
+    via_ray = tmp_path / "ray"
+    four = TINY + ["sweep={grid: {'constraints[0].weight': [0.0, 0.05]}, seeds: 2}"]
+    cmd = [sys.executable, "-m", "modsim.cli", "sweep", str(SPEC), *sets(four), "--store", str(via_ray),
+           "--executor", "ray", "--ray-cpus", "2"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    c = metrics_of(via_ray / "gru_lorenz_rossler")
+    assert len(c) == 4
+    for run in c:
+        for key in c[run]:
+            np.testing.assert_array_equal(c[run][key], a[run][key], err_msg=f"ray {run} {key}")
+
+    summary = CliRunner().invoke(main, ["summarize", str(sweep_dir), "-o", str(tmp_path / "stats")])
+    assert summary.exit_code == 0, summary.output
+    assert "Welch p" in summary.output and "constraints[0].weight=0.0" in summary.output
+    rows = (tmp_path / "stats" / "summary.csv").read_text().splitlines()
+    assert rows[0] == "condition,metric,mean,sd,n" and any(",q_cor," in r and r.endswith(",3") for r in rows)
+    assert (tmp_path / "stats" / "comparison.csv").exists()
+    xr = pytest.importorskip("xarray")
+    ds = xr.open_zarr(tmp_path / "stats" / "summary.zarr", consolidated=False)
+    assert ds["mean"].dims == ("condition", "metric") and ds.sizes["condition"] == 2
+    assert int(ds["n"].sel(metric="q_cor").min()) == 3
+
+
+def test_summarize_two_sweeps_and_statistics():
+    from modsim.stats import RunRecord, compare, summarize, welch_p
+
+    rng = np.random.default_rng(0)
+    groups = {"mi": [RunRecord(str(i), {}, {"q": float(v)}) for i, v in enumerate(0.3 + 0.01 * rng.standard_normal(8))],
+              "nomi": [RunRecord(str(i), {}, {"q": float(v)}) for i, v in enumerate(0.01 * rng.standard_normal(8))]}
+    s = summarize(groups)
+    assert s.n.tolist() == [[8], [8]] and s.mean[0, 0] == pytest.approx(0.3, abs=0.02)
+    row = compare(s, "mi", "nomi")[0]
+    assert row["p"] < 1e-6 and row["t"] > 0
+    from scipy import stats as sstats
+    a, b = rng.standard_normal(5), rng.standard_normal(7) + 1
+    assert welch_p(a, b)[1] == pytest.approx(sstats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert np.isnan(welch_p(a[:1], b)[1])
