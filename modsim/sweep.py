@@ -23,7 +23,7 @@ import yaml
 import zarr
 
 from .spec import Spec, SpecError, load_spec
-from .spec.io import Problem, format_field, parse_override
+from .spec.io import Problem, parse_override
 from .store import layout
 from .store.writer import spec_hash
 
@@ -171,11 +171,23 @@ def pending_runs(group_path: Path, runs: list[PlannedRun]) -> list[PlannedRun]:
 Progress = Callable[[int, int, str, dict], None]
 
 
+def _collect(results: list[dict], run: PlannedRun, outcome: Callable[[], dict], total: int,
+             progress: Progress | None) -> None:
+    """Record one run's outcome (a raised error counts as `failed`) and report progress."""
+    try:
+        result = outcome()
+    except Exception as exc:  # a failing run does not stop the sweep
+        result = {"status": layout.STATUS_FAILED, "message": f"{type(exc).__name__}: {exc}"}
+    result["name"] = run.name
+    results.append(result)
+    if progress is not None:
+        progress(len(results), total, run.name, result)
+
+
 def run_local(group_path: Path, runs: list[PlannedRun], jobs: int, progress: Progress | None = None) -> list[dict]:
     """Run `runs` in `jobs` spawned processes, each with cpu_count // jobs torch threads."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    results = []
-    done = 0
+    results: list[dict] = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_execute, r.spec_json, r.values, str(group_path / RUNS / r.name), threads): r
                    for r in runs}
@@ -183,16 +195,7 @@ def run_local(group_path: Path, runs: list[PlannedRun], jobs: int, progress: Pro
         while remaining:
             finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for fut in finished:
-                run = futures[fut]
-                try:
-                    outcome = fut.result()
-                except Exception as exc:  # a failing run does not stop the sweep
-                    outcome = {"status": layout.STATUS_FAILED, "message": f"{type(exc).__name__}: {exc}"}
-                outcome["name"] = run.name
-                results.append(outcome)
-                done += 1
-                if progress is not None:
-                    progress(done, len(runs), run.name, outcome)
+                _collect(results, futures[fut], fut.result, len(runs), progress)
     return results
 
 
@@ -215,19 +218,11 @@ def run_ray(group_path: Path, runs: list[PlannedRun], address: str | None, num_c
             remote = ray.remote(num_cpus=1, num_gpus=gpus)(_execute)
             ref = remote.remote(run.spec_json, run.values, str((group_path / RUNS / run.name).resolve()), 1)
             tasks[ref] = run
-        results, done, pending = [], 0, list(tasks)
+        results: list[dict] = []
+        pending = list(tasks)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
-            run = tasks[ready[0]]
-            try:
-                outcome = ray.get(ready[0])
-            except Exception as exc:
-                outcome = {"status": layout.STATUS_FAILED, "message": f"{type(exc).__name__}: {exc}"}
-            outcome["name"] = run.name
-            results.append(outcome)
-            done += 1
-            if progress is not None:
-                progress(done, len(runs), run.name, outcome)
+            _collect(results, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
         return results
     finally:
         if started_here:
@@ -246,5 +241,5 @@ def eta_text(started: float, done: int, total: int) -> str:
     return f"elapsed {elapsed:.0f}s, eta {eta:.0f}s"
 
 
-__all__ = ["PlannedRun", "describe", "expand", "format_field", "open_sweep_store", "pending_runs", "run_local",
+__all__ = ["PlannedRun", "describe", "expand", "open_sweep_store", "pending_runs", "run_local",
            "run_ray", "run_status"]

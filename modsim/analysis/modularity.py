@@ -19,15 +19,9 @@ def newman_q(adjacency: np.ndarray, labels: np.ndarray) -> float:
     """Weighted undirected modularity Q = 1/(2m) sum_ij (A_ij - k_i k_j / 2m) delta(s_i, s_j).
 
     `adjacency` must be symmetric and non-negative; 2m = sum_ij A_ij. Returns 0 for an empty graph.
+    For a symmetric matrix this is exactly the directed form (k_out = k_in, M = 2m).
     """
-    a = np.asarray(adjacency, dtype=np.float64)
-    two_m = a.sum()
-    if two_m <= 0:
-        return 0.0
-    s = _one_hot(labels)
-    within = np.einsum("ic,ij,jc->", s, a, s)
-    degree_per_group = s.T @ a.sum(axis=1)
-    return float((within - degree_per_group @ degree_per_group / two_m) / two_m)
+    return directed_q(adjacency, labels)
 
 
 def directed_q(adjacency: np.ndarray, labels: np.ndarray) -> float:

@@ -262,7 +262,6 @@ def parse_override(text: str) -> tuple[Loc, Any]:
         raise SpecError([Problem("", f"--set {text}", "expected PATH=VALUE, e.g. training.steps=10")])
     path, raw = text.split("=", 1)
     loc: list[str | int] = []
-    pos = 0
     for part in path.strip().split("."):
         if not part:
             raise SpecError([Problem(path, f"--set {text}", "empty path segment")])
@@ -270,7 +269,6 @@ def parse_override(text: str) -> tuple[Loc, Any]:
             loc.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
         if "".join(m.group(0) for m in _SEGMENT.finditer(part)) != part:
             raise SpecError([Problem(path, f"--set {text}", "expected a path like a.b[0].c")])
-        pos += 1
     value, _ = _parse_yaml(raw, f"--set {text}")
     return tuple(loc), value
 
