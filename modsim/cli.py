@@ -13,6 +13,8 @@ from .spec import SpecError, load_spec
 
 EXIT_INVALID = 2
 EXIT_DIVERGED = 3
+SILENT_FRACTION = 0.1
+"""A group whose mean unit sd is below this fraction of the most active group's is flagged."""
 DEFAULT_STORE = "store"
 
 # Logs and pipes get the full table instead of rich's 80-column default.
@@ -173,6 +175,14 @@ def _print_summary(result) -> None:
         if key.endswith(("_nmi", "_count")) or key.startswith("induced_q") and not key.endswith(("_mean", "_sd")):
             table.add_row(key, _fmt(float(value)))
     console.print(table)
+    spread = {k.removeprefix("activity_sd_"): float(v) for k, v in m.items() if k.startswith("activity_sd_")}
+    if len(spread) > 1 and max(spread.values()) > 0:
+        top = max(spread.values())
+        for group, sd in spread.items():
+            if sd < SILENT_FRACTION * top:
+                err_console.print(f"[bold yellow]warning[/] group {group!r} is nearly silent (mean unit sd {sd:.4f} vs "
+                                  f"{top:.4f}): the network may have met the MI penalty by silencing it rather than "
+                                  "specialising it", highlight=False)
     console.print(f"stored in [bold]{result.path}[/]", highlight=False)
 
 

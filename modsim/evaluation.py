@@ -37,6 +37,7 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
         activity=hidden[:, w:], outputs=outputs[:, w:], targets=targets[:, w:],
         recurrent=model.recurrent_matrix(spec.analysis.recurrent_block),
         readout=model.readout_matrix(), inputs=model.input_matrix(), labels=group_labels(spec.network),
+        group_names=names,
         output_sets=(sets[0], sets[1]) if len(sets) >= 2 else None,
         groups=(names.index(pair[0]), names.index(pair[1])) if pair else None,
         mi=mi)

@@ -33,6 +33,8 @@ class Snapshot:
     """(units, input channels) input weights, when the analysis may need them."""
     labels: np.ndarray
     """Group index of every unit."""
+    group_names: list[str]
+    """Name of each group index."""
     output_sets: tuple[list[int], list[int]] | None
     """The two output-channel sets compared by the D indices."""
     groups: tuple[int, int] | None
@@ -82,6 +84,10 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
             out["r2_per_output"] = per
         elif name == "mse":
             out[name] = mse(snap.outputs, snap.targets)
+        elif name == "activity_sd":
+            sd = flat_act.std(axis=0)
+            for g, group in enumerate(snap.group_names):
+                out[f"activity_sd_{group}"] = float(sd[snap.labels == g].mean())
         elif name == "mi":
             out[name] = float("nan") if snap.mi is None else snap.mi
     corr = cross_corr(flat_act, flat_act) if plan.communities or plan.induced_q else None

@@ -8,7 +8,8 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
 
 from .base import SpecModel
 
-MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_cor", "r2", "mse", "mi"]
+MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_cor", "r2", "mse", "mi",
+                     "activity_sd"]
 """Metrics that can be recorded over training."""
 
 MatrixName = Literal["activity_corr", "recurrent", "input_similarity", "readout_similarity"]
@@ -76,11 +77,13 @@ class InducedModularity(SpecModel):
 class Analysis(SpecModel):
     """Metrics computed on held-out data at every checkpoint and stored over training."""
 
-    metrics: list[MetricName] = Field(default=["q_cor", "q_str", "d_out", "d_cor", "r2"], min_length=1)
+    metrics: list[MetricName] = Field(default=["q_cor", "q_str", "d_out", "d_cor", "r2", "activity_sd"],
+                                      min_length=1)
     """Metrics recorded at each checkpoint: q_cor / q_str (Newman Q of |corr| / |W| + |W|^T over the
     groups), *_norm (Q / Q_max), d_out / d_cor (separability of output weights / activity-output
     correlations between two groups and two output sets), r2 and mse on held-out data, mi (the MINE
-    estimate on held-out activity; needs a `mine` constraint)."""
+    estimate on held-out activity; needs a `mine` constraint), activity_sd (mean standard deviation of
+    the units of each group, `activity_sd_<group>`: a group near 0 has been silenced)."""
     communities: list[CommunityDetection] = []
     """Community detections run at each checkpoint; each stores `<label>_nmi`, `<label>_ari` (against
     the groups), `<label>_count`, `<label>_q` and the partition itself (`<label>_partition`)."""
