@@ -158,7 +158,8 @@ def _fmt(value) -> str:
 
 
 def _print_summary(result) -> None:
-    table = Table(title=f"{Path(result.path).name}: {result.steps} steps in {result.seconds:.1f} s")
+    title = f"{Path(result.path).name}: {result.steps} steps in {result.seconds:.1f} s"
+    table = Table(title=title, min_width=len(title) + 2)
     table.add_column("metric")
     table.add_column("value", justify="right")
     m = result.metrics

@@ -1,7 +1,7 @@
 """Community detection (Leiden, Louvain, fast-greedy; signed variants) and partition similarity.
 
-Graphs are built from numpy matrices without Python loops: the upper triangle's non-zero entries
-become the edge list and the weight vector in one call each.
+Graphs are built from numpy matrices without Python loops (igraph reads the matrix's upper triangle
+in C).
 """
 
 from __future__ import annotations
@@ -18,14 +18,7 @@ ALGORITHMS = ("leiden", "louvain", "fastgreedy")
 
 def graph_from_matrix(a: np.ndarray) -> ig.Graph:
     """Undirected weighted igraph Graph from a symmetric matrix (diagonal and zeros dropped)."""
-    a = np.asarray(a, dtype=np.float64)
-    n = a.shape[0]
-    rows, cols = np.triu_indices(n, 1)
-    w = a[rows, cols]
-    keep = w != 0
-    graph = ig.Graph(n=n, edges=np.column_stack([rows[keep], cols[keep]]), directed=False)
-    graph.es["weight"] = w[keep]
-    return graph
+    return ig.Graph.Weighted_Adjacency(np.asarray(a, dtype=np.float64), mode="upper", attr="weight", loops=False)
 
 
 def split_signs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
