@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def welch_p(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     if np.all(a == a[0]) and np.all(b == b[0]):
         return (float("nan"), float("nan")) if a[0] == b[0] else (math.copysign(math.inf, a[0] - b[0]), 0.0)
-    result = sstats.ttest_ind(a, b, equal_var=False)
+    with warnings.catch_warnings():  # nearly constant samples: scipy warns, the p-value is still defined
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = sstats.ttest_ind(a, b, equal_var=False)
     return float(result.statistic), float(result.pvalue)
 
 
@@ -129,8 +132,10 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
             w.writerows(comparison)
     group = zarr.open_group(str(out / "summary.zarr"), mode="w", zarr_format=3)
     dims = ["condition", "metric"]
-    group.create_array("condition", data=np.array(summary.conditions, dtype=str), dimension_names=["condition"])
-    group.create_array("metric", data=np.array(summary.metrics, dtype=str), dimension_names=["metric"])
+    for coord, labels in (("condition", summary.conditions), ("metric", summary.metrics)):
+        # Variable-length strings: the Zarr v3 string type (fixed-width numpy strings have no spec).
+        group.create_array(coord, shape=(len(labels),), dtype=str, dimension_names=[coord])
+        group[coord][...] = np.array(labels, dtype=object)
     for name in ("mean", "sd", "n"):
         group.create_array(name, data=getattr(summary, name), dimension_names=dims)
     written.append(out / "summary.zarr")
