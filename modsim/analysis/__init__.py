@@ -1,13 +1,13 @@
 """Pure metric functions on numpy arrays, and the runner that evaluates an analysis plan."""
 
-from .correlation import abs_corr_matrix, cross_corr
-from .modularity import directed_q, newman_q, q_cor, q_max, q_str, structural_adjacency
+from .correlation import cosine_similarity, cross_corr
+from .modularity import directed_q, functional_adjacency, newman_q, q_cor, q_max, q_str, structural_adjacency
 from .performance import mse, r2_per_output
 from .plan import Snapshot, evaluate_plan
 from .separability import d_cor, d_weights, output_correlations, separation_index
 
 __all__ = [
-    "Snapshot", "abs_corr_matrix", "cross_corr", "d_cor", "d_weights", "directed_q", "evaluate_plan",
+    "Snapshot", "cosine_similarity", "cross_corr", "d_cor", "d_weights", "directed_q", "evaluate_plan", "functional_adjacency",
     "mse", "newman_q", "output_correlations", "q_cor", "q_max", "q_str", "r2_per_output",
     "separation_index", "structural_adjacency",
 ]

@@ -18,11 +18,6 @@ def cross_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.clip(zx.T @ zy / x.shape[0], -1.0, 1.0)
 
 
-def abs_corr_matrix(x: np.ndarray) -> np.ndarray:
-    """|corr| between the columns of x (samples, units): (units, units)."""
-    return np.abs(cross_corr(x, x))
-
-
 def cosine_similarity(rows: np.ndarray) -> np.ndarray:
     """Cosine similarity between the rows of `rows` (units, features); all-zero rows give 0."""
     x = np.asarray(rows, dtype=np.float64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .correlation import abs_corr_matrix
+from .correlation import cross_corr
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
@@ -57,14 +57,19 @@ def structural_adjacency(weights: np.ndarray) -> np.ndarray:
     return a
 
 
+def functional_adjacency(corr: np.ndarray) -> np.ndarray:
+    """|corr| with the diagonal removed (the MI paper's Q_cor graph)."""
+    a = np.abs(np.asarray(corr, dtype=np.float64))
+    np.fill_diagonal(a, 0.0)
+    return a
+
+
 def q_cor(activity: np.ndarray, labels: np.ndarray) -> float:
     """Functional modularity: Newman Q of |corr| between units over samples (rows), diagonal removed.
 
     `activity` is (samples, units); silent units have zero correlation with every unit.
     """
-    a = abs_corr_matrix(activity)
-    np.fill_diagonal(a, 0.0)
-    return newman_q(a, labels)
+    return newman_q(functional_adjacency(cross_corr(activity, activity)), labels)
 
 
 def q_str(weights: np.ndarray, labels: np.ndarray) -> float:

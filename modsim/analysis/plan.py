@@ -9,7 +9,8 @@ import numpy as np
 from ..spec.analysis import Analysis
 from .communities import ari, detect, nmi
 from .correlation import cosine_similarity, cross_corr
-from .modularity import modularity_matrix, partition_quality, q_cor, q_max, q_str, structural_adjacency
+from .modularity import (functional_adjacency, modularity_matrix, newman_q, partition_quality, q_max, q_str,
+                         structural_adjacency)
 from .performance import mse, r2_per_output
 from .separability import d_cor, d_weights
 from .significance import induced_q
@@ -43,12 +44,10 @@ class Snapshot:
     """MINE estimate on held-out activity, when a statistics network exists."""
 
 
-def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray | None = None) -> np.ndarray:
-    """The unit-by-unit matrix a partition analysis runs on (diagonal zeroed)."""
+def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray) -> np.ndarray:
+    """The unit-by-unit matrix a partition analysis runs on (diagonal zeroed); `corr` is the activity
+    correlation matrix."""
     if name == "activity_corr":
-        if corr is None:
-            flat = snap.activity.reshape(-1, snap.activity.shape[-1])
-            corr = cross_corr(flat, flat)
         a = corr.copy()
     elif name == "recurrent":
         a = structural_adjacency(snap.recurrent)
@@ -66,10 +65,11 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
     scores and `<label>_partition` (arrays)."""
     flat_act = snap.activity.reshape(-1, snap.activity.shape[-1])
     flat_out = snap.outputs.reshape(-1, snap.outputs.shape[-1])
+    corr = cross_corr(flat_act, flat_act)  # computed once, shared by q_cor and the partition analyses
     out: dict[str, float | np.ndarray] = {}
     for name in plan.metrics:
         if name in ("q_cor", "q_cor_norm"):
-            q = q_cor(flat_act, snap.labels)
+            q = newman_q(functional_adjacency(corr), snap.labels)
             out[name] = q if name == "q_cor" else q / q_max(snap.labels)
         elif name in ("q_str", "q_str_norm"):
             q = q_str(snap.recurrent, snap.labels)
@@ -90,7 +90,6 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
                 out[f"activity_sd_{group}"] = float(sd[snap.labels == g].mean())
         elif name == "mi":
             out[name] = float("nan") if snap.mi is None else snap.mi
-    corr = cross_corr(flat_act, flat_act) if plan.communities or plan.induced_q else None
     for c in plan.communities:
         a = plan_matrix(c.on, snap, c.signed, corr)
         found = detect(c.algorithm, a, seed=c.seed, resolution=c.resolution, signed=c.signed)
