@@ -63,7 +63,7 @@ def main() -> None:
 
     def modsim_step() -> None:
         out, hidden = exp.model(x)
-        terms, _ = exp.loss_terms(out, hidden, y)
+        terms, _ = exp.loss_terms(out, y, exp.mine_pair(hidden))
         exp.optimizer.zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         exp.optimizer.step()

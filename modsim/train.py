@@ -18,6 +18,7 @@ from .spec import Spec
 from .store import RunWriter
 from .store import layout
 
+
 class RunDiverged(RuntimeError):
     """The loss became NaN or infinite; everything up to that point is stored."""
 
@@ -111,12 +112,13 @@ def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
             inputs = exp.train_inputs.index_select(0, idx)
             targets = exp.train_targets.index_select(0, idx)
             outputs, hidden = exp.model(inputs)
-            stat_bound = None
+            stat_bound, pair = None, None
             if exp.mine is not None:
-                pair = [t.detach() for t in exp.mine_pair(hidden)]
+                pair = exp.mine_pair(hidden)  # selected once: detached for the critic, live for the penalty
+                detached = [t.detach() for t in pair]
                 for _ in range(exp.mine.spec.steps_per_update):
-                    stat_bound = exp.mine.train_step(*pair)
-            terms, monitors = exp.loss_terms(outputs, hidden, targets)
+                    stat_bound = exp.mine.train_step(*detached)
+            terms, monitors = exp.loss_terms(outputs, targets, pair)
             total = sum(terms.values())
             exp.optimizer.zero_grad(set_to_none=True)
             total.backward()

@@ -57,15 +57,20 @@ class Experiment:
         rows = h.reshape(-1, h.shape[-1])
         return rows.index_select(1, a), rows.index_select(1, b)
 
-    def loss_terms(self, outputs: torch.Tensor, hidden: torch.Tensor, targets: torch.Tensor
+    def loss_terms(self, outputs: torch.Tensor, targets: torch.Tensor,
+                   mine_pair: tuple[torch.Tensor, torch.Tensor] | None = None
                    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Weighted loss terms (summed into the objective) and monitored values (not optimised)."""
+        """Weighted loss terms (summed into the objective) and monitored values (not optimised).
+
+        `mine_pair` is `self.mine_pair(hidden)` (kept differentiable); required when there is a
+        MINE constraint."""
         terms = {"task": task_mse(outputs, targets, self.data.washout)}
         monitors: dict[str, torch.Tensor] = {}
         for c in self.penalties:
             terms[c.kind] = terms.get(c.kind, 0) + weight_penalty(self.model, c)
         if self.mine is not None:
-            estimate = self.mine.estimate(*self.mine_pair(hidden))
+            assert mine_pair is not None, "a MINE constraint needs the activity pair"
+            estimate = self.mine.estimate(*mine_pair)
             monitors["mi_estimate"] = estimate.detach()
             if self.mine.spec.weight > 0:
                 terms["mi"] = self.mine.spec.weight * estimate

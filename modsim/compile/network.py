@@ -63,7 +63,6 @@ class ModularRNN(nn.Module):
         else:  # pragma: no cover - the spec union is exhaustive
             raise TypeError(f"unsupported cell {cell.kind!r}")
         gates = GATES[self.kind]
-        self._masks: dict[str, torch.Tensor] = {}
         for pname, mask in (("weight_hh_l0", recurrent_mask(network, seed)),
                             ("weight_ih_l0", input_mask(network, input_dim))):
             if not mask.all():
