@@ -167,9 +167,10 @@ def _print_summary(result) -> None:
         for name, value in zip(result.output_names, m["r2_per_output"]):
             table.add_row(f"R2 {name}", _fmt(float(value)))
         table.add_row("R2 mean", _fmt(m.get("r2")))
-    for key, label in (("mse", "MSE"), ("mi", "MI estimate (nats)"), ("q_cor", "Q_cor"), ("q_str", "Q_str"),
+    for key, label in (("sign_accuracy", "sign accuracy"), ("success", "success"), ("mse", "MSE"),
+                       ("mi", "MI estimate (nats)"), ("q_cor", "Q_cor"), ("q_str", "Q_str"),
                        ("q_cor_norm", "Q_cor / Q_max"), ("q_str_norm", "Q_str / Q_max"), ("d_out", "D_out"),
-                       ("d_cor", "D_cor")):
+                       ("d_in", "D_in"), ("d_cor", "D_cor"), ("silenced", "silenced groups")):
         if key in m:
             table.add_row(label, _fmt(m[key]))
     for key, value in m.items():
@@ -184,6 +185,12 @@ def _print_summary(result) -> None:
                 err_console.print(f"[bold yellow]warning[/] group {group!r} is nearly silent (mean unit sd {sd:.4f} vs "
                                   f"{top:.4f}): the network may have met the MI penalty by silencing it rather than "
                                   "specialising it", highlight=False)
+    for key, flag in m.items():
+        if key.startswith("silenced_") and flag:
+            err_console.print(f"[bold yellow]warning[/] group {key.removeprefix('silenced_')!r} takes no part in the "
+                              "output (its output correlations and readout weights are below a fifth of the other "
+                              "group's): the MI penalty was met by silencing it (the paper's failed-trial mode)",
+                              highlight=False)
     console.print(f"stored in [bold]{result.path}[/]", highlight=False)
 
 

@@ -18,9 +18,10 @@ EVAL_CHUNK = 16
 def run_heldout(model: ModularRNN, inputs: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Outputs and hidden states (trials, time, channels) of `model` on held-out inputs."""
     outs, hids = [], []
+    generator = model.eval_generator(device)
     for start in range(0, inputs.shape[0], EVAL_CHUNK):
         x = torch.as_tensor(inputs[start:start + EVAL_CHUNK], device=device)
-        o, h = model(x)
+        o, h = model(x, generator=generator)
         outs.append(o.cpu().numpy())
         hids.append(h.cpu().numpy())
     return np.concatenate(outs), np.concatenate(hids)
@@ -33,6 +34,7 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
     pair = spec.analysis_groups()
     names = list(spec.network.groups)
     sets = list(spec.task.output_sets().values())
+    in_sets = list(spec.task.input_sets().values())
     return Snapshot(
         activity=hidden[:, w:], outputs=outputs[:, w:], targets=targets[:, w:],
         recurrent=model.recurrent_matrix(spec.analysis.recurrent_block),
@@ -40,4 +42,6 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
         group_names=names,
         output_sets=(sets[0], sets[1]) if len(sets) >= 2 else None,
         groups=(names.index(pair[0]), names.index(pair[1])) if pair else None,
-        mi=mi)
+        mi=mi,
+        input_sets=(in_sets[0], in_sets[1]) if len(in_sets) >= 2 else None,
+        success_threshold=getattr(spec.task, "success_threshold", 0.9))

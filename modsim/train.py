@@ -99,19 +99,17 @@ def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
             per_forward = exp.mine.spec.steps_per_update
             done = 0
             while done < exp.mine.spec.warmup_steps:
-                idx = torch.from_numpy(exp.sampler.next()).to(exp.device)
+                inputs, _ = exp.next_batch()
                 with torch.no_grad():
-                    _, hidden = exp.model(exp.train_inputs.index_select(0, idx))
+                    _, hidden = exp.forward(inputs)
                 pair = exp.mine_pair(hidden)
                 for _ in range(min(per_forward, exp.mine.spec.warmup_steps - done)):
                     exp.mine.train_step(*pair)
                     done += 1
         checkpoint(0)
         for step in range(1, spec.training.steps + 1):
-            idx = torch.from_numpy(exp.sampler.next()).to(exp.device)
-            inputs = exp.train_inputs.index_select(0, idx)
-            targets = exp.train_targets.index_select(0, idx)
-            outputs, hidden = exp.model(inputs)
+            inputs, targets = exp.next_batch()
+            outputs, hidden = exp.forward(inputs)
             stat_bound, pair = None, None
             if exp.mine is not None:
                 pair = exp.mine_pair(hidden)  # selected once: detached for the critic, live for the penalty

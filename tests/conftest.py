@@ -30,6 +30,8 @@ def shrink_task(kind: str) -> list[str]:
     if kind == "lorenz_rossler":
         return ["task.length=40", "task.drop=10", "task.washout=5", "task.train_trajectories=3",
                 "task.eval_trajectories=2", "task.substeps=1"]
+    if kind == "flipflop":
+        return ["task.transient=10", "task.length=40", "task.eval_sequences=2"]
     raise KeyError(kind)
 
 

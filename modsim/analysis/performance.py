@@ -18,3 +18,12 @@ def r2_per_output(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def mse(outputs: np.ndarray, targets: np.ndarray) -> float:
     """Mean squared error over every element."""
     return float(np.mean((np.asarray(outputs, np.float64) - np.asarray(targets, np.float64)) ** 2))
+
+
+def sign_accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """Fraction of entries with a non-zero target whose output has the target's sign (NaN if none)."""
+    y = np.asarray(targets)
+    active = y != 0
+    if not active.any():
+        return float("nan")
+    return float((np.sign(np.asarray(outputs)[active]) == np.sign(y[active])).mean())

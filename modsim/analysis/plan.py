@@ -11,8 +11,8 @@ from .communities import ari, detect, nmi
 from .correlation import cosine_similarity, cross_corr
 from .modularity import (functional_adjacency, modularity_matrix, newman_q, partition_quality, q_max, q_str,
                          structural_adjacency)
-from .performance import mse, r2_per_output
-from .separability import d_cor, d_weights
+from .performance import mse, r2_per_output, sign_accuracy
+from .separability import d_cor, d_weights, silenced_groups
 from .significance import induced_q
 
 
@@ -42,6 +42,10 @@ class Snapshot:
     """Indices of the two groups compared by the D indices."""
     mi: float | None = None
     """MINE estimate on held-out activity, when a statistics network exists."""
+    input_sets: tuple[list[int], list[int]] | None = None
+    """The two input-channel sets compared by D_in (tasks with separable inputs)."""
+    success_threshold: float = 0.9
+    """sign_accuracy above which a run counts as a success."""
 
 
 def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray) -> np.ndarray:
@@ -76,6 +80,8 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
             out[name] = q if name == "q_str" else q / q_max(snap.labels)
         elif name == "d_out":
             out[name] = d_weights(snap.readout, snap.output_sets, snap.labels, snap.groups)
+        elif name == "d_in":
+            out[name] = d_weights(snap.inputs.T, snap.input_sets, snap.labels, snap.groups)
         elif name == "d_cor":
             out[name] = d_cor(flat_act, flat_out, snap.output_sets, snap.labels, snap.groups)
         elif name == "r2":
@@ -84,6 +90,14 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
             out["r2_per_output"] = per
         elif name == "mse":
             out[name] = mse(snap.outputs, snap.targets)
+        elif name == "sign_accuracy":
+            out[name] = sign_accuracy(snap.outputs, snap.targets)
+            out["success"] = float(out[name] > snap.success_threshold)
+        elif name == "silenced":
+            flags = silenced_groups(flat_act, flat_out, snap.readout, snap.labels)
+            for g, group in enumerate(snap.group_names):
+                out[f"silenced_{group}"] = float(flags[g])
+            out[name] = float(flags.sum())
         elif name == "activity_sd":
             sd = flat_act.std(axis=0)
             for g, group in enumerate(snap.group_names):

@@ -41,13 +41,30 @@ class Experiment:
     model: ModularRNN
     optimizer: torch.optim.Optimizer
     data: TaskData
-    train_inputs: torch.Tensor
-    train_targets: torch.Tensor
-    sampler: BatchSampler
+    train_inputs: torch.Tensor | None
+    """The training pool on the device (None for tasks that draw every minibatch fresh)."""
+    train_targets: torch.Tensor | None
+    batch_rng: np.random.Generator
+    """Stream of minibatch choices (pool tasks) or of fresh sequences (drawing tasks)."""
     labels: np.ndarray
     group_units: dict[str, torch.Tensor]
     mine: MineEstimator | None = None
     penalties: list[L1Constraint | L2Constraint] = field(default_factory=list)
+    sampler: BatchSampler | None = None
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of the next training minibatch, on the device."""
+        if self.data.draw is not None:
+            fresh = self.data.draw(self.spec.training.batch, self.batch_rng)
+            return (torch.from_numpy(fresh.inputs).to(self.device), torch.from_numpy(fresh.targets).to(self.device))
+        if self.sampler is None:
+            self.sampler = BatchSampler(self.train_inputs.shape[0], self.spec.training.batch, self.batch_rng)
+        idx = torch.from_numpy(self.sampler.next()).to(self.device)
+        return self.train_inputs.index_select(0, idx), self.train_targets.index_select(0, idx)
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training-mode forward pass: outputs and activity, the task's transient without autograd."""
+        return self.model(inputs, grad_from=self.data.grad_from)
 
     def mine_pair(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch x time, units) activity rows of the two MI groups, washout removed."""
@@ -95,10 +112,9 @@ def compile_experiment(spec: Spec, device: torch.device | None = None) -> Experi
         spec=spec, device=device, model=model,
         optimizer=_optimizer(spec, model.parameters()),
         data=data,
-        train_inputs=torch.from_numpy(data.train.inputs).to(device),
-        train_targets=torch.from_numpy(data.train.targets).to(device),
-        sampler=BatchSampler(data.train.inputs.shape[0], spec.training.batch,
-                             np.random.default_rng(int(sampler_seed))),
+        train_inputs=None if data.train is None else torch.from_numpy(data.train.inputs).to(device),
+        train_targets=None if data.train is None else torch.from_numpy(data.train.targets).to(device),
+        batch_rng=np.random.default_rng(int(sampler_seed)),
         labels=group_labels(spec.network),
         group_units=group_units,
         mine=mine,

@@ -6,10 +6,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..spec.network import GRUCell, Network, Readout, RNNCell
+from ..spec.network import GRUCell, LeakyCell, Network, Readout, RNNCell
+from .leaky import LeakyRNN
 from .masks import input_mask, recurrent_mask
 
-GATES = {"gru": 3, "rnn": 1}
+GATES = {"gru": 3, "rnn": 1, "leaky": 1}
 """Row blocks of the fused weight matrices per cell kind (GRU: reset, update, candidate)."""
 GRU_BLOCKS = {"reset": 0, "update": 1, "candidate": 2}
 
@@ -25,6 +26,10 @@ class ReadoutHead(nn.Module):
         width = len(units)
         self.bottleneck = nn.Linear(width, spec.bottleneck) if spec.bottleneck else None
         self.out = nn.Linear(spec.bottleneck or width, spec.dim)
+        if spec.init == "glorot":
+            for layer in filter(None, (self.bottleneck, self.out)):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         x = h if self.all_units else h.index_select(-1, self.units)
@@ -45,9 +50,9 @@ class ReadoutHead(nn.Module):
 class ModularRNN(nn.Module):
     """Recurrent network over named groups, with masked recurrent/input weights and readout heads.
 
-    The recurrence runs in torch's fused kernel (cuDNN on GPU). Masked weights are zero at
-    initialisation, their gradients are masked, and `apply_masks_` re-projects after each step,
-    so masked entries are exactly zero throughout training.
+    GRU and RNN cells run in torch's fused kernel (cuDNN on GPU); the leaky integrator in modsim's own
+    loop. Masked weights are zero at initialisation, their gradients are masked, and `apply_masks_`
+    re-projects after each step, so masked entries are exactly zero throughout training.
     """
 
     def __init__(self, network: Network, input_dim: int, seed: int):
@@ -55,8 +60,12 @@ class ModularRNN(nn.Module):
         cell = network.cell
         self.kind = cell.kind
         self.units = network.units
-        if isinstance(cell, GRUCell):
-            self.rnn: nn.RNNBase = nn.GRU(input_dim, cell.units, batch_first=True, bias=cell.bias)
+        self.seed = seed
+        self.noisy = isinstance(cell, LeakyCell) and cell.sigma > 0
+        if isinstance(cell, LeakyCell):
+            self.rnn: nn.Module = LeakyRNN(input_dim, cell)
+        elif isinstance(cell, GRUCell):
+            self.rnn = nn.GRU(input_dim, cell.units, batch_first=True, bias=cell.bias)
         elif isinstance(cell, RNNCell):
             self.rnn = nn.RNN(input_dim, cell.units, batch_first=True, bias=cell.bias,
                               nonlinearity=cell.nonlinearity)
@@ -86,10 +95,33 @@ class ModularRNN(nn.Module):
         for pname, mask in self.masks().items():
             getattr(self.rnn, pname).mul_(mask)
 
-    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run (B, T, input_dim) inputs; return outputs (B, T, out_dim) and hidden states (B, T, N)."""
-        hidden, _ = self.rnn(inputs)
+    def _run(self, inputs: torch.Tensor, state, generator: torch.Generator | None):
+        if self.kind == "leaky":
+            return self.rnn(inputs, state, generator)
+        return self.rnn(inputs, state)
+
+    def forward(self, inputs: torch.Tensor, grad_from: int = 0, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run (B, T, input_dim) inputs; return outputs (B, T, out_dim) and activity (B, T, N).
+
+        The activity is the hidden state (GRU, RNN) or the rate tanh(x) (leaky). The first `grad_from`
+        steps run without autograd (a transient the gradient does not flow through). A noisy cell draws
+        its noise from `generator`, or torch's default generator when None."""
+        if 0 < grad_from < inputs.shape[1]:
+            with torch.no_grad():
+                early, state = self._run(inputs[:, :grad_from], None, generator)
+            late, _ = self._run(inputs[:, grad_from:], state, generator)
+            hidden = torch.cat([early, late], dim=1)
+        else:
+            hidden, _ = self._run(inputs, None, generator)
         return self.readout(hidden), hidden
+
+    def eval_generator(self, device: torch.device) -> torch.Generator | None:
+        """A freshly seeded noise generator for held-out runs (same noise at every checkpoint), or None
+        for a noiseless cell."""
+        if not self.noisy:
+            return None
+        return torch.Generator(device=device).manual_seed(int(self.seed) + 7919)
 
     def readout(self, hidden: torch.Tensor) -> torch.Tensor:
         """Map hidden states to the network output (concatenated heads, or the winning head)."""

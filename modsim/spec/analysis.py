@@ -8,8 +8,8 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
 
 from .base import SpecModel
 
-MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_cor", "r2", "mse", "mi",
-                     "activity_sd"]
+MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in", "d_cor", "r2", "mse",
+                     "sign_accuracy", "mi", "activity_sd", "silenced"]
 """Metrics that can be recorded over training."""
 
 MatrixName = Literal["activity_corr", "recurrent", "input_similarity", "readout_similarity"]
@@ -80,10 +80,15 @@ class Analysis(SpecModel):
     metrics: list[MetricName] = Field(default=["q_cor", "q_str", "d_out", "d_cor", "r2", "activity_sd"],
                                       min_length=1)
     """Metrics recorded at each checkpoint: q_cor / q_str (Newman Q of |corr| / |W| + |W|^T over the
-    groups), *_norm (Q / Q_max), d_out / d_cor (separability of output weights / activity-output
-    correlations between two groups and two output sets), r2 and mse on held-out data, mi (the MINE
-    estimate on held-out activity; needs a `mine` constraint), activity_sd (mean standard deviation of
-    the units of each group, `activity_sd_<group>`: a group near 0 has been silenced)."""
+    groups), *_norm (Q / Q_max), d_out / d_in / d_cor (separability of output weights / input weights /
+    activity-output correlations between two groups and two output (input) sets; d_in needs a task with
+    input sets, e.g. flipflop), r2 and mse on held-out data, sign_accuracy (fraction of evaluated steps
+    whose output has the target's sign; also stores `success`, 1 when it exceeds the task's
+    success_threshold), mi (the MINE estimate on held-out activity; needs a `mine` constraint),
+    activity_sd (mean standard deviation of the units of each group, `activity_sd_<group>`: a group near
+    0 has been silenced), silenced (groups whose output correlations and readout weights are both below
+    a fifth of the most engaged group's: `silenced_<group>` flags and their count `silenced`, the MI
+    paper's failure mode)."""
     communities: list[CommunityDetection] = []
     """Community detections run at each checkpoint; each stores `<label>_nmi`, `<label>_ari` (against
     the groups), `<label>_count`, `<label>_q` and the partition itself (`<label>_partition`)."""
@@ -93,7 +98,7 @@ class Analysis(SpecModel):
     groups: tuple[str, str] | None = None
     """The two groups compared by d_out and d_cor; null takes the first two groups."""
     activity: Literal["hidden"] = "hidden"
-    """Activity analysed: the recurrent state h (for the GRU, the state the readout sees)."""
+    """Activity analysed: what the readout sees (GRU and RNN: the state h; leaky: the rate tanh(x))."""
     recurrent_block: Literal["candidate", "reset", "update", "all"] = "candidate"
     """GRU block used by q_str and the recurrent matrix: the candidate-state matrix U (the paper), a
     gate, or all three summed."""

@@ -75,9 +75,12 @@ class Spec(SpecModel):
             for g in self.analysis.groups:
                 if g not in groups:
                     raise ValueError(f"analysis.groups names {g!r}, not one of network.groups {sorted(groups)}")
-        needs_two = {"d_out", "d_cor"} & set(self.analysis.metrics)
+        needs_two = {"d_out", "d_cor", "d_in"} & set(self.analysis.metrics)
         if needs_two and len(groups) < 2:
             raise ValueError(f"analysis metrics {sorted(needs_two)} need at least two groups")
+        if "d_in" in self.analysis.metrics and len(self.task.input_sets()) < 2:
+            raise ValueError(f"analysis metric 'd_in' needs a task whose input channels split into sets "
+                             f"(e.g. flipflop bits); task {self.task.kind!r} has none")
         if "mi" in self.analysis.metrics and not mines:
             raise ValueError("analysis metric 'mi' needs a `mine` constraint (weight 0 to only monitor)")
         return self

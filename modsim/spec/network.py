@@ -33,8 +33,28 @@ class RNNCell(SpecModel):
     """Whether the update carries a bias vector (the specialisation paper uses none)."""
 
 
-Cell = Annotated[Union[GRUCell, RNNCell], Field(discriminator="kind")]
-"""Recurrent cell; the `kind` selects the family (leaky, ctrnn join this union)."""
+class LeakyCell(SpecModel):
+    """Leaky-integrator RNN (the MI paper's working-memory network), run with modsim's own time loop:
+    x <- (1 - alpha) x + alpha (W_in u + W tanh(x) + b) + sigma xi, activity r = tanh(x).
+
+    The analysed activity (correlations, MI, readout) is r. W ~ N(0, g^2 / N); W_in Glorot-uniform."""
+
+    kind: Literal["leaky"]
+    """Cell family: leaky integrator with tanh rates."""
+    units: PositiveInt
+    """Number of recurrent units N."""
+    alpha: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Leak rate alpha = dt / tau (1 makes it a plain RNN on the pre-activation)."""
+    sigma: float = Field(default=0.1, ge=0.0)
+    """Standard deviation of the Gaussian noise added to x every step (not scaled by alpha)."""
+    g: float = Field(default=1.0, gt=0.0)
+    """Gain of the recurrent initialisation: W_ij ~ N(0, g^2 / N)."""
+    bias: bool = True
+    """Whether the update carries a bias vector b (initialised to zero)."""
+
+
+Cell = Annotated[Union[GRUCell, RNNCell, LeakyCell], Field(discriminator="kind")]
+"""Recurrent cell; the `kind` selects the family."""
 
 
 class DenseMask(SpecModel):
@@ -103,6 +123,9 @@ class Readout(SpecModel):
     """Groups whose units feed this head."""
     bottleneck: PositiveInt | None = None
     """Width of an optional linear bottleneck layer between the groups and this head."""
+    init: Literal["torch", "glorot"] = "torch"
+    """Initialisation of the head's weights: torch's nn.Linear default, or Glorot-uniform with zero
+    bias (Keras' Dense default, used by the MI paper's code)."""
 
 
 class Network(SpecModel):

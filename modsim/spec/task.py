@@ -85,6 +85,15 @@ class LorenzRosslerTask(SpecModel):
         """Label of every output channel."""
         return ["lorenz_x", "lorenz_y", "lorenz_z", "rossler_x", "rossler_y", "rossler_z"]
 
+    def input_sets(self) -> dict[str, list[int]]:
+        """Named sets of input channels for D_in (none: every channel carries both signals)."""
+        return {}
+
+    @property
+    def grad_from(self) -> int:
+        """Leading steps run without autograd (none: the washout is only left out of the loss)."""
+        return 0
+
     @model_validator(mode="after")
     def _check_lengths(self) -> "LorenzRosslerTask":
         if self.washout >= self.length:
@@ -94,5 +103,69 @@ class LorenzRosslerTask(SpecModel):
         return self
 
 
-Task = Annotated[Union[LorenzRosslerTask], Field(discriminator="kind")]
+class FlipFlopTask(SpecModel):
+    """n-bit flip-flop working memory (Sussillo & Abbott 2009; the MI paper's 2-bit task).
+
+    Each bit has an ON and an OFF input line (channels [on1, off1, on2, off2, ...]). A pulse of
+    `amplitude` lasting `pulse_width` steps on ON (OFF) sets the bit's target to +1 (-1); the target
+    ramps there by `ramp` per step and holds until the next pulse. Pulse onsets are Bernoulli per step
+    and line; while a bit's pulse is on, no new pulse starts on that bit. Targets start at 0 (no memory
+    yet). Training sequences are drawn fresh for every minibatch."""
+
+    kind: Literal["flipflop"]
+    """Task family: flip-flop working memory."""
+    bits: PositiveInt = 2
+    """Number of independent memory bits (2 in the paper)."""
+    pulse_width: PositiveInt = 40
+    """Duration of an input pulse, in steps."""
+    onset_prob: float = Field(default=0.002, gt=0.0, lt=0.5)
+    """Probability per step and input line that a pulse starts (the paper: 0.002)."""
+    amplitude: float = Field(default=1.0, gt=0.0)
+    """Height of an input pulse."""
+    ramp: float = Field(default=0.1, gt=0.0, le=2.0)
+    """Change of the target per step on its way to +-1 (the paper's code: 0.1; 2 makes it a jump)."""
+    transient: Annotated[int, Field(ge=0)] = 1000
+    """Leading steps of every sequence run without gradient and left out of the loss and the metrics."""
+    length: PositiveInt = 2000
+    """Steps after the transient that the loss and the metrics use."""
+    eval_sequences: PositiveInt = 10
+    """Held-out sequences for the metrics and the stored evaluation data."""
+    success_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
+    """A run succeeds when the output has the target's sign on more than this fraction of the evaluated
+    steps (the paper: 90%)."""
+
+    @property
+    def washout(self) -> int:
+        """Leading steps excluded from the loss and the metrics (the transient)."""
+        return self.transient
+
+    @property
+    def grad_from(self) -> int:
+        """Leading steps run without autograd (the transient)."""
+        return self.transient
+
+    @property
+    def input_dim(self) -> int:
+        """Number of input channels (ON and OFF per bit)."""
+        return 2 * self.bits
+
+    @property
+    def output_dim(self) -> int:
+        """Number of target channels (one per bit)."""
+        return self.bits
+
+    def output_sets(self) -> dict[str, list[int]]:
+        """One output channel per bit."""
+        return {f"bit{b + 1}": [b] for b in range(self.bits)}
+
+    def input_sets(self) -> dict[str, list[int]]:
+        """The ON and OFF lines of each bit (D_in compares bit 1's lines with bit 2's)."""
+        return {f"bit{b + 1}": [2 * b, 2 * b + 1] for b in range(self.bits)}
+
+    def output_names(self) -> list[str]:
+        """Label of every output channel."""
+        return list(self.output_sets())
+
+
+Task = Annotated[Union[LorenzRosslerTask, FlipFlopTask], Field(discriminator="kind")]
 """Task; the `kind` selects the family (flipflop, digit_parity and cognitive tasks join this union)."""

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from ..spec.task import LorenzRosslerTask
-from .chaos import SequenceData, lorenz_rossler_data
+from ..spec.task import FlipFlopTask, LorenzRosslerTask
+from .chaos import lorenz_rossler_data
+from .flipflop import flipflop_data
+from .sequences import SequenceData
 
 
 @dataclass
 class TaskData:
     """Training pool and held-out set of a task, plus what the loss and metrics need to know."""
 
-    train: SequenceData
-    """Pool that minibatches are drawn from."""
+    train: SequenceData | None
+    """Pool that minibatches are drawn from; None when every minibatch is drawn fresh (`draw`)."""
     eval: SequenceData
     """Held-out sequences for metrics and the stored evaluation data."""
     washout: int
@@ -24,6 +27,10 @@ class TaskData:
     """Label of every output channel."""
     output_sets: dict[str, list[int]]
     """Named sets of output channels for the separability indices."""
+    grad_from: int = 0
+    """Leading time steps run without autograd."""
+    draw: Callable[[int, np.random.Generator], SequenceData] | None = None
+    """Generator of fresh training sequences (count, rng), for tasks without a pool."""
 
 
 def build_task(spec, seed: int) -> TaskData:
@@ -36,6 +43,16 @@ def build_task(spec, seed: int) -> TaskData:
             washout=spec.washout,
             output_names=spec.output_names(),
             output_sets=spec.output_sets(),
+        )
+    if isinstance(spec, FlipFlopTask):
+        return TaskData(
+            train=None,
+            eval=flipflop_data(spec, spec.eval_sequences, eval_rng),
+            washout=spec.washout,
+            output_names=spec.output_names(),
+            output_sets=spec.output_sets(),
+            grad_from=spec.grad_from,
+            draw=lambda count, rng: flipflop_data(spec, count, rng),
         )
     raise TypeError(f"no generator for task kind {spec.kind!r}")
 

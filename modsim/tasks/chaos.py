@@ -6,12 +6,12 @@ conditions at once (no per-trajectory Python loop), in float64.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..spec.task import LorenzParams, LorenzRosslerTask, RosslerParams
+from .sequences import SequenceData
 
 Field = Callable[[np.ndarray], np.ndarray]
 
@@ -58,16 +58,6 @@ def minmax_scale(x: np.ndarray) -> np.ndarray:
     lo = x.min(axis=1, keepdims=True)
     hi = x.max(axis=1, keepdims=True)
     return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
-
-
-@dataclass(frozen=True)
-class SequenceData:
-    """A set of input/target sequences, float32, (trials, time, channels)."""
-
-    inputs: np.ndarray
-    """Network input."""
-    targets: np.ndarray
-    """Desired output."""
 
 
 def lorenz_rossler_data(spec: LorenzRosslerTask, count: int, rng: np.random.Generator) -> SequenceData:
