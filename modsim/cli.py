@@ -332,6 +332,14 @@ def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str
             cells.append(f"{comparison[j]['p']:.3g}")
         table.add_row(m, *cells)
     console.print(table)
+    for condition, records in groups.items():
+        silenced = [r.name for r in records if r.metrics.get("silenced", 0) > 0]
+        if silenced:
+            err_console.print(f"[bold yellow]flagged[/] {condition}: {len(silenced)} of {len(records)} runs silenced a "
+                              f"group (no output correlation or readout weight): {', '.join(silenced)}", highlight=False)
+        if any("success" in r.metrics for r in records):
+            wins = sum(r.metrics.get("success", 0) > 0 for r in records)
+            console.print(f"{condition}: success rate {wins}/{len(records)}", highlight=False)
     written = stats.write_outputs(out_dir or sweeps[0], summary, comparison)
     console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
 

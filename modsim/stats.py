@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from .store import layout
+from .analysis.timecourse import rise_steps
+from .store import layout, read_metrics
 
 SEED_PATH = "training.seed"
 
@@ -26,7 +27,9 @@ class RunRecord:
 
 
 def collect(sweep_path: str | Path) -> list[RunRecord]:
-    """Finished runs of a sweep store (unfinished ones are left out)."""
+    """Finished runs of a sweep store (unfinished ones are left out): final scalar metrics, plus
+    `t50_<metric>`, the checkpoint step at which each modularity / separability time course first
+    covers half of its rise (which rises first)."""
     path = Path(sweep_path)
     group = zarr.open_group(str(path), mode="r")
     if group.attrs.get("kind") != "sweep":
@@ -36,11 +39,13 @@ def collect(sweep_path: str | Path) -> list[RunRecord]:
         run_path = path / "runs" / name
         if not (run_path / "zarr.json").exists():
             continue
-        attrs = zarr.open_group(str(run_path), mode="r").attrs
+        run = zarr.open_group(str(run_path), mode="r")
+        attrs = run.attrs
         if attrs.get("status") != layout.STATUS_FINISHED:
             continue
         summary = {k: float(v) for k, v in (attrs.get("summary") or {}).items()
                    if v is not None and k not in ("seconds", "steps")}
+        summary.update(rise_steps(read_metrics(run)))
         records.append(RunRecord(name, dict(attrs.get("sweep_values") or {}), summary))
     return records
 

@@ -75,3 +75,19 @@ def test_bad_plan_is_reported_with_line(run_path, tmp_path):
 def test_not_a_run_is_an_error(tmp_path):
     result = CliRunner().invoke(main, ["analyze", str(tmp_path)])
     assert result.exit_code == 2 and "not a Zarr group" in result.output
+
+
+def test_reanalysis_of_a_noisy_leaky_run_reproduces_its_metrics(store_dir):
+    from tests.test_pipeline import shrunk
+
+    spec = shrunk(Path(__file__).parents[1] / "specs" / "wm_leaky_mi.yaml", ["training.steps=4",
+                                                                           "training.checkpoint_every=2"])
+    assert spec.network.cell.sigma > 0
+    _, path = run_tiny(spec, store_dir)
+    results = analyze_run(path)
+    logged = read_metrics(open_run(path))
+    for key in ("sign_accuracy", "success", "q_cor", "q_str", "d_in", "d_out", "d_cor", "silenced", "mse"):
+        assert results[key].shape == (3,)
+        np.testing.assert_allclose(results[key], logged[key], rtol=1e-6, atol=1e-9, err_msg=key)
+    assert np.all((logged["d_in"] >= 0) & (logged["d_in"] <= 1))
+    assert set(np.unique(logged["success"])) <= {0.0, 1.0}

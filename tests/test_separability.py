@@ -1,4 +1,4 @@
-"""D_out and D_cor: bounds, group-swap invariance and the values of clear-cut cases."""
+"""D_out, D_in and D_cor, the silenced-group flag and sign accuracy: bounds, invariances and clear-cut cases."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modsim.analysis import d_cor, d_weights, separation_index
+from modsim.analysis.performance import sign_accuracy
+from modsim.analysis.separability import silenced_groups
 from modsim.testing.strategies import activity, two_group_labels, weight_matrices
 
 SETS = ([0, 1, 2], [3, 4, 5])
@@ -49,3 +51,53 @@ def test_d_cor_of_specialised_units():
     assert d_cor(x, y, SETS, labels) > 0.6
     mixed = y @ rng.standard_normal((6, 10))
     assert d_cor(mixed, y, SETS, labels) < 0.2
+
+
+def test_d_in_uses_input_weights_per_bit():
+    # (units, channels) input weights: group 1 listens to bit-1 lines [0, 1], group 2 to bit-2 lines [2, 3]
+    labels = np.repeat([0, 1], 5)
+    w_in = np.zeros((10, 4))
+    w_in[:5, :2] = np.random.default_rng(0).normal(size=(5, 2))
+    w_in[5:, 2:] = np.random.default_rng(1).normal(size=(5, 2))
+    bits = ([0, 1], [2, 3])
+    assert d_weights(w_in.T, bits, labels) == pytest.approx(1.0)
+    w_in[5:, :2] = w_in[5:, 2:]  # group 2 now hears both bits equally
+    assert 0.0 < d_weights(w_in.T, bits, labels) < 1.0
+
+
+@given(activity(min_units=4, max_units=12), st.data())
+def test_silenced_flags_never_the_most_engaged_group(x, data):
+    labels = data.draw(two_group_labels(x.shape[1]))
+    y = data.draw(weight_matrices(x.shape[0], 2))
+    w = data.draw(weight_matrices(2, x.shape[1]))
+    flags = silenced_groups(x, y, w, labels)
+    assert flags.shape == (2,) and flags.dtype == bool
+    assert not flags.all()
+
+
+def test_silenced_group_is_flagged_and_a_working_one_is_not():
+    rng = np.random.default_rng(0)
+    t = 4000
+    bits = np.sign(rng.normal(size=(t, 2)))
+    labels = np.repeat([0, 1], 10)
+    drive = np.concatenate([np.repeat(bits[:, :1], 10, 1), np.repeat(bits[:, 1:], 10, 1)], axis=1)
+    act = np.tanh(drive + 0.3 * rng.normal(size=(t, 20)))
+    readout = np.zeros((2, 20))
+    readout[0, :10], readout[1, 10:] = 0.1, 0.1
+    outputs = act @ readout.T
+    assert not silenced_groups(act, outputs, readout, labels).any()
+    # group 2 turns into noise and loses its readout: group 1 carries both bits
+    act[:, 10:] = rng.normal(size=(t, 10))
+    act[:, :5] = np.tanh(np.repeat(bits[:, 1:], 5, 1))
+    readout = np.zeros((2, 20))
+    readout[0, 5:10], readout[1, :5] = 0.2, 0.2
+    readout[:, 10:] = 0.001
+    outputs = act @ readout.T
+    np.testing.assert_array_equal(silenced_groups(act, outputs, readout, labels), [False, True])
+
+
+def test_sign_accuracy_counts_only_set_targets():
+    targets = np.array([[0.0, 1.0, 1.0, -1.0, -0.5]])
+    outputs = np.array([[5.0, 0.2, -0.1, -2.0, -0.1]])
+    assert sign_accuracy(outputs, targets) == pytest.approx(3 / 4)
+    assert np.isnan(sign_accuracy(outputs, np.zeros_like(targets)))

@@ -36,6 +36,9 @@ BAD = {
     "broken yaml": (GOOD.replace("groups: {g1: 4, g2: 4}", "groups: {g1: 4, g2: 4"), "", 5, "invalid YAML"),
     "object tag": (GOOD.replace("name: tiny", "name: !!python/object/apply:os.system [ls]"), "", 1, "tag"),
     "duplicate key": (GOOD + "name: again\n", "", 11, "duplicate key"),
+    "leak out of range": (GOOD.replace("kind: gru, units: 8", "kind: leaky, units: 8, alpha: 1.5"), "network.cell.alpha",
+                          3, "less than or equal to 1"),
+    "d_in without input sets": (GOOD + "analysis: {metrics: [d_in]}\n", "analysis.metrics", 11, "input channels"),
 }
 
 

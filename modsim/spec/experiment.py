@@ -79,7 +79,7 @@ class Spec(SpecModel):
         if needs_two and len(groups) < 2:
             raise ValueError(f"analysis metrics {sorted(needs_two)} need at least two groups")
         if "d_in" in self.analysis.metrics and len(self.task.input_sets()) < 2:
-            raise ValueError(f"analysis metric 'd_in' needs a task whose input channels split into sets "
+            raise ValueError(f"analysis.metrics: 'd_in' needs a task whose input channels split into sets "
                              f"(e.g. flipflop bits); task {self.task.kind!r} has none")
         if "mi" in self.analysis.metrics and not mines:
             raise ValueError("analysis metric 'mi' needs a `mine` constraint (weight 0 to only monitor)")
