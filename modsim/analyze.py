@@ -50,7 +50,7 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     inputs = np.asarray(group[f"{layout.EVAL}/inputs"][...])
     targets = np.asarray(group[f"{layout.EVAL}/targets"][...])
     stored_mi = np.asarray(group[f"{layout.METRICS}/mi"][...]) if "mi" in group[layout.METRICS] else None
-    model = ModularRNN(spec.network, spec.task.input_dim, spec.training.seed)
+    model = ModularRNN(spec.network, spec.task.input_dim, spec.training.seed, spec.task.input_sets())
     model.eval()
     rows: list[dict] = []
     for i in indices:

@@ -98,7 +98,11 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
         err_console.print(f"[bold red]error[/] {exc}", highlight=False)
         sys.exit(EXIT_INVALID)
     console.print(f"[bold]{spec.name}[/] on {dev}: compiling (task data, network)...", highlight=False)
-    experiment = compile_experiment(spec, dev)
+    try:
+        experiment = compile_experiment(spec, dev)
+    except (FileNotFoundError, ValueError) as exc:  # data files named by the spec: missing or malformed
+        err_console.print(f"[bold red]error[/] {spec_file}: {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
     writer = RunWriter.create(path, path.name, spec.model_dump(mode="json", by_alias=True),
                               spec.training.seed, str(dev), overwrite=overwrite)
     console.print(f"run -> {path}", highlight=False)
@@ -170,7 +174,10 @@ def _print_summary(result) -> None:
     for key, label in (("sign_accuracy", "sign accuracy"), ("success", "success"), ("mse", "MSE"),
                        ("mi", "MI estimate (nats)"), ("q_cor", "Q_cor"), ("q_str", "Q_str"),
                        ("q_cor_norm", "Q_cor / Q_max"), ("q_str_norm", "Q_str / Q_max"), ("d_out", "D_out"),
-                       ("d_in", "D_in"), ("d_cor", "D_cor"), ("silenced", "silenced groups")):
+                       ("d_in", "D_in"), ("d_cor", "D_cor"), ("silenced", "silenced groups"),
+                       ("accuracy", "accuracy"), ("q_mask", "Q of the mask"),
+                       ("spec_retrain", "F retraining (last step)"), ("spec_ablate", "F ablation (last step)"),
+                       ("spec_corr", "F correlation (last step)")):
         if key in m:
             table.add_row(label, _fmt(m[key]))
     for key, value in m.items():
@@ -342,6 +349,23 @@ def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str
             console.print(f"{condition}: success rate {wins}/{len(records)}", highlight=False)
     written = stats.write_outputs(out_dir or sweeps[0], summary, comparison)
     console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["specialisation"]))
+@click.argument("run_path", type=click.Path(file_okay=False, exists=True))
+@click.option("-o", "--out", "out_file", default=None, type=click.Path(dir_okay=False),
+              help="PNG to write (default: figures/<run name>-<kind>.png in the working directory).")
+def figure(kind: str, run_path: str, out_file: str | None) -> None:
+    """Draw a figure from a stored run: `specialisation` plots F per network time step (digit parity)."""
+    from .figures import specialisation_over_time
+
+    try:
+        path = specialisation_over_time(run_path, out_file or Path("figures") / f"{Path(run_path).name}-{kind}.png")
+    except (FileNotFoundError, ValueError) as exc:
+        err_console.print(f"[bold red]error[/] {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    console.print(f"wrote {path}", highlight=False)
 
 
 @main.command(name="ls")

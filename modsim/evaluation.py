@@ -44,4 +44,6 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
         groups=(names.index(pair[0]), names.index(pair[1])) if pair else None,
         mi=mi,
         input_sets=(in_sets[0], in_sets[1]) if len(in_sets) >= 2 else None,
-        success_threshold=getattr(spec.task, "success_threshold", 0.9))
+        success_threshold=getattr(spec.task, "success_threshold", 0.9),
+        all_output_sets=sets,
+        classes=getattr(spec.task, "classes", None))

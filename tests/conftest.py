@@ -32,6 +32,9 @@ def shrink_task(kind: str) -> list[str]:
                 "task.eval_trajectories=2", "task.substeps=1"]
     if kind == "flipflop":
         return ["task.transient=10", "task.length=40", "task.eval_sequences=2"]
+    if kind == "digit_parity":
+        return ["task.source=sklearn_digits", "task.pixels=64", "task.test_images=null", "task.test_labels=null",
+                "task.eval_pairs=20"]
     raise KeyError(kind)
 
 

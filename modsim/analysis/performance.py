@@ -27,3 +27,10 @@ def sign_accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
     if not active.any():
         return float("nan")
     return float((np.sign(np.asarray(outputs)[active]) == np.sign(y[active])).mean())
+
+
+def last_step_accuracy(outputs: np.ndarray, targets: np.ndarray, sets: list[list[int]]) -> float:
+    """Fraction of correct argmax decisions at the last step, averaged over the output sets; the class
+    of set j is held in target channel j."""
+    last, labels = np.asarray(outputs)[:, -1], np.asarray(targets)[:, -1].astype(np.int64)
+    return float(np.mean([(last[:, idx].argmax(axis=-1) == labels[:, j]).mean() for j, idx in enumerate(sets)]))

@@ -9,10 +9,11 @@ import numpy as np
 from ..spec.analysis import Analysis
 from .communities import ari, detect, nmi
 from .correlation import cosine_similarity, cross_corr
-from .modularity import (functional_adjacency, modularity_matrix, newman_q, partition_quality, q_max, q_str,
+from .modularity import (directed_q, functional_adjacency, modularity_matrix, newman_q, partition_quality, q_max, q_str,
                          structural_adjacency)
-from .performance import mse, r2_per_output, sign_accuracy
+from .performance import last_step_accuracy, mse, r2_per_output, sign_accuracy
 from .separability import d_cor, d_weights, silenced_groups
+from .specialisation import digit_classes, specialisation, specialisation_measures
 from .significance import induced_q
 
 
@@ -46,6 +47,10 @@ class Snapshot:
     """The two input-channel sets compared by D_in (tasks with separable inputs)."""
     success_threshold: float = 0.9
     """sign_accuracy above which a run counts as a success."""
+    all_output_sets: list[list[int]] | None = None
+    """Every output set in order (classification: the logits of target channel j)."""
+    classes: int | None = None
+    """Number of classes of a classification task (digit classes for the specialisation measures)."""
 
 
 def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray) -> np.ndarray:
@@ -102,6 +107,18 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
             sd = flat_act.std(axis=0)
             for g, group in enumerate(snap.group_names):
                 out[f"activity_sd_{group}"] = float(sd[snap.labels == g].mean())
+        elif name == "accuracy":
+            out[name] = last_step_accuracy(snap.outputs, snap.targets, snap.all_output_sets)
+        elif name == "q_mask":
+            out[name] = directed_q((snap.recurrent != 0).astype(float), snap.labels)
+        elif name == "specialisation":
+            measures = specialisation_measures(snap.activity, digit_classes(snap.targets), snap.labels,
+                                               snap.groups, snap.classes)
+            for measure, mbar in measures.items():
+                _, f = specialisation(mbar)
+                out[f"spec_{measure}"] = float(f[-1])
+                out[f"spec_{measure}_t"] = f
+                out[f"spec_{measure}_mbar"] = mbar
         elif name == "mi":
             out[name] = float("nan") if snap.mi is None else snap.mi
     for c in plan.communities:

@@ -10,7 +10,7 @@ import torch
 from ..spec import Spec
 from ..spec.constraints import L1Constraint, L2Constraint
 from ..tasks import BatchSampler, TaskData, build_task
-from .losses import task_mse, weight_penalty
+from .losses import task_cross_entropy_last, task_mse, weight_penalty
 from .masks import group_labels
 from .mine import MineEstimator
 from .network import ModularRNN
@@ -81,7 +81,11 @@ class Experiment:
 
         `mine_pair` is `self.mine_pair(hidden)` (kept differentiable); required when there is a
         MINE constraint."""
-        terms = {"task": task_mse(outputs, targets, self.data.washout)}
+        if self.data.loss == "cross_entropy_last":
+            task = task_cross_entropy_last(outputs, targets, list(self.data.output_sets.values()))
+        else:
+            task = task_mse(outputs, targets, self.data.washout)
+        terms = {"task": task}
         monitors: dict[str, torch.Tensor] = {}
         for c in self.penalties:
             terms[c.kind] = terms.get(c.kind, 0) + weight_penalty(self.model, c)
@@ -101,7 +105,7 @@ def compile_experiment(spec: Spec, device: torch.device | None = None) -> Experi
     data_seed, sampler_seed, model_seed, mine_seed = np.random.SeedSequence(seed).generate_state(4)
     data = build_task(spec.task, int(data_seed))
     torch.manual_seed(int(model_seed))
-    model = ModularRNN(spec.network, spec.task.input_dim, seed).to(device)
+    model = ModularRNN(spec.network, spec.task.input_dim, seed, spec.task.input_sets()).to(device)
     group_idx = spec.network.group_indices()
     group_units = {g: torch.tensor(idx, dtype=torch.long, device=device) for g, idx in group_idx.items()}
     mine = None

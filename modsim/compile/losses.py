@@ -13,6 +13,14 @@ def task_mse(outputs: torch.Tensor, targets: torch.Tensor, washout: int) -> torc
     return torch.mean((outputs[:, washout:] - targets[:, washout:]) ** 2)
 
 
+def task_cross_entropy_last(outputs: torch.Tensor, targets: torch.Tensor, sets: list[list[int]]) -> torch.Tensor:
+    """Mean cross-entropy at the last step of each output set's logits against the class index held
+    in the target channel of the same position (targets (B, T, len(sets)))."""
+    last, labels = outputs[:, -1], targets[:, -1].long()
+    losses = [torch.nn.functional.cross_entropy(last[:, idx], labels[:, j]) for j, idx in enumerate(sets)]
+    return torch.stack(losses).mean()
+
+
 def weight_penalty(model: ModularRNN, constraint: L1Constraint | L2Constraint) -> torch.Tensor:
     """weight * sum(w^2) (l2) or weight * sum(|w|) (l1) over the constraint's weight sets."""
     sets = model.weight_sets()

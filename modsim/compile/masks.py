@@ -62,12 +62,20 @@ def recurrent_mask(network: Network, seed: int) -> np.ndarray:
                       rng=rng, labels=labels)
 
 
-def input_mask(network: Network, input_dim: int) -> np.ndarray:
-    """The (N, input_dim) mask of input pathways."""
+def resolve_channels(channels: list[int | str], input_sets: dict[str, list[int]]) -> list[int]:
+    """Channel indices of a pathway entry: indices stay, input-set names expand to their channels."""
+    out: list[int] = []
+    for c in channels:
+        out.extend(input_sets[c] if isinstance(c, str) else [c])
+    return out
+
+
+def input_mask(network: Network, input_dim: int, input_sets: dict[str, list[int]] | None = None) -> np.ndarray:
+    """The (N, input_dim) mask of input pathways (`input_sets`: the task's named channel sets)."""
     if not isinstance(network.inputs, PerGroupInputs):
         return np.ones((network.units, input_dim), dtype=bool)
     mask = np.zeros((network.units, input_dim), dtype=bool)
     groups = network.group_indices()
     for g, channels in network.inputs.channels.items():
-        mask[np.ix_(groups[g], channels)] = True
+        mask[np.ix_(groups[g], resolve_channels(channels, input_sets or {}))] = True
     return mask

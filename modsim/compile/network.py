@@ -55,7 +55,8 @@ class ModularRNN(nn.Module):
     re-projects after each step, so masked entries are exactly zero throughout training.
     """
 
-    def __init__(self, network: Network, input_dim: int, seed: int):
+    def __init__(self, network: Network, input_dim: int, seed: int,
+                 input_sets: dict[str, list[int]] | None = None):
         super().__init__()
         cell = network.cell
         self.kind = cell.kind
@@ -73,7 +74,7 @@ class ModularRNN(nn.Module):
             raise TypeError(f"unsupported cell {cell.kind!r}")
         gates = GATES[self.kind]
         for pname, mask in (("weight_hh_l0", recurrent_mask(network, seed)),
-                            ("weight_ih_l0", input_mask(network, input_dim))):
+                            ("weight_ih_l0", input_mask(network, input_dim, input_sets))):
             if not mask.all():
                 full = torch.from_numpy(np.tile(mask, (gates, 1))).float()
                 self.register_buffer(f"mask_{pname}", full)

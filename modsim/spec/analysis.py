@@ -9,7 +9,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
 from .base import SpecModel
 
 MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in", "d_cor", "r2", "mse",
-                     "sign_accuracy", "mi", "activity_sd", "silenced"]
+                     "sign_accuracy", "accuracy", "mi", "activity_sd", "silenced", "q_mask", "specialisation"]
 """Metrics that can be recorded over training."""
 
 MatrixName = Literal["activity_corr", "recurrent", "input_similarity", "readout_similarity"]
@@ -88,7 +88,11 @@ class Analysis(SpecModel):
     activity_sd (mean standard deviation of the units of each group, `activity_sd_<group>`: a group near
     0 has been silenced), silenced (groups whose output correlations and readout weights are both below
     a fifth of the most engaged group's: `silenced_<group>` flags and their count `silenced`, the MI
-    paper's failure mode)."""
+    paper's failure mode), accuracy (classification tasks: fraction of correct argmax decisions at the last
+    step, averaged over the output sets), q_mask (directed Newman Q of the binary recurrent connectivity;
+    (1 - p) / (2 (1 + p)) for two equal modules), specialisation (digit-parity task: Bena & Goodman's
+    retraining, ablation and correlation measures per time step; stores `spec_<measure>` = F at the last
+    step, `spec_<measure>_t` = F per step and `spec_<measure>_mbar` = M_bar (module, digit, step))."""
     communities: list[CommunityDetection] = []
     """Community detections run at each checkpoint; each stores `<label>_nmi`, `<label>_ari` (against
     the groups), `<label>_count`, `<label>_q` and the partition itself (`<label>_partition`)."""

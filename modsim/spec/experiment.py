@@ -66,8 +66,13 @@ class Spec(SpecModel):
                 f"network readouts produce {self.network.output_dim} outputs but task "
                 f"{self.task.kind!r} has {self.task.output_dim} targets")
         if isinstance(self.network.inputs, PerGroupInputs):
+            sets = self.task.input_sets()
             for g, chans in self.network.inputs.channels.items():
-                bad = [c for c in chans if c >= self.task.input_dim]
+                unknown = [c for c in chans if isinstance(c, str) and c not in sets]
+                if unknown:
+                    raise ValueError(f"network.inputs.channels.{g}: {unknown} are not input sets of task "
+                                     f"{self.task.kind!r}; known: {sorted(sets)}")
+                bad = [c for c in chans if isinstance(c, int) and c >= self.task.input_dim]
                 if bad:
                     raise ValueError(f"network.inputs.channels.{g}: channels {bad} do not exist; task "
                                      f"{self.task.kind!r} has {self.task.input_dim} input channels")
@@ -81,6 +86,12 @@ class Spec(SpecModel):
         if "d_in" in self.analysis.metrics and len(self.task.input_sets()) < 2:
             raise ValueError(f"analysis.metrics: 'd_in' needs a task whose input channels split into sets "
                              f"(e.g. flipflop bits); task {self.task.kind!r} has none")
+        needs_classes = {"accuracy", "specialisation"} & set(self.analysis.metrics)
+        if needs_classes and not hasattr(self.task, "classes"):
+            raise ValueError(f"analysis.metrics: {sorted(needs_classes)} need a classification task "
+                             f"(digit_parity); task {self.task.kind!r} is not one")
+        if "specialisation" in self.analysis.metrics and len(groups) < 2:
+            raise ValueError("analysis.metrics: 'specialisation' needs two modules (groups)")
         if "mi" in self.analysis.metrics and not mines:
             raise ValueError("analysis metric 'mi' needs a `mine` constraint (weight 0 to only monitor)")
         return self

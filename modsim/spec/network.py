@@ -104,8 +104,10 @@ class PerGroupInputs(SpecModel):
 
     kind: Literal["per_group"]
     """Separate input pathways."""
-    channels: dict[str, list[Annotated[int, Field(ge=0)]]]
-    """Map from group name to the input channel indices that reach it."""
+    channels: dict[str, list[Annotated[int, Field(ge=0)] | str]]
+    """Map from group name to the input channels that reach it: channel indices, or names of the
+    task's input sets (e.g. `digit1` for the first image of the digit-parity task, `bit1` for the
+    flip-flop's first ON/OFF pair)."""
 
 
 Inputs = Annotated[Union[SharedInputs, PerGroupInputs], Field(discriminator="kind")]

@@ -167,5 +167,94 @@ class FlipFlopTask(SpecModel):
         return list(self.output_sets())
 
 
-Task = Annotated[Union[LorenzRosslerTask, FlipFlopTask], Field(discriminator="kind")]
+class DigitParityTask(SpecModel):
+    """Digit-pair parity choice (Bena & Goodman): two images, digits d1 and d2; with s = (d1 + d2) % 2 the
+    network reports T' = d1 if s else d2 and T'' the other one, decided at the last time step.
+
+    Inputs: both images flattened side by side (channels [digit1 pixels, digit2 pixels]); the input
+    sets `digit1`, `digit2` name them (`inputs: {kind: per_group, channels: {m1: [digit1], ...}}` gives
+    separate pathways). Outputs: 2 x `classes` logits ([T' logits, T'' logits]), trained with
+    cross-entropy at the last step. Held-out trials come in three equal blocks (base pairs; the same
+    first image with a new partner; a new first image with the same second image) for the correlation
+    specialisation metric. Training pairs are drawn fresh for every minibatch."""
+
+    kind: Literal["digit_parity"]
+    """Task family: digit-pair parity (specialisation under resource constraints)."""
+    source: Literal["sklearn_digits", "idx"] = "sklearn_digits"
+    """Images: scikit-learn's bundled 8x8 digits (1797 images, no download), or local IDX files
+    (MNIST / EMNIST format, optionally gzipped) named by `images` and `labels`."""
+    images: str | None = None
+    """IDX image file (source idx)."""
+    labels: str | None = None
+    """IDX label file (source idx)."""
+    test_images: str | None = None
+    """Optional IDX image file of a separate test set; otherwise `test_fraction` of `images` is held out."""
+    test_labels: str | None = None
+    """IDX label file of the separate test set."""
+    test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    """Fraction of the images held out (seeded split) for evaluation when no test files are given."""
+    pixels: PositiveInt = 64
+    """Pixels per image (8x8 digits: 64; MNIST: 784); checked against the data when it is loaded."""
+    classes: PositiveInt = 10
+    """Number of digit classes (labels 0..classes-1)."""
+    steps: PositiveInt = 5
+    """Time steps the network runs per trial (the paper: 2-5); the decision is read at the last one."""
+    cov_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Partner digit drawn with weight 1 for the first digit's class and `cov_ratio` for every other
+    class: 1 makes the digits independent, 0 always identical."""
+    noise_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Structured noise r: every step each image becomes (1 - r) x + r * (mean of `noise_samples`
+    random images of the batch, each masked by Bernoulli(1 / noise_samples) pixels), redrawn per step."""
+    noise_samples: PositiveInt = 5
+    """Images averaged into the structured noise."""
+    random_start: bool = False
+    """Switch each trial's stimulus on at a random step in [1, steps - 1); before it the input is pure
+    structured noise (r = 1)."""
+    eval_pairs: PositiveInt = 1000
+    """Held-out trials per block (three blocks) drawn from the test images."""
+
+    @property
+    def washout(self) -> int:
+        """Leading steps excluded from the metrics (none)."""
+        return 0
+
+    @property
+    def grad_from(self) -> int:
+        """Leading steps run without autograd (none)."""
+        return 0
+
+    @property
+    def input_dim(self) -> int:
+        """Both images side by side."""
+        return 2 * self.pixels
+
+    @property
+    def output_dim(self) -> int:
+        """Logits of T' and of T''."""
+        return 2 * self.classes
+
+    def output_sets(self) -> dict[str, list[int]]:
+        """The logits of each target."""
+        return {"t1": list(range(self.classes)), "t2": list(range(self.classes, 2 * self.classes))}
+
+    def input_sets(self) -> dict[str, list[int]]:
+        """The pixels of each image."""
+        return {"digit1": list(range(self.pixels)), "digit2": list(range(self.pixels, 2 * self.pixels))}
+
+    def output_names(self) -> list[str]:
+        """Label of every output channel."""
+        return [f"t{j + 1}_{c}" for j in range(2) for c in range(self.classes)]
+
+    @model_validator(mode="after")
+    def _check_source(self) -> "DigitParityTask":
+        if self.source == "idx" and (self.images is None or self.labels is None):
+            raise ValueError("source idx needs both `images` and `labels` (paths to IDX files)")
+        if (self.test_images is None) != (self.test_labels is None):
+            raise ValueError("give both `test_images` and `test_labels`, or neither")
+        if self.random_start and self.steps < 3:
+            raise ValueError("random_start needs steps >= 3 (the start is drawn from [1, steps - 1))")
+        return self
+
+
+Task = Annotated[Union[LorenzRosslerTask, FlipFlopTask, DigitParityTask], Field(discriminator="kind")]
 """Task; the `kind` selects the family (flipflop, digit_parity and cognitive tasks join this union)."""

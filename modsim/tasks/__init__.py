@@ -7,8 +7,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..spec.task import FlipFlopTask, LorenzRosslerTask
+from ..spec.task import DigitParityTask, FlipFlopTask, LorenzRosslerTask
 from .chaos import lorenz_rossler_data
+from .digits import PairSampler, eval_blocks, load_images
 from .flipflop import flipflop_data
 from .sequences import SequenceData
 
@@ -31,6 +32,9 @@ class TaskData:
     """Leading time steps run without autograd."""
     draw: Callable[[int, np.random.Generator], SequenceData] | None = None
     """Generator of fresh training sequences (count, rng), for tasks without a pool."""
+    loss: str = "mse"
+    """`mse` on every step after the washout, or `cross_entropy_last`: cross-entropy of each output set's
+    logits against the class index held in the matching target channel, at the last step."""
 
 
 def build_task(spec, seed: int) -> TaskData:
@@ -53,6 +57,19 @@ def build_task(spec, seed: int) -> TaskData:
             output_sets=spec.output_sets(),
             grad_from=spec.grad_from,
             draw=lambda count, rng: flipflop_data(spec, count, rng),
+        )
+    if isinstance(spec, DigitParityTask):
+        split_rng, _ = (np.random.default_rng(s) for s in np.random.SeedSequence(seed + 1).spawn(2))
+        train_split, test_split = load_images(spec, split_rng)
+        train_pairs, test_pairs = PairSampler(spec, train_split), PairSampler(spec, test_split)
+        return TaskData(
+            train=None,
+            eval=eval_blocks(test_pairs, spec.eval_pairs, eval_rng),
+            washout=0,
+            output_names=spec.output_names(),
+            output_sets=spec.output_sets(),
+            draw=lambda count, rng: train_pairs.render(*train_pairs.pairs(count, rng), rng),
+            loss="cross_entropy_last",
         )
     raise TypeError(f"no generator for task kind {spec.kind!r}")
 

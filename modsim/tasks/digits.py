@@ -1,0 +1,163 @@
+"""Digit-pair parity trials (Bena & Goodman): image loading (scikit-learn digits, IDX files), pair sampling
+with a tunable covariance, structured noise, random start times. Vectorised over trials and steps."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..spec.task import DigitParityTask
+from .sequences import SequenceData
+
+IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+             0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+"""IDX element type codes (LeCun's MNIST format)."""
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped): magic 0x0000, type code, rank, big-endian int32 sizes, data."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
+    dtype, rank = np.dtype(IDX_TYPES[raw[2]]), raw[3]
+    shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
+    offset = 4 + 4 * rank
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - offset != expected:
+        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes) but {len(raw) - offset} "
+                         "bytes of data follow")
+    return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write `array` as an uncompressed IDX file (uint8 or big-endian int32/float32/float64)."""
+    codes = {np.dtype(v).newbyteorder(">") if np.dtype(v).itemsize > 1 else np.dtype(v): k
+             for k, v in IDX_TYPES.items()}
+    arr = np.asarray(array)
+    dtype = arr.dtype.newbyteorder(">") if arr.dtype.itemsize > 1 else arr.dtype
+    if dtype not in codes:
+        raise ValueError(f"IDX cannot store dtype {arr.dtype}")
+    header = bytes([0, 0, codes[dtype], arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
+    Path(path).write_bytes(header + arr.astype(dtype).tobytes())
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    """Flattened images in [0, 1] (float32, (count, pixels)) and their integer labels."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def _as_split(images: np.ndarray, labels: np.ndarray, scale: float) -> ImageSplit:
+    return ImageSplit(np.asarray(images, dtype=np.float32).reshape(len(images), -1) / scale,
+                      np.asarray(labels, dtype=np.int64).reshape(-1))
+
+
+def load_images(spec: DigitParityTask, rng: np.random.Generator) -> tuple[ImageSplit, ImageSplit]:
+    """Train and test images of the task's source, checked against `pixels` and `classes`."""
+    if spec.source == "sklearn_digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        data = _as_split(bunch.images, bunch.target, 16.0)
+        test = None
+    else:
+        for field in ("images", "labels", "test_images", "test_labels"):
+            value = getattr(spec, field)
+            if value is not None and not Path(value).is_file():
+                raise FileNotFoundError(f"task.{field}: no such file {value!r} (an IDX file, e.g. MNIST's "
+                                        "train-images-idx3-ubyte.gz; paths are relative to the working directory)")
+        data = _as_split(read_idx(spec.images), read_idx(spec.labels), 255.0)
+        test = None if spec.test_images is None else _as_split(read_idx(spec.test_images),
+                                                               read_idx(spec.test_labels), 255.0)
+    for split, name in ((data, spec.images or "scikit-learn digits"), (test, spec.test_images)):
+        if split is None:
+            continue
+        if split.images.shape[0] != split.labels.shape[0]:
+            raise ValueError(f"{name}: {split.images.shape[0]} images but {split.labels.shape[0]} labels")
+        if split.images.shape[1] != spec.pixels:
+            raise ValueError(f"{name}: images have {split.images.shape[1]} pixels; task.pixels is {spec.pixels}")
+        if split.labels.min() < 0 or split.labels.max() >= spec.classes:
+            raise ValueError(f"{name}: labels span {split.labels.min()}..{split.labels.max()}; task.classes is "
+                             f"{spec.classes}")
+    if test is None:
+        order = rng.permutation(data.images.shape[0])
+        cut = int(round(data.images.shape[0] * (1 - spec.test_fraction)))
+        test = ImageSplit(data.images[order[cut:]], data.labels[order[cut:]])
+        data = ImageSplit(data.images[order[:cut]], data.labels[order[:cut]])
+    return data, test
+
+
+class PairSampler:
+    """Draws image index pairs whose classes follow the task's covariance (weight 1 for the same class,
+    `cov_ratio` for each other class), and renders them into trials."""
+
+    def __init__(self, spec: DigitParityTask, split: ImageSplit):
+        self.spec, self.split = spec, split
+        c = spec.classes
+        present = np.bincount(split.labels, minlength=c) > 0
+        weights = np.where(np.eye(c, dtype=bool), 1.0, spec.cov_ratio) * present[None, :]
+        self.partner_cdf = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+        self.by_class = np.argsort(split.labels, kind="stable")
+        self.class_start = np.searchsorted(split.labels[self.by_class], np.arange(c))
+        self.class_count = np.bincount(split.labels, minlength=c)
+
+    def image_of_class(self, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A uniformly drawn image index of each given class."""
+        offset = np.floor(rng.random(classes.shape) * self.class_count[classes]).astype(np.int64)
+        return self.by_class[self.class_start[classes] + offset]
+
+    def partner(self, first: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Image indices of partners for images `first`, their classes drawn from the covariance."""
+        cdf = self.partner_cdf[self.split.labels[first]]
+        classes = (rng.random((first.size, 1)) > cdf).sum(axis=1).clip(max=self.spec.classes - 1)
+        return self.image_of_class(classes, rng)
+
+    def pairs(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`count` (first, second) image index pairs."""
+        first = rng.integers(self.split.images.shape[0], size=count)
+        return first, self.partner(first, rng)
+
+    def render(self, first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> SequenceData:
+        """Trials for the given pairs: inputs (count, steps, 2 pixels), targets (count, steps, 2) holding
+        the classes of T' and T'' at every step."""
+        spec, images, labels = self.spec, self.split.images, self.split.labels
+        inputs = np.concatenate([self._noisy(images[first], rng), self._noisy(images[second], rng)], axis=-1)
+        d1, d2 = labels[first], labels[second]
+        odd = (d1 + d2) % 2 == 1
+        targets = np.stack([np.where(odd, d1, d2), np.where(odd, d2, d1)], axis=-1).astype(np.float32)
+        return SequenceData(inputs.astype(np.float32), np.repeat(targets[:, None], spec.steps, axis=1))
+
+    def _noisy(self, clean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(count, steps, pixels): each step (1 - r) x + r * mean of k masked random batch images; with a
+        random start, pure noise (r = 1) before each trial's start step."""
+        spec = self.spec
+        count, steps = clean.shape[0], spec.steps
+        out = np.broadcast_to(clean[:, None], (count, steps, clean.shape[1]))
+        if spec.noise_ratio == 0 and not spec.random_start:
+            return out.copy()
+        k = spec.noise_samples
+        picks = rng.integers(count, size=(count, steps, k))
+        keep = rng.random((count, steps, k, clean.shape[1])) < 1.0 / k
+        noise = (clean[picks] * keep).mean(axis=2)
+        ratio = np.full((count, steps, 1), spec.noise_ratio, dtype=np.float32)
+        if spec.random_start:
+            start = rng.integers(1, steps - 1, size=count)
+            ratio[np.arange(steps)[None, :] < start[:, None]] = 1.0
+        return (1 - ratio) * out + ratio * noise
+
+
+def eval_blocks(sampler: PairSampler, count: int, rng: np.random.Generator) -> SequenceData:
+    """Three blocks of `count` trials: base pairs (a, b); (a, new partner); (new first, b)."""
+    first, second = sampler.pairs(count, rng)
+    new_second = sampler.partner(first, rng)
+    new_first = sampler.partner(second, rng)  # the covariance is symmetric in the two digits
+    blocks = [sampler.render(f, s, rng) for f, s in ((first, second), (first, new_second), (new_first, second))]
+    return SequenceData(np.concatenate([b.inputs for b in blocks]), np.concatenate([b.targets for b in blocks]))
