@@ -82,3 +82,22 @@ def test_separate_pathways_without_connections_give_f_one_on_correlation():
     assert f.shape == (spec.task.steps,)
     np.testing.assert_allclose(f, 1.0, atol=1e-6)
     assert specialisation(measures["retrain"])[1].min() > 0.5
+
+
+@given(st.integers(2, 30), st.floats(0.0, 1.0), st.booleans(), st.integers(0, 1000))
+def test_q_of_every_generated_mask_is_analytic(n, p, self_connections, seed):
+    from modsim.analysis import directed_q
+    from modsim.compile import group_labels, recurrent_mask
+    from modsim.spec import Network
+
+    net = Network.model_validate({
+        "cell": {"kind": "rnn", "units": 2 * n}, "groups": {"m1": n, "m2": n},
+        "recurrent": {"kind": "modular", "p": p, "self_connections": self_connections, "seed": seed},
+        "readouts": [{"name": "out", "dim": 2, "from": ["m1", "m2"]}]})
+    mask = recurrent_mask(net, 0)
+    count = round(p * n * n)
+    assert mask[:n, n:].sum() == mask[n:, :n].sum() == count
+    within = n * n if self_connections else n * (n - 1)
+    p_eff = count / within  # p itself when self-connections are kept
+    q = directed_q(mask.astype(float), group_labels(net))
+    assert q == pytest.approx((1 - p_eff) / (2 * (1 + p_eff)), abs=1e-12)
