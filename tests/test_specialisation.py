@@ -101,3 +101,32 @@ def test_q_of_every_generated_mask_is_analytic(n, p, self_connections, seed):
     p_eff = count / within  # p itself when self-connections are kept
     q = directed_q(mask.astype(float), group_labels(net))
     assert q == pytest.approx((1 - p_eff) / (2 * (1 + p_eff)), abs=1e-12)
+
+
+def test_fused_run_stores_per_step_specialisation_and_plots_it(store_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from modsim.cli import main
+    from modsim.store import open_run, read_metrics
+    from tests.test_pipeline import run_tiny, shrunk
+
+    spec = shrunk(ROOT / "specs" / "bena_fused.yaml", ["training.steps=3", "training.checkpoint_every=3",
+                                                      "task.eval_pairs=60"])
+    _, path = run_tiny(spec, store_dir)
+    metrics = read_metrics(open_run(path))
+    steps = spec.task.steps
+    for measure in MEASURES:
+        assert metrics[f"spec_{measure}_t"].shape == (2, steps)
+        assert metrics[f"spec_{measure}_mbar"].shape == (2, 2, 2, steps)
+        np.testing.assert_allclose(metrics[f"spec_{measure}"], metrics[f"spec_{measure}_t"][:, -1])
+        assert np.all((metrics[f"spec_{measure}_t"] >= 0) & (metrics[f"spec_{measure}_t"] <= 1))
+    assert np.all((metrics["accuracy"] >= 0) & (metrics["accuracy"] <= 1))
+    png = tmp_path / "spec.png"
+    result = CliRunner().invoke(main, ["figure", "specialisation", str(path), "-o", str(png)])
+    assert result.exit_code == 0, result.output
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width >= 600 and height >= 300
+    bad = CliRunner().invoke(main, ["figure", "specialisation", str(store_dir / "nothing")])
+    assert bad.exit_code != 0
