@@ -177,7 +177,15 @@ def _print_summary(result) -> None:
                        ("d_in", "D_in"), ("d_cor", "D_cor"), ("silenced", "silenced groups"),
                        ("accuracy", "accuracy"), ("q_mask", "Q of the mask"),
                        ("spec_retrain", "F retraining (last step)"), ("spec_ablate", "F ablation (last step)"),
-                       ("spec_corr", "F correlation (last step)")):
+                       ("spec_corr", "F correlation (last step)"),
+                       ("evidence_r_max", "module-evidence r (max)"), ("evidence_r_min", "module-evidence r (min)"),
+                       ("lesion_stim1_module_drop_own", "stim-1 module lesion: drop on stim-1 trials (points)"),
+                       ("lesion_stim1_module_drop_other", "stim-1 module lesion: drop on stim-2 trials (points)"),
+                       ("lesion_stim2_module_drop_own", "stim-2 module lesion: drop on stim-2 trials (points)"),
+                       ("lesion_stim2_module_drop_other", "stim-2 module lesion: drop on stim-1 trials (points)"),
+                       ("jacobian_corr_r", "Jacobian-row similarity vs corr (r)"),
+                       ("fixed_point_jacobian_corr_r", "same at fixed points (r)"),
+                       ("task_identification_accuracy", "task identified from partitions")):
         if key in m:
             table.add_row(label, _fmt(m[key]))
     for key, value in m.items():

@@ -141,6 +141,14 @@ def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
                 last = checkpoint(step)
         ev, metrics = last["ev"], last["metrics"]
         writer.write_eval({k: ev[k] for k in ("inputs", "targets", "outputs", "hidden")})
+        if spec.analysis.dynamics is not None:
+            from .dynamics import run_dynamics
+
+            exp.model.cpu()
+            results = run_dynamics(spec, exp.model, ev["inputs"], ev["targets"], ev["hidden"], ev["outputs"])
+            exp.model.to(exp.device)
+            writer.write_dynamics(results)
+            metrics = {**metrics, **{k: v for k, v in results.items() if np.ndim(v) == 0}}
         elapsed = time.perf_counter() - started
         summary = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
         summary["seconds"] = elapsed

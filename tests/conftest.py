@@ -31,10 +31,16 @@ def shrink_task(kind: str) -> list[str]:
         return ["task.length=40", "task.drop=10", "task.washout=5", "task.train_trajectories=3",
                 "task.eval_trajectories=2", "task.substeps=1"]
     if kind == "flipflop":
-        return ["task.transient=10", "task.length=40", "task.eval_sequences=2"]
+        return ["task.transient=10", "task.length=40", "task.eval_sequences=2", "task.onset_prob=0.05"]
     if kind == "digit_parity":
         return ["task.source=sklearn_digits", "task.pixels=64", "task.test_images=null", "task.test_labels=null",
                 "task.eval_pairs=20"]
+    if kind == "perceptual_decision":
+        return ["task.stimulus=200", "task.eval_trials=12"]
+    if kind == "gonogo":
+        return ["task.stimulus=100", "task.delay=100", "task.decision=100", "task.eval_trials=12"]
+    if kind == "multitask":
+        return ["task.perceptual_decision.stimulus=200", "task.eval_trials=12"]
     raise KeyError(kind)
 
 

@@ -18,7 +18,7 @@ from modsim.compile import experiment as experiment_module
 from modsim.spec import load_spec
 from modsim.store import RunWriter, open_run, read_metrics, read_section
 from modsim.train import RunDiverged, train
-from tests.conftest import SHRINK, SPECS, shrink_mine, shrink_task
+from tests.conftest import ROOT, SHRINK, SPECS, shrink_mine, shrink_task
 
 
 def shrunk(path: Path, extra: list[str] | None = None):
@@ -33,7 +33,7 @@ def run_tiny(spec, root: Path, name: str = "run"):
     return train(spec, writer), root / name
 
 
-@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("path", SPECS, ids=[str(p.relative_to(ROOT / "specs").with_suffix("")) for p in SPECS])
 def test_every_spec_validates_compiles_and_runs_two_steps(path, store_dir):
     spec = shrunk(path)
     result, run_path = run_tiny(spec, store_dir)
@@ -42,7 +42,8 @@ def test_every_spec_validates_compiles_and_runs_two_steps(path, store_dir):
     metrics = read_metrics(group)
     np.testing.assert_array_equal(metrics["step"], [0, 1, 2])
     expected = [f"activity_sd_{g}" for g in spec.network.groups] if "activity_sd" in spec.analysis.metrics else []
-    expected += [m for m in spec.analysis.metrics if m != "activity_sd"]
+    stored_as = {"activity_sd": [], "specialisation": ["spec_retrain", "spec_ablate", "spec_corr"]}
+    expected += [name for m in spec.analysis.metrics for name in stored_as.get(m, [m])]
     for name in expected:
         assert metrics[name].shape == (3,)
         assert np.all(np.isfinite(metrics[name])), name

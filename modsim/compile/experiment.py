@@ -10,7 +10,7 @@ import torch
 from ..spec import Spec
 from ..spec.constraints import L1Constraint, L2Constraint
 from ..tasks import BatchSampler, TaskData, build_task
-from .losses import task_cross_entropy_last, task_mse, weight_penalty
+from .losses import task_cross_entropy_last, task_cross_entropy_steps, task_mse, weight_penalty
 from .masks import group_labels
 from .mine import MineEstimator
 from .network import ModularRNN
@@ -83,6 +83,8 @@ class Experiment:
         MINE constraint."""
         if self.data.loss == "cross_entropy_last":
             task = task_cross_entropy_last(outputs, targets, list(self.data.output_sets.values()))
+        elif self.data.loss == "cross_entropy_steps":
+            task = task_cross_entropy_steps(outputs, targets)
         else:
             task = task_mse(outputs, targets, self.data.washout)
         terms = {"task": task}

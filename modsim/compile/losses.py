@@ -21,6 +21,12 @@ def task_cross_entropy_last(outputs: torch.Tensor, targets: torch.Tensor, sets: 
     return torch.stack(losses).mean()
 
 
+def task_cross_entropy_steps(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every step of the logits (B, T, classes) against the class index held in
+    target channel 0 (B, T, 1)."""
+    return torch.nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets[..., 0].reshape(-1).long())
+
+
 def weight_penalty(model: ModularRNN, constraint: L1Constraint | L2Constraint) -> torch.Tensor:
     """weight * sum(w^2) (l2) or weight * sum(|w|) (l1) over the constraint's weight sets."""
     sets = model.weight_sets()

@@ -6,11 +6,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..spec.network import GRUCell, LeakyCell, Network, Readout, RNNCell
+from ..spec.network import CTRNNCell, GRUCell, LeakyCell, Network, Readout, RNNCell
+from .ctrnn import CTRNN
 from .leaky import LeakyRNN
 from .masks import input_mask, recurrent_mask
 
-GATES = {"gru": 3, "rnn": 1, "leaky": 1}
+GATES = {"gru": 3, "rnn": 1, "leaky": 1, "ctrnn": 1}
 """Row blocks of the fused weight matrices per cell kind (GRU: reset, update, candidate)."""
 GRU_BLOCKS = {"reset": 0, "update": 1, "candidate": 2}
 
@@ -62,9 +63,11 @@ class ModularRNN(nn.Module):
         self.kind = cell.kind
         self.units = network.units
         self.seed = seed
-        self.noisy = isinstance(cell, LeakyCell) and cell.sigma > 0
+        self.noisy = isinstance(cell, (LeakyCell, CTRNNCell)) and cell.sigma > 0
         if isinstance(cell, LeakyCell):
             self.rnn: nn.Module = LeakyRNN(input_dim, cell)
+        elif isinstance(cell, CTRNNCell):
+            self.rnn = CTRNN(input_dim, cell)
         elif isinstance(cell, GRUCell):
             self.rnn = nn.GRU(input_dim, cell.units, batch_first=True, bias=cell.bias)
         elif isinstance(cell, RNNCell):
@@ -97,7 +100,7 @@ class ModularRNN(nn.Module):
             getattr(self.rnn, pname).mul_(mask)
 
     def _run(self, inputs: torch.Tensor, state, generator: torch.Generator | None):
-        if self.kind == "leaky":
+        if self.kind in ("leaky", "ctrnn"):
             return self.rnn(inputs, state, generator)
         return self.rnn(inputs, state)
 

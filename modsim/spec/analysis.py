@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from .base import SpecModel
 
@@ -74,6 +74,45 @@ class InducedModularity(SpecModel):
         return self
 
 
+class FixedPointSearch(SpecModel):
+    """Fixed and slow points: minimise q(h) = ||F(h) - h||^2 from many starts (Sussillo & Barak 2013)."""
+
+    starts: PositiveInt = 128
+    """Initial states, drawn from held-out trajectories plus small noise."""
+    steps: PositiveInt = 800
+    """Adam steps of the minimisation."""
+    lr: PositiveFloat = 0.01
+    """Learning rate of the minimisation."""
+    tolerance: PositiveFloat = 1e-5
+    """q below which a point counts as a fixed (or slow) point."""
+    seed: NonNegativeInt = 0
+    """Seed of the starts."""
+
+
+class DynamicsAnalysis(SpecModel):
+    """Module and dynamics analyses of a trained CTRNN on a cognitive task, run on the final weights (at the
+    end of `modsim run` and by `modsim analyze`), stored under `dynamics/`."""
+
+    modules: CommunityDetection = CommunityDetection(algorithm="louvain", signed=True)
+    """How the modules are found: by default signed Louvain (Rubinov-Sporns Q) on the activity correlation."""
+    module_evidence: bool = True
+    """Correlate each module's mean activity with the task variable (cumulative evidence, perceptual
+    decision trials) over the stimulus epoch: `module_evidence_r` (modules,)."""
+    output_lesions: bool = True
+    """Accuracy per trial type with each module's units removed from the readout:
+    `lesion_accuracy` (modules, trial types) and `baseline_accuracy` (trial types)."""
+    jacobian: bool = True
+    """Cosine similarity of the rows of the step Jacobian averaged along held-out trajectories
+    (`jacobian_similarity`), and its correlation with the activity correlation matrix (`jacobian_corr_r`)."""
+    fixed_points: FixedPointSearch | None = FixedPointSearch()
+    """Fixed/slow points under the stimulus-epoch mean input (`fixed_points`, `fixed_point_q`), with the
+    Jacobian-row similarity at them against the correlation matrix (`fixed_point_jacobian_corr_r`)."""
+    task_partitions: PositiveInt | None = None
+    """Multi-task only: detect modules in chunks of this many held-out trials of one task, and identify
+    each chunk's task from its partition alone (nearest other chunk by adjusted Rand index):
+    `task_identification_accuracy`, `partition_ari` (chunks x chunks), `chunk_task`."""
+
+
 class Analysis(SpecModel):
     """Metrics computed on held-out data at every checkpoint and stored over training."""
 
@@ -108,6 +147,9 @@ class Analysis(SpecModel):
     gate, or all three summed."""
     checkpoints: Literal["all", "final"] = "all"
     """Checkpoints `modsim analyze` re-evaluates: every stored checkpoint, or only the last."""
+    dynamics: DynamicsAnalysis | None = None
+    """Module and dynamics analyses (lesions, Jacobians, fixed points) of the final network; CTRNN cells on
+    cognitive tasks."""
 
     @model_validator(mode="after")
     def _unique_labels(self) -> "Analysis":

@@ -89,9 +89,21 @@ class Spec(SpecModel):
         needs_classes = {"accuracy", "specialisation"} & set(self.analysis.metrics)
         if needs_classes and not hasattr(self.task, "classes"):
             raise ValueError(f"analysis.metrics: {sorted(needs_classes)} need a classification task "
-                             f"(digit_parity); task {self.task.kind!r} is not one")
+                             f"(digit_parity, perceptual_decision, gonogo, multitask); task {self.task.kind!r} is not one")
+        if "specialisation" in self.analysis.metrics and self.task.kind != "digit_parity":
+            raise ValueError(f"analysis.metrics: 'specialisation' needs the digit_parity task, not {self.task.kind!r}")
         if "specialisation" in self.analysis.metrics and len(groups) < 2:
             raise ValueError("analysis.metrics: 'specialisation' needs two modules (groups)")
+        if self.analysis.dynamics is not None:
+            if self.network.cell.kind != "ctrnn":
+                raise ValueError("analysis.dynamics: the dynamics analyses need a ctrnn cell")
+            if self.task.kind not in ("perceptual_decision", "gonogo", "multitask"):
+                raise ValueError(f"analysis.dynamics: needs a cognitive task, not {self.task.kind!r}")
+            if self.analysis.dynamics.task_partitions is not None and self.task.kind != "multitask":
+                raise ValueError("analysis.dynamics.task_partitions: only for the multitask task")
+        if self.network.cell.kind == "ctrnn" and hasattr(self.task, "dt") and self.task.dt != self.network.cell.dt:
+            raise ValueError(f"task.dt: {self.task.dt} ms differs from network.cell.dt {self.network.cell.dt} ms; "
+                             "the task's time step must be the cell's Euler step")
         if "mi" in self.analysis.metrics and not mines:
             raise ValueError("analysis metric 'mi' needs a `mine` constraint (weight 0 to only monitor)")
         return self

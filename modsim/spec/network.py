@@ -53,7 +53,35 @@ class LeakyCell(SpecModel):
     """Whether the update carries a bias vector b (initialised to zero)."""
 
 
-Cell = Annotated[Union[GRUCell, RNNCell, LeakyCell], Field(discriminator="kind")]
+class CTRNNCell(SpecModel):
+    """Continuous-time RNN (rates) discretised with Euler steps, as in the modular-boundaries paper:
+    tau dr/dt = -r + f(W_in u + W r + b), i.e. r <- (1 - dt/tau) r + (dt/tau) f(W_in u + W r + b + sigma xi).
+
+    The analysed activity is r. Weights start as torch's nn.Linear default (uniform +-1/sqrt(fan_in))."""
+
+    kind: Literal["ctrnn"]
+    """Cell family: continuous-time rate network."""
+    units: PositiveInt
+    """Number of recurrent units N."""
+    tau: float = Field(default=100.0, gt=0.0)
+    """Time constant (ms)."""
+    dt: float = Field(default=20.0, gt=0.0)
+    """Euler step (ms); dt / tau is the update rate and must not exceed 1."""
+    activation: Literal["relu", "tanh", "softplus"] = "relu"
+    """Rate function f."""
+    sigma: float = Field(default=0.0, ge=0.0)
+    """Standard deviation of Gaussian noise added to the input of f every step."""
+    bias: bool = True
+    """Whether the update carries a bias vector b."""
+
+    @model_validator(mode="after")
+    def _stable_step(self) -> "CTRNNCell":
+        if self.dt > self.tau:
+            raise ValueError(f"dt ({self.dt}) must not exceed tau ({self.tau}); the Euler update needs dt/tau <= 1")
+        return self
+
+
+Cell = Annotated[Union[GRUCell, RNNCell, LeakyCell, CTRNNCell], Field(discriminator="kind")]
 """Recurrent cell; the `kind` selects the family."""
 
 

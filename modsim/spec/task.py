@@ -256,5 +256,132 @@ class DigitParityTask(SpecModel):
         return self
 
 
-Task = Annotated[Union[LorenzRosslerTask, FlipFlopTask, DigitParityTask], Field(discriminator="kind")]
+class _ChoiceTask(SpecModel):
+    """Shared fields of the trial-aligned cognitive tasks: fixed epochs in ms, a step of `dt` ms; every
+    trial ends with its decision epoch. The network is trained with cross-entropy at every step against
+    the class of that step (0 = fixate, then the choices)."""
+
+    dt: float = Field(default=20.0, gt=0.0)
+    """Time step (ms); must equal the CTRNN cell's dt."""
+    eval_trials: PositiveInt = 200
+    """Held-out trials (balanced over trial types) for the metrics and the analyses."""
+
+    def _steps(self, ms: float) -> int:
+        return int(round(ms / self.dt))
+
+    @property
+    def washout(self) -> int:
+        """Leading steps excluded from the metrics (none)."""
+        return 0
+
+    @property
+    def grad_from(self) -> int:
+        """Leading steps run without autograd (none)."""
+        return 0
+
+    def input_sets(self) -> dict[str, list[int]]:
+        """Named input channels."""
+        return {name: [i] for i, name in enumerate(self.input_names())}
+
+    def output_sets(self) -> dict[str, list[int]]:
+        """One set: the class logits."""
+        return {"choice": list(range(self.output_dim))}
+
+    def output_names(self) -> list[str]:
+        """Label of every output channel (class)."""
+        return self.class_names()
+
+    @property
+    def input_dim(self) -> int:
+        """Number of input channels."""
+        return len(self.input_names())
+
+    @property
+    def classes(self) -> int:
+        """Number of output classes."""
+        return len(self.class_names())
+
+    @property
+    def output_dim(self) -> int:
+        """Number of classes."""
+        return len(self.class_names())
+
+
+class PerceptualDecisionTask(_ChoiceTask):
+    """Perceptual decision making (neurogym's PerceptualDecisionMaking): while the fixation input is on,
+    two noisy stimuli of means (1 +- coh/100)/2 arrive; when it goes off, report the larger one.
+    Inputs [fixation, stimulus 1, stimulus 2]; classes [fixate, choose 1, choose 2]."""
+
+    kind: Literal["perceptual_decision"]
+    """Task family: two-alternative perceptual decision."""
+    fixation: float = Field(default=100.0, ge=0.0)
+    """Fixation epoch before the stimulus (ms)."""
+    stimulus: float = Field(default=2000.0, gt=0.0)
+    """Stimulus epoch (ms)."""
+    delay: float = Field(default=0.0, ge=0.0)
+    """Delay between stimulus and decision (ms)."""
+    decision: float = Field(default=100.0, gt=0.0)
+    """Decision epoch (ms): fixation off, the choice is scored."""
+    coherences: list[Annotated[float, Field(ge=0.0, le=100.0)]] = [0.0, 6.4, 12.8, 25.6, 51.2]
+    """Coherences (%) drawn uniformly per trial."""
+    sigma: float = Field(default=1.0, ge=0.0)
+    """Stimulus noise; the per-step standard deviation is sigma / sqrt(dt) as in neurogym."""
+
+    def input_names(self) -> list[str]:
+        """Input channels."""
+        return ["fixation", "stimulus1", "stimulus2"]
+
+    def class_names(self) -> list[str]:
+        """Output classes."""
+        return ["fixate", "choice1", "choice2"]
+
+
+class GoNoGoTask(_ChoiceTask):
+    """Go / no-go (neurogym's GoNogo): a go or a no-go cue, a delay under fixation, then respond (go) or
+    keep fixating (no-go). Inputs [fixation, no-go, go]; classes [fixate, go]."""
+
+    kind: Literal["gonogo"]
+    """Task family: delayed go / no-go."""
+    fixation: float = Field(default=0.0, ge=0.0)
+    """Fixation epoch before the cue (ms)."""
+    stimulus: float = Field(default=500.0, gt=0.0)
+    """Cue epoch (ms)."""
+    delay: float = Field(default=500.0, ge=0.0)
+    """Delay epoch (ms)."""
+    decision: float = Field(default=500.0, gt=0.0)
+    """Decision epoch (ms)."""
+
+    def input_names(self) -> list[str]:
+        """Input channels."""
+        return ["fixation", "nogo", "go"]
+
+    def class_names(self) -> list[str]:
+        """Output classes."""
+        return ["fixate", "go"]
+
+
+class MultiTask(_ChoiceTask):
+    """Perceptual decision and go / no-go trials interleaved, with a one-hot task-identity input.
+    Inputs [fixation, stimulus 1, stimulus 2, no-go, go, rule pdm, rule gonogo]; classes [fixate, choice 1
+    (= go), choice 2]. The shorter task's trials are padded with fixation at their start so every trial
+    ends with its decision epoch."""
+
+    kind: Literal["multitask"]
+    """Task family: both cognitive tasks in one network."""
+    perceptual_decision: PerceptualDecisionTask = PerceptualDecisionTask(kind="perceptual_decision")
+    """Settings of the perceptual decision trials (their dt and eval_trials are ignored)."""
+    gonogo: GoNoGoTask = GoNoGoTask(kind="gonogo")
+    """Settings of the go / no-go trials (their dt and eval_trials are ignored)."""
+
+    def input_names(self) -> list[str]:
+        """Input channels."""
+        return ["fixation", "stimulus1", "stimulus2", "nogo", "go", "rule_pdm", "rule_gonogo"]
+
+    def class_names(self) -> list[str]:
+        """Output classes."""
+        return ["fixate", "choice1", "choice2"]
+
+
+Task = Annotated[Union[LorenzRosslerTask, FlipFlopTask, DigitParityTask, PerceptualDecisionTask, GoNoGoTask,
+                       MultiTask], Field(discriminator="kind")]
 """Task; the `kind` selects the family (flipflop, digit_parity and cognitive tasks join this union)."""

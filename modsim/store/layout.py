@@ -8,6 +8,7 @@
   eval/inputs|targets|outputs|hidden   (trials, time, channels) final held-out data, chunked by trial
   structure/group_labels   (units,)  group index per unit (names in attrs["group_names"])
   structure/mask_<param>   masks of the masked weights
+  dynamics/<name>          module and dynamics analyses of the final network (CTRNN cognitive tasks)
 """
 
 STORE_VERSION = 1

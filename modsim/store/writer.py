@@ -130,6 +130,14 @@ class RunWriter:
             grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(1, *value.shape[1:]))
             grp[name][...] = value
 
+    def write_dynamics(self, arrays: dict[str, np.ndarray]) -> None:
+        """Write the dynamics analyses of the final network (`dynamics/<name>`), replacing earlier ones."""
+        if "dynamics" in self.group:
+            del self.group["dynamics"]
+        grp = self.group.create_group("dynamics")
+        for name, value in arrays.items():
+            grp.create_array(name, data=np.asarray(value))
+
     def write_structure(self, labels: np.ndarray, group_names: list[str], masks: dict[str, np.ndarray],
                         output_names: list[str]) -> None:
         """Write group labels, masks and channel names."""

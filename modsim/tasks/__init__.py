@@ -7,8 +7,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..spec.task import DigitParityTask, FlipFlopTask, LorenzRosslerTask
+from ..spec.task import DigitParityTask, FlipFlopTask, GoNoGoTask, LorenzRosslerTask, MultiTask, PerceptualDecisionTask
 from .chaos import lorenz_rossler_data
+from .cognitive import choice_trials
 from .digits import PairSampler, eval_blocks, load_images
 from .flipflop import flipflop_data
 from .sequences import SequenceData
@@ -33,8 +34,9 @@ class TaskData:
     draw: Callable[[int, np.random.Generator], SequenceData] | None = None
     """Generator of fresh training sequences (count, rng), for tasks without a pool."""
     loss: str = "mse"
-    """`mse` on every step after the washout, or `cross_entropy_last`: cross-entropy of each output set's
-    logits against the class index held in the matching target channel, at the last step."""
+    """`mse` on every step after the washout; `cross_entropy_last`: cross-entropy of each output set's
+    logits against the class index held in the matching target channel, at the last step;
+    `cross_entropy_steps`: the same at every step."""
 
 
 def build_task(spec, seed: int) -> TaskData:
@@ -70,6 +72,16 @@ def build_task(spec, seed: int) -> TaskData:
             output_sets=spec.output_sets(),
             draw=lambda count, rng: train_pairs.render(*train_pairs.pairs(count, rng), rng),
             loss="cross_entropy_last",
+        )
+    if isinstance(spec, (PerceptualDecisionTask, GoNoGoTask, MultiTask)):
+        return TaskData(
+            train=None,
+            eval=choice_trials(spec, spec.eval_trials, eval_rng, balanced=True)[0],
+            washout=0,
+            output_names=spec.output_names(),
+            output_sets=spec.output_sets(),
+            draw=lambda count, rng: choice_trials(spec, count, rng)[0],
+            loss="cross_entropy_steps",
         )
     raise TypeError(f"no generator for task kind {spec.kind!r}")
 

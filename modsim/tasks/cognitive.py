@@ -1,0 +1,101 @@
+"""Trial-aligned cognitive tasks (perceptual decision, go / no-go, both with a rule input), vectorised over
+trials. Conventions follow neurogym: the fixation input is on until the decision epoch; the target class
+is 0 (fixate) until then and the correct choice during it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..spec.task import GoNoGoTask, MultiTask, PerceptualDecisionTask
+from .sequences import SequenceData
+
+
+def _epochs(spec, names: tuple[str, ...]) -> list[int]:
+    return [spec._steps(getattr(spec, name)) for name in names]
+
+
+def perceptual_decision_trials(spec: PerceptualDecisionTask, count: int, rng: np.random.Generator,
+                               dt: float | None = None, balanced: bool = False) -> tuple[SequenceData, np.ndarray]:
+    """Inputs (count, T, 3) [fixation, stim 1, stim 2], targets (count, T, 1) and trial types (0: stimulus 1
+    is larger, 1: stimulus 2). `balanced` alternates the types (held-out sets)."""
+    dt = dt or spec.dt
+    fix, stim, delay, dec = (int(round(getattr(spec, e) / dt)) for e in ("fixation", "stimulus", "delay", "decision"))
+    steps = fix + stim + delay + dec
+    truth = np.arange(count) % 2 if balanced else rng.integers(0, 2, count)
+    coh = np.asarray(spec.coherences, dtype=np.float64)[rng.integers(0, len(spec.coherences), count)]
+    inputs = np.zeros((count, steps, 3))
+    inputs[:, :steps - dec, 0] = 1.0
+    sign = np.where(truth == 0, 1.0, -1.0)[:, None]
+    means = np.stack([(1 + sign * coh[:, None] / 100) / 2, (1 - sign * coh[:, None] / 100) / 2], axis=-1)
+    noise = rng.normal(size=(count, stim, 2)) * (spec.sigma / np.sqrt(dt))
+    inputs[:, fix:fix + stim, 1:] = means + noise
+    targets = np.zeros((count, steps, 1))
+    targets[:, steps - dec:, 0] = (1 + truth)[:, None]
+    return SequenceData(inputs.astype(np.float32), targets.astype(np.float32)), truth
+
+
+def gonogo_trials(spec: GoNoGoTask, count: int, rng: np.random.Generator, dt: float | None = None,
+                  balanced: bool = False) -> tuple[SequenceData, np.ndarray]:
+    """Inputs (count, T, 3) [fixation, no-go, go], targets (count, T, 1) and trial types (0: no-go, 1: go)."""
+    dt = dt or spec.dt
+    fix, stim, delay, dec = (int(round(getattr(spec, e) / dt)) for e in ("fixation", "stimulus", "delay", "decision"))
+    steps = fix + stim + delay + dec
+    go = np.arange(count) % 2 if balanced else rng.integers(0, 2, count)
+    inputs = np.zeros((count, steps, 3))
+    inputs[:, :steps - dec, 0] = 1.0
+    cue = np.zeros((count, 2))
+    cue[np.arange(count), go] = 1.0  # channel 1: no-go, channel 2: go
+    inputs[:, fix:fix + stim, 1:] = cue[:, None, :]
+    targets = np.zeros((count, steps, 1))
+    targets[:, steps - dec:, 0] = go[:, None]
+    return SequenceData(inputs.astype(np.float32), targets.astype(np.float32)), go
+
+
+def multitask_trials(spec: MultiTask, count: int, rng: np.random.Generator,
+                     balanced: bool = False) -> tuple[SequenceData, np.ndarray]:
+    """Both tasks interleaved; inputs (count, T, 7), targets (count, T, 1) and trial types
+    (0, 1: perceptual decision choice 1, 2; 2, 3: go / no-go no-go, go)."""
+    task = np.arange(count) % 2 if balanced else rng.integers(0, 2, count)
+    n_pdm = int((task == 0).sum())
+    pdm, pdm_type = perceptual_decision_trials(spec.perceptual_decision, n_pdm, rng, spec.dt, balanced)
+    gng, gng_type = gonogo_trials(spec.gonogo, count - n_pdm, rng, spec.dt, balanced)
+    steps = max(pdm.inputs.shape[1], gng.inputs.shape[1])
+    inputs = np.zeros((count, steps, 7), dtype=np.float32)
+    targets = np.zeros((count, steps, 1), dtype=np.float32)
+    types = np.zeros(count, dtype=np.int64)
+    for rows, data, cols, rule, kinds in ((task == 0, pdm, [0, 1, 2], 5, pdm_type), (task == 1, gng, [0, 3, 4], 6, 2 + gng_type)):
+        pad = steps - data.inputs.shape[1]
+        block = np.zeros((int(rows.sum()), steps, 7), dtype=np.float32)
+        block[:, :pad, 0] = 1.0  # padding: fixate
+        block[:, pad:, cols] = data.inputs
+        block[:, :, rule] = 1.0
+        inputs[rows] = block
+        targets[rows, pad:] = data.targets
+        types[rows] = kinds
+    return SequenceData(inputs, targets), types
+
+
+def choice_trials(spec, count: int, rng: np.random.Generator, balanced: bool = False
+                  ) -> tuple[SequenceData, np.ndarray]:
+    """Trials of any cognitive task spec, with their trial types."""
+    if isinstance(spec, PerceptualDecisionTask):
+        return perceptual_decision_trials(spec, count, rng, balanced=balanced)
+    if isinstance(spec, GoNoGoTask):
+        return gonogo_trials(spec, count, rng, balanced=balanced)
+    return multitask_trials(spec, count, rng, balanced=balanced)
+
+
+def trial_types(spec, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Trial type of each stored trial, recovered from its inputs and targets (see the generators)."""
+    label = targets[:, -1, 0].astype(np.int64)
+    if isinstance(spec, PerceptualDecisionTask):
+        return label - 1
+    if isinstance(spec, GoNoGoTask):
+        return label
+    is_gng = inputs[:, -1, 6] > 0.5
+    return np.where(is_gng, 2 + (label > 0), label - 1)
+
+
+def cumulative_evidence(inputs: np.ndarray, stim_channels: tuple[int, int] = (1, 2)) -> np.ndarray:
+    """Running sum of stimulus 1 minus stimulus 2 (trials, T): the perceptual decision's task variable."""
+    return np.cumsum(inputs[..., stim_channels[0]] - inputs[..., stim_channels[1]], axis=1)

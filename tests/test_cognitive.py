@@ -1,0 +1,134 @@
+"""CTRNN cell and cognitive tasks; module, lesion, Jacobian, fixed-point and partition analyses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from modsim.compile.ctrnn import CTRNN
+from modsim.dynamics import (activity_modules, find_fixed_points, matrix_similarity, mean_jacobian,
+                             task_identification)
+from modsim.spec import load_spec
+from modsim.spec.analysis import DynamicsAnalysis, FixedPointSearch
+from modsim.spec.network import CTRNNCell
+from modsim.spec.task import GoNoGoTask, MultiTask, PerceptualDecisionTask
+from modsim.tasks.cognitive import (choice_trials, cumulative_evidence, gonogo_trials, perceptual_decision_trials,
+                                    trial_types)
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus"])
+def test_ctrnn_matches_the_euler_update(activation):
+    torch.manual_seed(0)
+    cell = CTRNN(3, CTRNNCell(kind="ctrnn", units=10, tau=100, dt=20, activation=activation)).double()
+    u = torch.randn(4, 30, 3, dtype=torch.float64)
+    rates, last = cell(u)
+    f = {"relu": torch.relu, "tanh": torch.tanh, "softplus": torch.nn.functional.softplus}[activation]
+    r = torch.zeros(4, 10, dtype=torch.float64)
+    want = []
+    for t in range(30):
+        r = r + 0.2 * (-r + f(u[:, t] @ cell.weight_ih_l0.T + r @ cell.weight_hh_l0.T + cell.bias_l0))
+        want.append(r)
+    torch.testing.assert_close(rates, torch.stack(want, 1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(last, r)
+
+
+def test_mean_jacobian_equals_autograd():
+    torch.manual_seed(1)
+    cell = CTRNN(3, CTRNNCell(kind="ctrnn", units=8, tau=100, dt=20, activation="tanh"))
+    u = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    with torch.no_grad():
+        hidden = cell(torch.from_numpy(u))[0].numpy()
+    drive = torch.nn.functional.linear(torch.from_numpy(u), cell.weight_ih_l0, cell.bias_l0).detach()
+    jacs = []
+    for b in range(2):
+        for t in range(5):
+            jacs.append(torch.autograd.functional.jacobian(
+                lambda h: cell.step(h[None], drive[b, t][None])[0], torch.from_numpy(hidden[b, t])).numpy())
+    np.testing.assert_allclose(mean_jacobian(cell, hidden, u), np.mean(jacs, axis=0), atol=1e-5)
+
+
+def test_perceptual_decision_trials():
+    spec = PerceptualDecisionTask(kind="perceptual_decision", coherences=[51.2], sigma=1.0)
+    data, truth = perceptual_decision_trials(spec, 400, np.random.default_rng(0), balanced=True)
+    steps = 5 + 100 + 5
+    assert data.inputs.shape == (400, steps, 3) and data.targets.shape == (400, steps, 1)
+    np.testing.assert_array_equal(truth, np.arange(400) % 2)
+    assert np.all(data.inputs[:, :-5, 0] == 1) and np.all(data.inputs[:, -5:, 0] == 0)
+    assert np.all(data.targets[:, :-5] == 0)
+    np.testing.assert_array_equal(data.targets[:, -1, 0], 1 + truth)
+    stim = data.inputs[:, 5:105, 1:]
+    diff = stim[..., 0].mean(axis=1) - stim[..., 1].mean(axis=1)
+    assert np.all(np.sign(diff) == np.where(truth == 0, 1, -1))
+    np.testing.assert_allclose(stim[truth == 0, :, 0].mean(), (1 + 0.512) / 2, atol=0.01)
+    np.testing.assert_allclose((stim[..., 0] - stim[..., 0].mean(axis=1, keepdims=True)).std(), 1 / np.sqrt(20), rtol=0.02)
+    ev = cumulative_evidence(data.inputs)
+    assert np.all(np.sign(ev[:, -1]) == np.where(truth == 0, 1, -1))
+    np.testing.assert_array_equal(trial_types(spec, data.inputs, data.targets), truth)
+
+
+def test_gonogo_and_multitask_trials():
+    spec = GoNoGoTask(kind="gonogo")
+    data, go = gonogo_trials(spec, 50, np.random.default_rng(0))
+    cue = data.inputs[:, :25, 1:]
+    assert np.all(cue.sum(axis=-1) == 1)
+    np.testing.assert_array_equal(cue[:, 0, 1], go)
+    assert np.all(data.inputs[:, 25:50, 1:] == 0)
+    np.testing.assert_array_equal(data.targets[:, -1, 0], go)
+    multi = MultiTask(kind="multitask")
+    data, types = choice_trials(multi, 40, np.random.default_rng(1), balanced=True)
+    assert data.inputs.shape[2] == 7
+    np.testing.assert_array_equal(data.inputs[:, 0, 5:].sum(axis=1), 1)
+    np.testing.assert_array_equal(trial_types(multi, data.inputs, data.targets), types)
+    assert set(types) == {0, 1, 2, 3}
+    gng = types >= 2
+    assert np.all(data.inputs[gng, :10, 0] == 1) and np.all(data.targets[gng, :10] == 0)  # padded with fixation
+
+
+def test_fixed_point_of_a_contracting_network_is_found():
+    torch.manual_seed(2)
+    cell = CTRNN(2, CTRNNCell(kind="ctrnn", units=6, activation="tanh"))
+    with torch.no_grad():
+        cell.weight_hh_l0.mul_(0.1)
+    drive = torch.tensor([0.3, -0.2, 0.1, 0.0, 0.5, -0.4])
+    points, q = find_fixed_points(cell, drive, np.random.default_rng(0).normal(size=(8, 6)),
+                                  FixedPointSearch(steps=2000, lr=0.02))
+    assert np.all(q < 1e-6)
+    np.testing.assert_allclose(points, points[0][None].repeat(8, 0), atol=1e-2)  # one attractor
+    expected = np.tanh(cell.weight_hh_l0.detach().numpy() @ points[0] + drive.numpy())
+    np.testing.assert_allclose(points[0], expected, atol=1e-2)
+
+
+def test_modules_ignore_silent_units_and_identify_tasks():
+    rng = np.random.default_rng(0)
+    plan = DynamicsAnalysis()
+    t = 600
+    a, b = rng.normal(size=(2, t))
+    act = np.concatenate([a[:, None] + 0.3 * rng.normal(size=(t, 6)), b[:, None] + 0.3 * rng.normal(size=(t, 6)),
+                          np.zeros((t, 2))], axis=1)
+    labels = activity_modules(act[None], plan)
+    assert np.all(labels[-2:] == -1)
+    assert len(set(labels[:6])) == 1 and len(set(labels[6:12])) == 1 and labels[0] != labels[6]
+    # task A groups units (0-5, 6-11); task B groups (0-2 + 6-8, 3-5 + 9-11)
+    trials = []
+    for task in (0, 1):
+        for _ in range(40):
+            x, y = rng.normal(size=(2, 30))
+            if task == 0:
+                cols = [x] * 6 + [y] * 6
+            else:
+                cols = [x] * 3 + [y] * 3 + [x] * 3 + [y] * 3
+            trials.append(np.stack(cols, 1) + 0.3 * rng.normal(size=(30, 12)))
+    acc, sim, tasks = task_identification(np.array(trials), np.repeat([0, 1], 40), 10, plan)
+    assert acc == 1.0 and sim.shape == (8, 8) and list(tasks) == [0] * 4 + [1] * 4
+    assert matrix_similarity(sim, sim) == pytest.approx(1.0)
+
+
+def test_dynamics_needs_a_ctrnn_and_matching_dt():
+    from modsim.spec import SpecError
+
+    with pytest.raises(SpecError, match="ctrnn cell"):
+        load_spec(ROOT / "specs" / "ctrnn_pdm.yaml", ["network.cell={kind: rnn, units: 64}"])
+    with pytest.raises(SpecError, match="task.dt"):
+        load_spec(ROOT / "specs" / "ctrnn_pdm.yaml", ["task.dt=10.0"])
