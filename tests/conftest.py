@@ -40,7 +40,7 @@ def shrink_task(kind: str) -> list[str]:
     if kind == "gonogo":
         return ["task.stimulus=100", "task.delay=100", "task.decision=100", "task.eval_trials=12"]
     if kind == "multitask":
-        return ["task.perceptual_decision.stimulus=200", "task.eval_trials=12"]
+        return ["task.perceptual_decision.stimulus=200", "task.eval_trials=12", "analysis.dynamics.task_partitions=3"]
     raise KeyError(kind)
 
 

@@ -101,6 +101,10 @@ class Spec(SpecModel):
                 raise ValueError(f"analysis.dynamics: needs a cognitive task, not {self.task.kind!r}")
             if self.analysis.dynamics.task_partitions is not None and self.task.kind != "multitask":
                 raise ValueError("analysis.dynamics.task_partitions: only for the multitask task")
+            chunk = self.analysis.dynamics.task_partitions
+            if chunk is not None and 4 * chunk > self.task.eval_trials:
+                raise ValueError(f"analysis.dynamics.task_partitions: chunks of {chunk} trials need task.eval_trials "
+                                 f">= {4 * chunk} (two chunks per task), got {self.task.eval_trials}")
         if self.network.cell.kind == "ctrnn" and hasattr(self.task, "dt") and self.task.dt != self.network.cell.dt:
             raise ValueError(f"task.dt: {self.task.dt} ms differs from network.cell.dt {self.network.cell.dt} ms; "
                              "the task's time step must be the cell's Euler step")

@@ -312,7 +312,7 @@ class PerceptualDecisionTask(_ChoiceTask):
     two noisy stimuli of means (1 +- coh/100)/2 arrive; when it goes off, report the larger one.
     Inputs [fixation, stimulus 1, stimulus 2]; classes [fixate, choose 1, choose 2]."""
 
-    kind: Literal["perceptual_decision"]
+    kind: Literal["perceptual_decision"] = "perceptual_decision"
     """Task family: two-alternative perceptual decision."""
     fixation: float = Field(default=100.0, ge=0.0)
     """Fixation epoch before the stimulus (ms)."""
@@ -340,7 +340,7 @@ class GoNoGoTask(_ChoiceTask):
     """Go / no-go (neurogym's GoNogo): a go or a no-go cue, a delay under fixation, then respond (go) or
     keep fixating (no-go). Inputs [fixation, no-go, go]; classes [fixate, go]."""
 
-    kind: Literal["gonogo"]
+    kind: Literal["gonogo"] = "gonogo"
     """Task family: delayed go / no-go."""
     fixation: float = Field(default=0.0, ge=0.0)
     """Fixation epoch before the cue (ms)."""
