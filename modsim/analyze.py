@@ -61,6 +61,14 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     results = {"step": steps[indices]}
     for key in rows[0]:
         results[key] = np.stack([np.asarray(r[key], dtype=np.float64) for r in rows])
+    if plan.dynamics is not None:  # on the final weights (the loop above ends with them loaded)
+        from .dynamics import run_dynamics
+
+        if indices[-1] != len(steps) - 1:
+            model.load_state_dict(_checkpoint_weights(group, len(steps) - 1), strict=False)
+            outputs, hidden = run_heldout(model, inputs, torch.device("cpu"))
+        for key, value in run_dynamics(spec, model, inputs, targets, hidden, outputs).items():
+            results[f"dynamics_{key}"] = np.asarray(value)
     _write_atomically(path, plan, results)
     return results
 
@@ -75,7 +83,7 @@ def _write_atomically(path: Path, plan: Analysis, results: dict[str, np.ndarray]
     sub.attrs.update({"plan": plan.model_dump(mode="json", by_alias=True), "created": now(),
                       "versions": package_versions()})
     for key, value in results.items():
-        dtype = np.int64 if key == "step" or key.endswith("_partition") else np.float64
+        dtype = np.int64 if key == "step" or key.endswith(("_partition", "_modules", "_types", "_task")) else np.float64
         sub.create_array(key, data=np.asarray(value).astype(dtype))
     if final.exists():
         os.replace(final, old)

@@ -132,3 +132,23 @@ def test_dynamics_needs_a_ctrnn_and_matching_dt():
         load_spec(ROOT / "specs" / "ctrnn_pdm.yaml", ["network.cell={kind: rnn, units: 64}"])
     with pytest.raises(SpecError, match="task.dt"):
         load_spec(ROOT / "specs" / "ctrnn_pdm.yaml", ["task.dt=10.0"])
+
+
+def test_shrunk_pdm_run_stores_dynamics_and_analyze_reproduces_them(store_dir):
+    from modsim.analyze import analyze_run
+    from modsim.store import open_run, read_section
+    from tests.test_pipeline import run_tiny, shrunk
+
+    spec = shrunk(ROOT / "specs" / "ctrnn_pdm.yaml", ["training.steps=3", "analysis.dynamics.fixed_points.steps=20"])
+    _, path = run_tiny(spec, store_dir)
+    stored = read_section(open_run(path), "dynamics")
+    n = spec.network.units
+    assert stored["modules"].shape == (n,) and stored["modules"].min() >= -1
+    k = stored["modules"].max() + 1
+    assert stored["module_evidence_r"].shape == (k,) and np.all(np.abs(stored["module_evidence_r"]) <= 1)
+    assert stored["lesion_accuracy"].shape == (k, 2) and stored["baseline_accuracy"].shape == (2,)
+    assert stored["jacobian_similarity"].shape == (n, n) and -1 <= stored["jacobian_corr_r"] <= 1
+    assert stored["fixed_points"].shape == (64, n) and np.all(stored["fixed_point_q"] >= 0)
+    again = analyze_run(path)
+    for key in ("modules", "module_evidence_r", "lesion_accuracy", "jacobian_corr_r"):
+        np.testing.assert_allclose(again[f"dynamics_{key}"], stored[key], atol=1e-9, err_msg=key)
