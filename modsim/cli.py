@@ -185,6 +185,8 @@ def _print_summary(result) -> None:
                        ("lesion_stim2_module_drop_other", "stim-2 module lesion: drop on stim-1 trials (points)"),
                        ("jacobian_corr_r", "Jacobian-row similarity vs corr (r)"),
                        ("fixed_point_jacobian_corr_r", "same at fixed points (r)"),
+                       ("input_partition_q", "input-sign partition: induced Q on corr"),
+                       ("input_partition_p", "input-sign partition: permutation p"),
                        ("task_identification_accuracy", "task identified from partitions")):
         if key in m:
             table.add_row(label, _fmt(m[key]))

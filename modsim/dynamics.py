@@ -9,6 +9,7 @@ import torch
 
 from .analysis.communities import ari, detect
 from .analysis.correlation import cosine_similarity, cross_corr
+from .analysis.significance import induced_q
 from .compile.ctrnn import CTRNN
 from .compile.network import ModularRNN
 from .spec import Spec
@@ -165,6 +166,13 @@ def run_dynamics(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets: np.
         jac = mean_jacobian(cell, hidden, inputs)
         out["jacobian_similarity"] = cosine_similarity(jac)
         out["jacobian_corr_r"] = np.float64(matrix_similarity(out["jacobian_similarity"], corr))
+    if plan.input_partition_permutations is not None:
+        stim_channel = 2 if task.kind == "gonogo" else 1  # the go cue / stimulus 1
+        sign_partition = (cell.weight_ih_l0.detach().numpy()[:, stim_channel] > 0).astype(np.int64)
+        signed = corr.copy()
+        np.fill_diagonal(signed, 0.0)
+        result = induced_q(signed, sign_partition, plan.input_partition_permutations, 0, True)
+        out["input_partition_q"], out["input_partition_p"] = np.float64(result.q), np.float64(result.p_value)
     if plan.fixed_points is not None:
         search = plan.fixed_points
         rng = np.random.default_rng(search.seed)

@@ -149,6 +149,7 @@ def test_shrunk_pdm_run_stores_dynamics_and_analyze_reproduces_them(store_dir):
     assert stored["lesion_accuracy"].shape == (k, 2) and stored["baseline_accuracy"].shape == (2,)
     assert stored["jacobian_similarity"].shape == (n, n) and -1 <= stored["jacobian_corr_r"] <= 1
     assert stored["fixed_points"].shape == (64, n) and np.all(stored["fixed_point_q"] >= 0)
+    assert 0 < stored["input_partition_p"] <= 1 and -1 <= stored["input_partition_q"] <= 1
     again = analyze_run(path)
     for key in ("modules", "module_evidence_r", "lesion_accuracy", "jacobian_corr_r"):
         np.testing.assert_allclose(again[f"dynamics_{key}"], stored[key], atol=1e-9, err_msg=key)

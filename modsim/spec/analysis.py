@@ -107,6 +107,10 @@ class DynamicsAnalysis(SpecModel):
     fixed_points: FixedPointSearch | None = FixedPointSearch()
     """Fixed/slow points under the stimulus-epoch mean input (`fixed_points`, `fixed_point_q`), with the
     Jacobian-row similarity at them against the correlation matrix (`fixed_point_jacobian_corr_r`)."""
+    input_partition_permutations: NonNegativeInt | None = 1000
+    """Sign-based module boundary from the input weights (units whose weight from the first stimulus
+    channel is positive vs negative), imposed on the signed activity correlation: induced Q with a
+    label-permutation null of this many draws (`input_partition_q`, `input_partition_p`); null skips it."""
     task_partitions: PositiveInt | None = None
     """Multi-task only: detect modules in chunks of this many held-out trials of one task, and identify
     each chunk's task from its partition alone (nearest other chunk by adjusted Rand index):
