@@ -31,9 +31,11 @@ def directed_q(adjacency: np.ndarray, labels: np.ndarray) -> float:
     blocks and c connections per direction between them, Q = (1 - p) / (2 (1 + p)), p = c / n^2.
     """
     a = np.asarray(adjacency, dtype=np.float64)
-    m = a.sum()
-    if m <= 0:
+    top = a.max() if a.size else 0.0
+    if top <= 0:
         return 0.0
+    a = a / top  # Q is scale-free; this keeps k_i k_j / M from underflowing for tiny weights
+    m = a.sum()
     s = _one_hot(labels)
     within = np.einsum("ic,ij,jc->", s, a, s)
     out_per_group = s.T @ a.sum(axis=1)
