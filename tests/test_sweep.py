@@ -115,7 +115,10 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     xr = pytest.importorskip("xarray")
     ds = xr.open_zarr(tmp_path / "stats" / "summary.zarr", consolidated=False)
     assert ds["mean"].dims == ("condition", "metric") and ds.sizes["condition"] == 2
-    assert int(ds["n"].sel(metric="q_cor").min()) == 3
+    per_run = {n: (open_run(sweep_dir / RUNS / n).attrs["status"], (open_run(sweep_dir / RUNS / n).attrs["summary"]
+                                                                      or {}).get("q_cor"))
+               for n in sorted(p.name for p in (sweep_dir / RUNS).iterdir() if p.is_dir())}
+    assert int(ds["n"].sel(metric="q_cor").min()) == 3, f"{summary.output}\n{per_run}"
 
 
 def test_summarize_two_sweeps_and_statistics():
