@@ -183,6 +183,8 @@ def _print_summary(result) -> None:
                        ("lesion_stim1_module_drop_other", "stim-1 module lesion: drop on stim-2 trials (points)"),
                        ("lesion_stim2_module_drop_own", "stim-2 module lesion: drop on stim-2 trials (points)"),
                        ("lesion_stim2_module_drop_other", "stim-2 module lesion: drop on stim-1 trials (points)"),
+                       ("module_reconstruction_r", "module-mean reconstruction (r)"),
+                       ("pca_reconstruction_r", "PCA reconstruction, as many PCs (r)"),
                        ("jacobian_corr_r", "Jacobian-row similarity vs corr (r)"),
                        ("fixed_point_jacobian_corr_r", "same at fixed points (r)"),
                        ("input_partition_q", "input-sign partition: induced Q on corr"),

@@ -47,6 +47,30 @@ def module_evidence(activity: np.ndarray, inputs: np.ndarray, modules: np.ndarra
     return cross_corr(means, evidence[:, None])[:, 0]
 
 
+def module_reconstruction(activity: np.ndarray, modules: np.ndarray) -> dict[str, np.ndarray]:
+    """Dimensionality reduction by module means vs PCA with as many components (active units only):
+    mean per-unit Pearson r between each unit and its module's mean (`module_reconstruction_r`) or its
+    rank-k PCA reconstruction (`pca_reconstruction_r`), and |r| between module means and the top k
+    principal components (`module_pc_r`, modules x k)."""
+    flat = activity.reshape(-1, activity.shape[-1])
+    active = modules >= 0
+    x = flat[:, active] - flat[:, active].mean(axis=0)
+    labels = modules[active]
+    k = int(labels.max()) + 1
+    means = np.stack([x[:, labels == m].mean(axis=1) for m in range(k)], axis=1)
+    by_module = means[:, labels]
+    u, sv, vt = np.linalg.svd(x, full_matrices=False)
+    pcs = u[:, :k] * sv[:k]
+    by_pca = pcs @ vt[:k]
+
+    def unit_r(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.mean(np.diag(cross_corr(a, b))))
+
+    return {"module_reconstruction_r": np.float64(unit_r(x, by_module)),
+            "pca_reconstruction_r": np.float64(unit_r(x, by_pca)),
+            "module_pc_r": np.abs(cross_corr(means, pcs))}
+
+
 def accuracy_by_type(outputs: np.ndarray, targets: np.ndarray, types: np.ndarray, n_types: int) -> np.ndarray:
     """Last-step argmax accuracy of each trial type (NaN for absent types)."""
     correct = outputs[:, -1].argmax(axis=-1) == targets[:, -1, 0].astype(np.int64)
@@ -155,6 +179,8 @@ def run_dynamics(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets: np.
     if task.kind == "gonogo":
         is_pdm[:] = False
     stim_epoch = inputs[..., 0] > 0.5  # fixation on: the stimulus and delay epochs
+    if (modules >= 0).sum() >= 2:
+        out.update(module_reconstruction(hidden, modules))
     if plan.module_evidence and is_pdm.any():
         epoch = stim_epoch & is_pdm[:, None]
         out["module_evidence_r"] = module_evidence(hidden, inputs, modules, (1, 2), epoch)

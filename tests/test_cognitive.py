@@ -153,3 +153,18 @@ def test_shrunk_pdm_run_stores_dynamics_and_analyze_reproduces_them(store_dir):
     again = analyze_run(path)
     for key in ("modules", "module_evidence_r", "lesion_accuracy", "jacobian_corr_r"):
         np.testing.assert_allclose(again[f"dynamics_{key}"], stored[key], atol=1e-9, err_msg=key)
+
+
+def test_module_means_reconstruct_modular_activity_like_pca():
+    from modsim.dynamics import module_reconstruction
+
+    rng = np.random.default_rng(3)
+    latent = rng.normal(size=(500, 3))
+    modules = np.repeat([0, 1, 2], 5)
+    activity = latent[:, modules] + 0.2 * rng.normal(size=(500, 15))
+    out = module_reconstruction(activity[None], modules)
+    assert out["module_reconstruction_r"] > 0.95 and out["pca_reconstruction_r"] > 0.95
+    assert out["module_pc_r"].shape == (3, 3)
+    assert np.all(out["module_pc_r"] <= 1) and out["module_pc_r"].max(axis=1).min() > 0.3
+    scrambled = module_reconstruction(activity[None], rng.permutation(modules))
+    assert scrambled["module_reconstruction_r"] < out["module_reconstruction_r"] - 0.2

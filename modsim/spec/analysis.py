@@ -94,7 +94,9 @@ class DynamicsAnalysis(SpecModel):
     end of `modsim run` and by `modsim analyze`), stored under `dynamics/`."""
 
     modules: CommunityDetection = CommunityDetection(algorithm="louvain", signed=True)
-    """How the modules are found: by default signed Louvain (Rubinov-Sporns Q) on the activity correlation."""
+    """How the modules are found: by default signed Louvain (Rubinov-Sporns Q) on the activity correlation.
+    Always stored: `modules`, and the module-mean reconstruction against PCA (`module_reconstruction_r`,
+    `pca_reconstruction_r`, `module_pc_r`)."""
     module_evidence: bool = True
     """Correlate each module's mean activity with the task variable (cumulative evidence, perceptual
     decision trials) over the stimulus epoch: `module_evidence_r` (modules,)."""
