@@ -187,6 +187,7 @@ def _print_summary(result) -> None:
                        ("pca_reconstruction_r", "PCA reconstruction, as many PCs (r)"),
                        ("jacobian_corr_r", "Jacobian-row similarity vs corr (r)"),
                        ("fixed_point_jacobian_corr_r", "same at fixed points (r)"),
+                       ("lesion_similarity_corr_r", "lesion similarity vs corr (r)"),
                        ("input_partition_q", "input-sign partition: induced Q on corr"),
                        ("input_partition_p", "input-sign partition: permutation p"),
                        ("task_identification_accuracy", "task identified from partitions")):

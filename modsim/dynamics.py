@@ -125,6 +125,67 @@ def find_fixed_points(cell: CTRNN, drive: torch.Tensor, starts: np.ndarray, sear
     return h.detach().numpy(), q.numpy()
 
 
+def _decision_distance(cell: CTRNN, readout, inputs: torch.Tensor, w_hh: torch.Tensor) -> float:
+    """Mean |logit 1 - logit 2| at the last step of held-out trials run with recurrent weights `w_hh`."""
+    original = cell.weight_hh_l0.data.clone()
+    try:
+        cell.weight_hh_l0.data.copy_(w_hh)
+        rates, _ = cell(inputs)
+        logits = readout(rates[:, -1])
+        return float((logits[:, 1] - logits[:, 2]).abs().mean()) if logits.shape[1] > 2 else \
+            float((logits[:, 0] - logits[:, 1]).abs().mean())
+    finally:
+        cell.weight_hh_l0.data.copy_(original)
+
+
+@torch.no_grad()
+def recurrent_lesions(cell: CTRNN, readout, inputs: np.ndarray, modules: np.ndarray, lesions: int,
+                      perturbation: float, cue_channel: int) -> np.ndarray:
+    """Decision distance (modules, lesions + 1) as the largest positive within-module weights are zeroed
+    one after another, under a constant `perturbation` added to the cue channel while fixation is on."""
+    x = torch.from_numpy(inputs.copy())
+    x[..., cue_channel] += perturbation * (x[..., 0] > 0.5)
+    w = cell.weight_hh_l0.detach()
+    out = np.zeros((int(modules.max()) + 1, lesions + 1))
+    for m in range(out.shape[0]):
+        idx = torch.from_numpy(np.flatnonzero(modules == m))
+        block = w[idx][:, idx]
+        order = torch.argsort(block.flatten(), descending=True)[:lesions]
+        lesioned = w.clone()
+        out[m, 0] = _decision_distance(cell, readout, x, lesioned)
+        for i, flat in enumerate(order.tolist(), start=1):
+            if block.flatten()[flat] > 0:
+                lesioned[idx[flat // idx.numel()], idx[flat % idx.numel()]] = 0.0
+            out[m, i] = _decision_distance(cell, readout, x, lesioned)
+    return out
+
+
+@torch.no_grad()
+def lesion_similarity(cell: CTRNN, hidden: np.ndarray, mean_input: np.ndarray, side: int) -> np.ndarray:
+    """Unit-by-unit similarity of single-unit lesions: one Euler step from a side x side grid spanning the
+    activity in its top-2 PC plane, with each unit's outgoing weights zeroed in turn; Pearson r between
+    units' displacement fields (the distance of each lesioned next state from the intact one)."""
+    flat = hidden.reshape(-1, hidden.shape[-1]).astype(np.float64)
+    mean = flat.mean(axis=0)
+    _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    proj = (flat - mean) @ vt[:2].T
+    axes = [np.linspace(proj[:, k].min(), proj[:, k].max(), side) for k in range(2)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 2)
+    states = torch.from_numpy(grid @ vt[:2] + mean).float()
+    if cell.f is torch.relu:
+        states = states.clamp(min=0.0)
+    drive = torch.nn.functional.linear(torch.from_numpy(mean_input).float(), cell.weight_ih_l0, cell.bias_l0)
+    drive = drive.expand(states.shape[0], -1)
+    intact = cell.step(states, drive)
+    n = cell.units
+    pre = torch.addmm(drive, states, cell.weight_hh_l0.t())               # (points, N)
+    # lesioning unit j removes column j of W: pre_j = pre - r_j * W[:, j]
+    lesioned_pre = pre[None] - states.t()[:, :, None] * cell.weight_hh_l0.t()[:, None, :]  # (N, points, N)
+    lesioned = torch.lerp(states[None].expand(n, -1, -1), cell.f(lesioned_pre), cell.alpha)
+    displacement = (lesioned - intact[None]).norm(dim=-1).double().numpy()  # (N, points)
+    return cross_corr(displacement.T, displacement.T)
+
+
 def task_identification(activity: np.ndarray, task_of_trial: np.ndarray, chunk: int, plan: DynamicsAnalysis
                         ) -> tuple[float, np.ndarray, np.ndarray]:
     """Partition the units in chunks of `chunk` same-task trials; predict each chunk's task as that of the
@@ -216,6 +277,14 @@ def run_dynamics(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets: np.
             out["fixed_point_jacobian_corr_r"] = np.float64(matrix_similarity(cosine_similarity(jac), corr))
     if "module_evidence_r" in out and "lesion_accuracy" in out:
         out.update(evidence_lesion_summary(out["module_evidence_r"], out["baseline_accuracy"], out["lesion_accuracy"]))
+    if plan.recurrent_lesions is not None and (modules >= 0).any():
+        cue = 2 if task.kind == "gonogo" else 1
+        out["recurrent_lesion_distance"] = recurrent_lesions(cell, model.readout, inputs, modules,
+                                                             plan.recurrent_lesions, plan.lesion_perturbation, cue)
+    if plan.lesion_similarity is not None:
+        sim = lesion_similarity(cell, hidden, inputs[stim_epoch].mean(axis=0), plan.lesion_similarity)
+        out["lesion_similarity"] = sim
+        out["lesion_similarity_corr_r"] = np.float64(matrix_similarity(sim, corr))
     if plan.task_partitions is not None:
         task_of_trial = (types >= 2).astype(np.int64)
         acc, sim, chunk_task = task_identification(hidden, task_of_trial, plan.task_partitions, plan)

@@ -150,6 +150,8 @@ def test_shrunk_pdm_run_stores_dynamics_and_analyze_reproduces_them(store_dir):
     assert stored["jacobian_similarity"].shape == (n, n) and -1 <= stored["jacobian_corr_r"] <= 1
     assert stored["fixed_points"].shape == (64, n) and np.all(stored["fixed_point_q"] >= 0)
     assert 0 < stored["input_partition_p"] <= 1 and -1 <= stored["input_partition_q"] <= 1
+    assert stored["recurrent_lesion_distance"].shape == (k, 21)
+    assert stored["lesion_similarity"].shape == (n, n) and -1 <= stored["lesion_similarity_corr_r"] <= 1
     again = analyze_run(path)
     for key in ("modules", "module_evidence_r", "lesion_accuracy", "jacobian_corr_r"):
         np.testing.assert_allclose(again[f"dynamics_{key}"], stored[key], atol=1e-9, err_msg=key)
@@ -168,3 +170,49 @@ def test_module_means_reconstruct_modular_activity_like_pca():
     assert np.all(out["module_pc_r"] <= 1) and out["module_pc_r"].max(axis=1).min() > 0.3
     scrambled = module_reconstruction(activity[None], rng.permutation(modules))
     assert scrambled["module_reconstruction_r"] < out["module_reconstruction_r"] - 0.2
+
+
+def test_lesion_similarity_matches_lesioning_each_unit():
+    from modsim.dynamics import lesion_similarity
+    from modsim.analysis.correlation import cross_corr
+
+    torch.manual_seed(4)
+    cell = CTRNN(3, CTRNNCell(kind="ctrnn", units=7, tau=100, dt=50, activation="tanh"))
+    hidden = np.random.default_rng(0).normal(size=(5, 9, 7)).astype(np.float32)
+    mean_input = np.array([1.0, 0.4, 0.6], dtype=np.float32)
+    sim = lesion_similarity(cell, hidden, mean_input, side=6)
+    # brute force: rebuild the grid, lesion each unit by zeroing its column of W, one step
+    flat = hidden.reshape(-1, 7).astype(np.float64)
+    mean = flat.mean(0)
+    vt = np.linalg.svd(flat - mean, full_matrices=False)[2]
+    proj = (flat - mean) @ vt[:2].T
+    axes = [np.linspace(proj[:, k].min(), proj[:, k].max(), 6) for k in range(2)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2) @ vt[:2] + mean
+    states = torch.from_numpy(grid).float()
+    drive = torch.nn.functional.linear(torch.from_numpy(mean_input), cell.weight_ih_l0, cell.bias_l0).expand(36, -1)
+    with torch.no_grad():
+        intact = cell.step(states, drive)
+        fields = []
+        for j in range(7):
+            w = cell.weight_hh_l0.clone()
+            w[:, j] = 0
+            lesioned = torch.lerp(states, torch.tanh(drive + states @ w.T), cell.alpha)
+            fields.append((lesioned - intact).norm(dim=1).numpy())
+    np.testing.assert_allclose(sim, cross_corr(np.array(fields).T, np.array(fields).T), atol=1e-5)
+
+
+def test_recurrent_lesions_restore_the_weights_and_start_intact():
+    from modsim.dynamics import recurrent_lesions
+
+    torch.manual_seed(5)
+    cell = CTRNN(3, CTRNNCell(kind="ctrnn", units=8, tau=100, dt=100))
+    readout = torch.nn.Linear(8, 3)
+    data, _ = perceptual_decision_trials(PerceptualDecisionTask(kind="perceptual_decision", dt=100), 20,
+                                         np.random.default_rng(0))
+    before = cell.weight_hh_l0.detach().clone()
+    modules = np.array([0, 0, 0, 0, 1, 1, 1, -1])
+    out = recurrent_lesions(cell, readout, data.inputs, modules, 5, 4.0, 1)
+    assert out.shape == (2, 6)
+    assert torch.equal(cell.weight_hh_l0, before)
+    np.testing.assert_allclose(out[:, 0], out[0, 0])  # the intact network is the same for both modules
+    assert np.all(np.isfinite(out)) and np.all(out >= 0)

@@ -113,6 +113,20 @@ class DynamicsAnalysis(SpecModel):
     """Sign-based module boundary from the input weights (units whose weight from the first stimulus
     channel is positive vs negative), imposed on the signed activity correlation: induced Q with a
     label-permutation null of this many draws (`input_partition_q`, `input_partition_p`); null skips it."""
+    recurrent_lesions: NonNegativeInt | None = 20
+    """Iteratively zero the largest positive recurrent weight inside each module, this many times, and
+    record the distance of the perturbed network's decision from the boundary (|logit choice 1 - logit
+    choice 2| at the last step, mean over held-out trials): `recurrent_lesion_distance` (modules,
+    lesions + 1). Null skips it."""
+    lesion_perturbation: float = 4.0
+    """Constant added to the first stimulus (cue) channel during the stimulus epoch for the recurrent
+    lesions (the paper's "large continual input value of 4")."""
+    lesion_similarity: PositiveInt | None = 25
+    """Lesion-similarity matrix: a grid of this many points per side in the plane of the top two PCs of
+    the activity, one step of the network from every point with each unit lesioned in turn (its outgoing
+    weights zeroed); units are similar when their lesions move the flow alike (Pearson r of the per-point
+    displacement). Stores `lesion_similarity` (units x units) and its correlation with the activity
+    correlation matrix (`lesion_similarity_corr_r`). Null skips it."""
     task_partitions: PositiveInt | None = None
     """Multi-task only: detect modules in chunks of this many held-out trials of one task, and identify
     each chunk's task from its partition alone (nearest other chunk by adjusted Rand index):
