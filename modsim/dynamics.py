@@ -14,7 +14,7 @@ from .compile.ctrnn import CTRNN
 from .compile.network import ModularRNN
 from .spec import Spec
 from .spec.analysis import DynamicsAnalysis, FixedPointSearch
-from .tasks.cognitive import cumulative_evidence, trial_types
+from .tasks.cognitive import before_decision, cumulative_evidence, trial_types
 
 
 SILENT_SD = 1e-6
@@ -140,11 +140,12 @@ def _decision_distance(cell: CTRNN, readout, inputs: torch.Tensor, w_hh: torch.T
 
 @torch.no_grad()
 def recurrent_lesions(cell: CTRNN, readout, inputs: np.ndarray, modules: np.ndarray, lesions: int,
-                      perturbation: float, cue_channel: int) -> np.ndarray:
+                      perturbation: float, cue_channel: int, window: np.ndarray) -> np.ndarray:
     """Decision distance (modules, lesions + 1) as the largest positive within-module weights are zeroed
-    one after another, under a constant `perturbation` added to the cue channel while fixation is on."""
+    one after another, under a constant `perturbation` added to the cue channel on the `window` steps
+    (trials, T) before the decision."""
     x = torch.from_numpy(inputs.copy())
-    x[..., cue_channel] += perturbation * (x[..., 0] > 0.5)
+    x[..., cue_channel] += perturbation * torch.from_numpy(np.asarray(window, dtype=np.float32))
     w = cell.weight_hh_l0.detach()
     out = np.zeros((int(modules.max()) + 1, lesions + 1))
     for m in range(out.shape[0]):
@@ -239,7 +240,7 @@ def run_dynamics(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets: np.
     is_pdm = types < 2 if task.kind == "multitask" else np.ones(len(types), dtype=bool)
     if task.kind == "gonogo":
         is_pdm[:] = False
-    stim_epoch = inputs[..., 0] > 0.5  # fixation on: the stimulus and delay epochs
+    stim_epoch = before_decision(task, inputs)  # fixation, stimulus and delay epochs
     if (modules >= 0).sum() >= 2:
         out.update(module_reconstruction(hidden, modules))
     if plan.module_evidence and is_pdm.any():
@@ -280,7 +281,8 @@ def run_dynamics(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets: np.
     if plan.recurrent_lesions is not None and (modules >= 0).any():
         cue = 2 if task.kind == "gonogo" else 1
         out["recurrent_lesion_distance"] = recurrent_lesions(cell, model.readout, inputs, modules,
-                                                             plan.recurrent_lesions, plan.lesion_perturbation, cue)
+                                                             plan.recurrent_lesions, plan.lesion_perturbation, cue,
+                                                             stim_epoch)
     if plan.lesion_similarity is not None:
         sim = lesion_similarity(cell, hidden, inputs[stim_epoch].mean(axis=0), plan.lesion_similarity)
         out["lesion_similarity"] = sim

@@ -211,7 +211,7 @@ def test_recurrent_lesions_restore_the_weights_and_start_intact():
                                          np.random.default_rng(0))
     before = cell.weight_hh_l0.detach().clone()
     modules = np.array([0, 0, 0, 0, 1, 1, 1, -1])
-    out = recurrent_lesions(cell, readout, data.inputs, modules, 5, 4.0, 1)
+    out = recurrent_lesions(cell, readout, data.inputs, modules, 5, 4.0, 1, data.inputs[..., 0] > 0.5)
     assert out.shape == (2, 6)
     assert torch.equal(cell.weight_hh_l0, before)
     np.testing.assert_allclose(out[:, 0], out[0, 0])  # the intact network is the same for both modules

@@ -89,7 +89,7 @@ class Spec(SpecModel):
         needs_classes = {"accuracy", "specialisation"} & set(self.analysis.metrics)
         if needs_classes and not hasattr(self.task, "classes"):
             raise ValueError(f"analysis.metrics: {sorted(needs_classes)} need a classification task "
-                             f"(digit_parity, perceptual_decision, gonogo, multitask); task {self.task.kind!r} is not one")
+                             f"(digit_parity, perceptual_decision, gonogo, multitask, neurogym); task {self.task.kind!r} is not one")
         if "specialisation" in self.analysis.metrics and self.task.kind != "digit_parity":
             raise ValueError(f"analysis.metrics: 'specialisation' needs the digit_parity task, not {self.task.kind!r}")
         if "specialisation" in self.analysis.metrics and len(groups) < 2:

@@ -326,6 +326,10 @@ class PerceptualDecisionTask(_ChoiceTask):
     """Coherences (%) drawn uniformly per trial."""
     sigma: float = Field(default=1.0, ge=0.0)
     """Stimulus noise; the per-step standard deviation is sigma / sqrt(dt) as in neurogym."""
+    fixation_during_stimulus: bool = True
+    """Keep the fixation input on through the stimulus and delay (the paper: "two stimuli are presented
+    during this fixation period"; older neurogym); false follows neurogym >= 2, where it is on only in the
+    fixation epoch. Either way the decision epoch has it off."""
 
     def input_names(self) -> list[str]:
         """Input channels."""
@@ -382,6 +386,31 @@ class MultiTask(_ChoiceTask):
         return ["fixate", "choice1", "choice2"]
 
 
+class NeurogymTask(_ChoiceTask):
+    """Trials drawn from a neurogym environment (`pip install 'modsim[neurogym]'`): each trial's
+    observations and ground-truth actions, left-padded with zeros (label 0) to the longest trial so all
+    trials end together. Training trials are drawn fresh per minibatch from a seeded environment."""
+
+    kind: Literal["neurogym"]
+    """Task family: any neurogym TrialEnv."""
+    env: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    """Registered environment id, e.g. `PerceptualDecisionMaking-v0`, `GoNogo-v0`."""
+    kwargs: dict[str, float | int | str | bool | list[float] | dict[str, float]] = {}
+    """Keyword arguments of `neurogym.make` besides dt (e.g. `timing`, `sigma`)."""
+    inputs: PositiveInt
+    """Observation size of the environment (checked when the data are drawn)."""
+    actions: PositiveInt
+    """Number of actions (classes) of the environment (checked when the data are drawn)."""
+
+    def input_names(self) -> list[str]:
+        """Input channels."""
+        return [f"ob{i}" for i in range(self.inputs)]
+
+    def class_names(self) -> list[str]:
+        """Output classes."""
+        return [f"action{i}" for i in range(self.actions)]
+
+
 Task = Annotated[Union[LorenzRosslerTask, FlipFlopTask, DigitParityTask, PerceptualDecisionTask, GoNoGoTask,
-                       MultiTask], Field(discriminator="kind")]
+                       MultiTask, NeurogymTask], Field(discriminator="kind")]
 """Task; the `kind` selects the family (flipflop, digit_parity and cognitive tasks join this union)."""

@@ -7,7 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..spec.task import DigitParityTask, FlipFlopTask, GoNoGoTask, LorenzRosslerTask, MultiTask, PerceptualDecisionTask
+from ..spec.task import (DigitParityTask, FlipFlopTask, GoNoGoTask, LorenzRosslerTask, MultiTask, NeurogymTask,
+                         PerceptualDecisionTask)
 from .chaos import lorenz_rossler_data
 from .cognitive import choice_trials
 from .digits import PairSampler, eval_blocks, load_images
@@ -73,7 +74,7 @@ def build_task(spec, seed: int) -> TaskData:
             draw=lambda count, rng: train_pairs.render(*train_pairs.pairs(count, rng), rng),
             loss="cross_entropy_last",
         )
-    if isinstance(spec, (PerceptualDecisionTask, GoNoGoTask, MultiTask)):
+    if isinstance(spec, (PerceptualDecisionTask, GoNoGoTask, MultiTask, NeurogymTask)):
         return TaskData(
             train=None,
             eval=choice_trials(spec, spec.eval_trials, eval_rng, balanced=True)[0],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec.task import GoNoGoTask, MultiTask, PerceptualDecisionTask
+from ..spec.task import GoNoGoTask, MultiTask, NeurogymTask, PerceptualDecisionTask
 from .sequences import SequenceData
 
 
@@ -24,7 +24,7 @@ def perceptual_decision_trials(spec: PerceptualDecisionTask, count: int, rng: np
     truth = np.arange(count) % 2 if balanced else rng.integers(0, 2, count)
     coh = np.asarray(spec.coherences, dtype=np.float64)[rng.integers(0, len(spec.coherences), count)]
     inputs = np.zeros((count, steps, 3))
-    inputs[:, :steps - dec, 0] = 1.0
+    inputs[:, :steps - dec if spec.fixation_during_stimulus else fix, 0] = 1.0
     sign = np.where(truth == 0, 1.0, -1.0)[:, None]
     means = np.stack([(1 + sign * coh[:, None] / 100) / 2, (1 - sign * coh[:, None] / 100) / 2], axis=-1)
     noise = rng.normal(size=(count, stim, 2)) * (spec.sigma / np.sqrt(dt))
@@ -75,6 +75,33 @@ def multitask_trials(spec: MultiTask, count: int, rng: np.random.Generator,
     return SequenceData(inputs, targets), types
 
 
+def neurogym_trials(spec: NeurogymTask, count: int, rng: np.random.Generator) -> tuple[SequenceData, np.ndarray]:
+    """`count` trials of a neurogym environment, left-padded to a common length; types = the label at the
+    last step."""
+    try:
+        import neurogym
+    except ImportError as exc:
+        raise ValueError("task kind 'neurogym' needs neurogym: pip install 'modsim[neurogym]'") from exc
+    env = neurogym.make(spec.env, dt=spec.dt, **spec.kwargs).unwrapped
+    env.seed(int(rng.integers(2**31 - 1)))
+    obs, labels = [], []
+    for _ in range(count):
+        env.new_trial()
+        obs.append(np.asarray(env.ob, dtype=np.float32))
+        labels.append(np.asarray(env.gt, dtype=np.int64))
+    if obs[0].shape[1] != spec.inputs:
+        raise ValueError(f"task.inputs: {spec.env} observes {obs[0].shape[1]} channels, the spec says {spec.inputs}")
+    if max(int(lab.max()) for lab in labels) >= spec.actions:
+        raise ValueError(f"task.actions: {spec.env} uses more than {spec.actions} actions")
+    steps = max(o.shape[0] for o in obs)
+    inputs = np.zeros((count, steps, spec.inputs), dtype=np.float32)
+    targets = np.zeros((count, steps, 1), dtype=np.float32)
+    for i, (o, lab) in enumerate(zip(obs, labels)):
+        inputs[i, steps - o.shape[0]:] = o
+        targets[i, steps - o.shape[0]:, 0] = lab
+    return SequenceData(inputs, targets), targets[:, -1, 0].astype(np.int64)
+
+
 def choice_trials(spec, count: int, rng: np.random.Generator, balanced: bool = False
                   ) -> tuple[SequenceData, np.ndarray]:
     """Trials of any cognitive task spec, with their trial types."""
@@ -82,6 +109,8 @@ def choice_trials(spec, count: int, rng: np.random.Generator, balanced: bool = F
         return perceptual_decision_trials(spec, count, rng, balanced=balanced)
     if isinstance(spec, GoNoGoTask):
         return gonogo_trials(spec, count, rng, balanced=balanced)
+    if isinstance(spec, NeurogymTask):
+        return neurogym_trials(spec, count, rng)
     return multitask_trials(spec, count, rng, balanced=balanced)
 
 
@@ -90,10 +119,21 @@ def trial_types(spec, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     label = targets[:, -1, 0].astype(np.int64)
     if isinstance(spec, PerceptualDecisionTask):
         return label - 1
-    if isinstance(spec, GoNoGoTask):
+    if isinstance(spec, (GoNoGoTask, NeurogymTask)):
         return label
     is_gng = inputs[:, -1, 6] > 0.5
     return np.where(is_gng, 2 + (label > 0), label - 1)
+
+
+def before_decision(spec, inputs: np.ndarray) -> np.ndarray:
+    """(trials, T) True on the steps before each trial's decision epoch (fixation, stimulus, delay)."""
+    trials, steps = inputs.shape[:2]
+    t = np.arange(steps)[None, :]
+    if isinstance(spec, MultiTask):
+        dec = np.where(inputs[:, -1, 6] > 0.5, spec._steps(spec.gonogo.decision),
+                       spec._steps(spec.perceptual_decision.decision))
+        return t < steps - dec[:, None]
+    return np.broadcast_to(t < steps - spec._steps(spec.decision), (trials, steps))
 
 
 def cumulative_evidence(inputs: np.ndarray, stim_channels: tuple[int, int] = (1, 2)) -> np.ndarray:
