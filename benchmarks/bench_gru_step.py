@@ -11,8 +11,6 @@ plain / modsim (>= 0.9 means modsim costs at most ~10% more than the bare kernel
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -20,24 +18,9 @@ from torch import nn
 
 from modsim.compile import compile_experiment
 from modsim.spec import load_spec
+from timing import timed  # benchmarks/timing.py (the script's directory is on sys.path)
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "gru_lorenz_rossler.yaml"
-
-
-def timed(fn, repeats: int, device: torch.device) -> float:
-    """Median seconds of `fn` over `repeats` calls after two warm-up calls."""
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -12,30 +12,13 @@ modsim's loop is at least as fast) for the forward pass alone and for forward + 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from torch import nn
 
 from modsim.compile.leaky import LeakyRNN
 from modsim.spec.network import LeakyCell
-
-
-def timed(fn, repeats: int, device: torch.device) -> float:
-    """Median seconds of `fn` over `repeats` calls after two warm-up calls."""
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from timing import timed  # benchmarks/timing.py (the script's directory is on sys.path)
 
 
 def hand_written(u: torch.Tensor, w_in: torch.Tensor, w: torch.Tensor, b: torch.Tensor, alpha: float,

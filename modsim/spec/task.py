@@ -35,7 +35,29 @@ class RosslerParams(SpecModel):
     """Time between stored points (the paper: 14000 points over t in [0, 700])."""
 
 
-class LorenzRosslerTask(SpecModel):
+class TaskBase(SpecModel):
+    """Defaults every task shares: no steps run without autograd, no named input sets."""
+
+    @property
+    def grad_from(self) -> int:
+        """Leading steps run without autograd (none)."""
+        return 0
+
+    def input_sets(self) -> dict[str, list[int]]:
+        """Named sets of input channels (none)."""
+        return {}
+
+
+class _NoWashout(TaskBase):
+    """A task whose every step counts in the metrics."""
+
+    @property
+    def washout(self) -> int:
+        """Leading steps excluded from the metrics (none)."""
+        return 0
+
+
+class LorenzRosslerTask(TaskBase):
     """Separate the elementwise sum of a Lorenz and a Roessler trajectory into both signals.
 
     Input: 3 channels (Lorenz + Roessler); target: 6 channels (Lorenz x, y, z then Roessler x, y, z).
@@ -85,14 +107,6 @@ class LorenzRosslerTask(SpecModel):
         """Label of every output channel."""
         return ["lorenz_x", "lorenz_y", "lorenz_z", "rossler_x", "rossler_y", "rossler_z"]
 
-    def input_sets(self) -> dict[str, list[int]]:
-        """Named sets of input channels for D_in (none: every channel carries both signals)."""
-        return {}
-
-    @property
-    def grad_from(self) -> int:
-        """Leading steps run without autograd (none: the washout is only left out of the loss)."""
-        return 0
 
     @model_validator(mode="after")
     def _check_lengths(self) -> "LorenzRosslerTask":
@@ -103,7 +117,7 @@ class LorenzRosslerTask(SpecModel):
         return self
 
 
-class FlipFlopTask(SpecModel):
+class FlipFlopTask(TaskBase):
     """n-bit flip-flop working memory (Sussillo & Abbott 2009; the MI paper's 2-bit task).
 
     Each bit has an ON and an OFF input line (channels [on1, off1, on2, off2, ...]). A pulse of
@@ -167,7 +181,7 @@ class FlipFlopTask(SpecModel):
         return list(self.output_sets())
 
 
-class DigitParityTask(SpecModel):
+class DigitParityTask(_NoWashout):
     """Digit-pair parity choice (Bena & Goodman): two images, digits d1 and d2; with s = (d1 + d2) % 2 the
     network reports T' = d1 if s else d2 and T'' the other one, decided at the last time step.
 
@@ -214,16 +228,6 @@ class DigitParityTask(SpecModel):
     """Held-out trials per block (three blocks) drawn from the test images."""
 
     @property
-    def washout(self) -> int:
-        """Leading steps excluded from the metrics (none)."""
-        return 0
-
-    @property
-    def grad_from(self) -> int:
-        """Leading steps run without autograd (none)."""
-        return 0
-
-    @property
     def input_dim(self) -> int:
         """Both images side by side."""
         return 2 * self.pixels
@@ -256,7 +260,7 @@ class DigitParityTask(SpecModel):
         return self
 
 
-class _ChoiceTask(SpecModel):
+class _ChoiceTask(_NoWashout):
     """Shared fields of the trial-aligned cognitive tasks: fixed epochs in ms, a step of `dt` ms; every
     trial ends with its decision epoch. The network is trained with cross-entropy at every step against
     the class of that step (0 = fixate, then the choices)."""
@@ -268,16 +272,6 @@ class _ChoiceTask(SpecModel):
 
     def _steps(self, ms: float) -> int:
         return int(round(ms / self.dt))
-
-    @property
-    def washout(self) -> int:
-        """Leading steps excluded from the metrics (none)."""
-        return 0
-
-    @property
-    def grad_from(self) -> int:
-        """Leading steps run without autograd (none)."""
-        return 0
 
     def input_sets(self) -> dict[str, list[int]]:
         """Named input channels."""
