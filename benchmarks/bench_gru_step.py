@@ -10,7 +10,6 @@ plain / modsim (>= 0.9 means modsim costs at most ~10% more than the bare kernel
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
@@ -18,23 +17,13 @@ from torch import nn
 
 from modsim.compile import compile_experiment
 from modsim.spec import load_spec
-from timing import timed  # benchmarks/timing.py (the script's directory is on sys.path)
+from timing import step_benchmark_args, timed  # benchmarks/timing.py (the script's directory is on sys.path)
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "gru_lorenz_rossler.yaml"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--length", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = step_benchmark_args(__doc__, units=64, batch=32, length=1000, repeats=10)
     half = args.units // 2
     spec = load_spec(SPEC, [
         f"network.cell.units={args.units}", f"network.groups.g1={half}", f"network.groups.g2={args.units - half}",

@@ -11,14 +11,13 @@ modsim's loop is at least as fast) for the forward pass alone and for forward + 
 
 from __future__ import annotations
 
-import argparse
 
 import torch
 from torch import nn
 
 from modsim.compile.leaky import LeakyRNN
 from modsim.spec.network import LeakyCell
-from timing import timed  # benchmarks/timing.py (the script's directory is on sys.path)
+from timing import step_benchmark_args, timed  # benchmarks/timing.py (the script's directory is on sys.path)
 
 
 def hand_written(u: torch.Tensor, w_in: torch.Tensor, w: torch.Tensor, b: torch.Tensor, alpha: float,
@@ -35,17 +34,7 @@ def hand_written(u: torch.Tensor, w_in: torch.Tensor, w: torch.Tensor, b: torch.
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", type=int, default=40)
-    parser.add_argument("--batch", type=int, default=20)
-    parser.add_argument("--length", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = step_benchmark_args(__doc__, units=40, batch=20, length=2000, repeats=7)
     torch.manual_seed(0)
     cell = LeakyRNN(4, LeakyCell(kind="leaky", units=args.units)).to(device)
     head = nn.Linear(args.units, 2).to(device)

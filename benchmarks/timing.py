@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
 import torch
+
+
+def step_benchmark_args(doc: str, units: int, batch: int, length: int, repeats: int
+                        ) -> tuple[argparse.Namespace, torch.device]:
+    """Parse the options every step benchmark takes (sizes, repeats, device, threads) and apply
+    `--threads`; returns the arguments and the device."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--units", type=int, default=units)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--length", type=int, default=length)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args, torch.device(args.device)
 
 
 def timed(fn, repeats: int, device: torch.device) -> float:

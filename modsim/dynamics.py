@@ -9,6 +9,7 @@ import torch
 
 from .analysis.communities import ari, detect
 from .analysis.correlation import cosine_similarity, cross_corr
+from .analysis.performance import last_step_correct
 from .analysis.significance import induced_q
 from .compile.ctrnn import CTRNN
 from .compile.network import ModularRNN
@@ -73,7 +74,7 @@ def module_reconstruction(activity: np.ndarray, modules: np.ndarray) -> dict[str
 
 def accuracy_by_type(outputs: np.ndarray, targets: np.ndarray, types: np.ndarray, n_types: int) -> np.ndarray:
     """Last-step argmax accuracy of each trial type (NaN for absent types)."""
-    correct = outputs[:, -1].argmax(axis=-1) == targets[:, -1, 0].astype(np.int64)
+    correct = last_step_correct(outputs, targets, [list(range(outputs.shape[-1]))])[:, 0]
     return np.array([correct[types == t].mean() if np.any(types == t) else np.nan for t in range(n_types)])
 
 
@@ -126,16 +127,11 @@ def find_fixed_points(cell: CTRNN, drive: torch.Tensor, starts: np.ndarray, sear
 
 
 def _decision_distance(cell: CTRNN, readout, inputs: torch.Tensor, w_hh: torch.Tensor) -> float:
-    """Mean |logit 1 - logit 2| at the last step of held-out trials run with recurrent weights `w_hh`."""
-    original = cell.weight_hh_l0.data.clone()
-    try:
-        cell.weight_hh_l0.data.copy_(w_hh)
-        rates, _ = cell(inputs)
-        logits = readout(rates[:, -1])
-        return float((logits[:, 1] - logits[:, 2]).abs().mean()) if logits.shape[1] > 2 else \
-            float((logits[:, 0] - logits[:, 1]).abs().mean())
-    finally:
-        cell.weight_hh_l0.data.copy_(original)
+    """Mean |logit a - logit b| at the last step of held-out trials run with recurrent weights `w_hh`,
+    a, b the two choices (the last two classes)."""
+    rates, _ = torch.func.functional_call(cell, {"weight_hh_l0": w_hh}, (inputs,))
+    logits = readout(rates[:, -1])
+    return float((logits[:, -2] - logits[:, -1]).abs().mean())
 
 
 @torch.no_grad()
@@ -237,9 +233,7 @@ def run_dynamics(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets: np.
     types = trial_types(task, inputs, targets)
     n_types = 4 if task.kind == "multitask" else 2
     out["trial_types"] = types
-    is_pdm = types < 2 if task.kind == "multitask" else np.ones(len(types), dtype=bool)
-    if task.kind == "gonogo":
-        is_pdm[:] = False
+    is_pdm = (types < 2) if task.kind == "multitask" else np.full(len(types), task.kind == "perceptual_decision")
     stim_epoch = before_decision(task, inputs)  # fixation, stimulus and delay epochs
     if (modules >= 0).sum() >= 2:
         out.update(module_reconstruction(hidden, modules))

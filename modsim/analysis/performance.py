@@ -29,8 +29,13 @@ def sign_accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
     return float((np.sign(np.asarray(outputs)[active]) == np.sign(y[active])).mean())
 
 
-def last_step_accuracy(outputs: np.ndarray, targets: np.ndarray, sets: list[list[int]]) -> float:
-    """Fraction of correct argmax decisions at the last step, averaged over the output sets; the class
-    of set j is held in target channel j."""
+def last_step_correct(outputs: np.ndarray, targets: np.ndarray, sets: list[list[int]]) -> np.ndarray:
+    """(trials, sets) whether the argmax over each output set's logits at the last step is the class held
+    in the matching target channel."""
     last, labels = np.asarray(outputs)[:, -1], np.asarray(targets)[:, -1].astype(np.int64)
-    return float(np.mean([(last[:, idx].argmax(axis=-1) == labels[:, j]).mean() for j, idx in enumerate(sets)]))
+    return np.stack([last[:, idx].argmax(axis=-1) == labels[:, j] for j, idx in enumerate(sets)], axis=1)
+
+
+def last_step_accuracy(outputs: np.ndarray, targets: np.ndarray, sets: list[list[int]]) -> float:
+    """Fraction of correct argmax decisions at the last step, averaged over the output sets."""
+    return float(last_step_correct(outputs, targets, sets).mean())

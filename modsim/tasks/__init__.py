@@ -62,7 +62,7 @@ def build_task(spec, seed: int) -> TaskData:
             draw=lambda count, rng: flipflop_data(spec, count, rng),
         )
     if isinstance(spec, DigitParityTask):
-        split_rng, _ = (np.random.default_rng(s) for s in np.random.SeedSequence(seed + 1).spawn(2))
+        split_rng = np.random.default_rng(np.random.SeedSequence(seed + 1).spawn(1)[0])
         train_split, test_split = load_images(spec, split_rng)
         train_pairs, test_pairs = PairSampler(spec, train_split), PairSampler(spec, test_split)
         return TaskData(
