@@ -183,6 +183,7 @@ def _print_summary(result) -> None:
                        ("lesion_stim1_module_drop_other", "stim-1 module lesion: drop on stim-2 trials (points)"),
                        ("lesion_stim2_module_drop_own", "stim-2 module lesion: drop on stim-2 trials (points)"),
                        ("lesion_stim2_module_drop_other", "stim-2 module lesion: drop on stim-1 trials (points)"),
+                       ("lesion_double_dissociation", "double dissociation by output lesions (0/1)"),
                        ("module_reconstruction_r", "module-mean reconstruction (r)"),
                        ("pca_reconstruction_r", "PCA reconstruction, as many PCs (r)"),
                        ("jacobian_corr_r", "Jacobian-row similarity vs corr (r)"),
@@ -318,12 +319,8 @@ def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str
     each store is one condition (e.g. an MI sweep against its control sweep)."""
     from . import stats
 
-    groups: dict[str, list] = {}
     try:
-        for store in sweeps:
-            for rec in stats.collect(store):
-                label = Path(store).name if len(sweeps) > 1 else stats.condition_of(rec, list(by) or None)
-                groups.setdefault(label, []).append(rec)
+        groups = stats.group_records(list(sweeps), list(by) or None)
     except ValueError as exc:
         err_console.print(f"[bold red]error[/] {exc}", highlight=False)
         sys.exit(EXIT_INVALID)

@@ -207,11 +207,17 @@ def task_identification(activity: np.ndarray, task_of_trial: np.ndarray, chunk: 
 def evidence_lesion_summary(r: np.ndarray, base: np.ndarray, lesioned: np.ndarray) -> dict[str, np.float64]:
     """Scalars for the perceptual decision: whether two modules track the evidence with opposite signs
     (|r| >= 0.7), and the accuracy drop (points) of the own / other trial type when the readout loses the
-    module tied to stimulus 1 (largest r; own type: choice 1) or to stimulus 2 (smallest r)."""
+    module tied to stimulus 1 (largest r; own type: choice 1) or to stimulus 2 (smallest r).
+    `lesion_double_dissociation` is 1 when both hold at once: opposite modules, and each one's lesion drops
+    its own trial type by >= 40 points and the other by <= 10 (the paper's Fig. 1j,k)."""
     pos, neg = int(np.argmax(r)), int(np.argmin(r))
     drop = (base[None, :2] - lesioned[:, :2]) * 100
+    opposite = bool(r[pos] >= 0.7 and r[neg] <= -0.7)
+    own, other = np.array([drop[pos, 0], drop[neg, 1]]), np.array([drop[pos, 1], drop[neg, 0]])
     return {
-        "evidence_modules_opposite": np.float64(r[pos] >= 0.7 and r[neg] <= -0.7),
+        "evidence_modules_opposite": np.float64(opposite),
+        "lesion_double_dissociation": np.float64(opposite and pos != neg and bool(np.all(own >= 40))
+                                                 and bool(np.all(other <= 10))),
         "evidence_r_max": np.float64(r[pos]), "evidence_r_min": np.float64(r[neg]),
         "lesion_stim1_module_drop_own": np.float64(drop[pos, 0]),
         "lesion_stim1_module_drop_other": np.float64(drop[pos, 1]),

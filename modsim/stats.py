@@ -24,6 +24,8 @@ class RunRecord:
     name: str
     values: dict
     metrics: dict[str, float]
+    path: Path | None = None
+    """The run group, when the record was read from a store."""
 
 
 def collect(sweep_path: str | Path) -> list[RunRecord]:
@@ -46,7 +48,7 @@ def collect(sweep_path: str | Path) -> list[RunRecord]:
         summary = {k: float(v) for k, v in (attrs.get("summary") or {}).items()
                    if v is not None and k not in ("seconds", "steps")}
         summary.update(rise_steps(read_metrics(run)))
-        records.append(RunRecord(name, dict(attrs.get("sweep_values") or {}), summary))
+        records.append(RunRecord(name, dict(attrs.get("sweep_values") or {}), summary, run_path))
     return records
 
 
@@ -55,6 +57,17 @@ def condition_of(record: RunRecord, by: list[str] | None) -> str:
     keys = by if by else [k for k in record.values if k != SEED_PATH]
     parts = [f"{k}={record.values.get(k)}" for k in keys]
     return ",".join(parts) if parts else "all"
+
+
+def group_records(sweeps: list[str | Path], by: list[str] | None = None) -> dict[str, list[RunRecord]]:
+    """Finished runs of one or more sweep stores by condition: with several stores each store is one
+    condition (named after it, e.g. an MI sweep against its control), with one the swept values are."""
+    groups: dict[str, list[RunRecord]] = {}
+    for store in sweeps:
+        for rec in collect(store):
+            label = Path(store).name if len(sweeps) > 1 else condition_of(rec, by)
+            groups.setdefault(label, []).append(rec)
+    return groups
 
 
 @dataclass(frozen=True)

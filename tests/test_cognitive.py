@@ -216,3 +216,23 @@ def test_recurrent_lesions_restore_the_weights_and_start_intact():
     assert torch.equal(cell.weight_hh_l0, before)
     np.testing.assert_allclose(out[:, 0], out[0, 0])  # the intact network is the same for both modules
     assert np.all(np.isfinite(out)) and np.all(out >= 0)
+
+
+def test_double_dissociation_needs_both_modules_and_both_directions():
+    from modsim.dynamics import evidence_lesion_summary
+
+    base = np.array([1.0, 0.95])
+    r = np.array([0.8, 0.0, -0.75])
+    clean = np.array([[0.0, 1.0], [1.0, 0.95], [1.0, 0.1]])  # module 0 -> stim-1 trials, module 2 -> stim-2 trials
+    out = evidence_lesion_summary(r, base, clean)
+    assert out["evidence_modules_opposite"] == 1 and out["lesion_double_dissociation"] == 1
+    assert out["lesion_stim1_module_drop_own"] == 100 and out["lesion_stim2_module_drop_other"] == 0
+    assert np.isclose(out["lesion_stim2_module_drop_own"], 85)
+    one_sided = clean.copy()
+    one_sided[0] = [0.7, 1.0]  # the stim-1 module's lesion drops its own trials by only 30 points
+    assert evidence_lesion_summary(r, base, one_sided)["lesion_double_dissociation"] == 0
+    leaky = clean.copy()
+    leaky[2] = [0.8, 0.1]  # the stim-2 module's lesion also costs 20 points on stim-1 trials
+    assert evidence_lesion_summary(r, base, leaky)["lesion_double_dissociation"] == 0
+    weak = evidence_lesion_summary(np.array([0.8, 0.0, -0.6]), base, clean)
+    assert weak["evidence_modules_opposite"] == 0 and weak["lesion_double_dissociation"] == 0
