@@ -1,4 +1,4 @@
-"""Command line: modsim run | validate | schema | analyze | sweep | summarize | ls."""
+"""Command line: modsim run | validate | schema | analyze | sweep | summarize | report | figure | ls."""
 
 from __future__ import annotations
 
@@ -73,8 +73,10 @@ def schema(out_dir: str) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Shorthand for --set training.device=...")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--report", "with_report", is_flag=True,
+              help="Write the run's report (figures + index.html) to STORE/<name>-report when it finishes.")
 def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, overwrite: bool,
-        device: str | None, quiet: bool) -> None:
+        device: str | None, quiet: bool, with_report: bool) -> None:
     """Train the experiment in SPEC_FILE and store everything under STORE/<name>."""
     overrides = list(overrides) + ([f"training.device={device}"] if device else [])
     try:
@@ -119,6 +121,10 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
         err_console.print(f"interrupted; partial run kept in {path}")
         sys.exit(130)
     _print_summary(result)
+    if with_report:
+        from .report import write_report
+
+        console.print(f"report -> {write_report([path])}", highlight=False)
 
 
 def _line_progress(total: int):
@@ -367,15 +373,39 @@ def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str
 @click.option("-o", "--out", "out_file", default=None, type=click.Path(dir_okay=False),
               help="PNG to write (default: figures/<run name>-<kind>.png in the working directory).")
 def figure(kind: str, run_path: str, out_file: str | None) -> None:
-    """Draw a figure from a stored run: `specialisation` plots F per network time step (digit parity)."""
-    from .figures import specialisation_over_time
+    """Draw one report figure of a stored run: `specialisation` plots F per network time step (digit parity)."""
+    from .report import load_run
+    from .report.run_figures import specialisation_over_time
 
+    out = Path(out_file) if out_file else Path("figures") / f"{Path(run_path).name}-{kind}.png"
     try:
-        path = specialisation_over_time(run_path, out_file or Path("figures") / f"{Path(run_path).name}-{kind}.png")
+        drawn = specialisation_over_time(load_run(run_path), out.parent, stem=out.stem)
     except (FileNotFoundError, ValueError) as exc:
         err_console.print(f"[bold red]error[/] {exc}", highlight=False)
         sys.exit(EXIT_INVALID)
-    console.print(f"wrote {path}", highlight=False)
+    if drawn is None:
+        err_console.print(f"[bold red]error[/] {run_path} has no specialisation metrics (analysis.metrics needs "
+                          "'specialisation')", highlight=False)
+        sys.exit(EXIT_INVALID)
+    console.print(f"wrote {drawn.path}", highlight=False)
+
+
+@main.command()
+@click.argument("stores", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("-o", "--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Report directory (default: <store>-report beside the first store).")
+@click.option("--runs", is_flag=True, help="Sweeps: also write a report of every finished run, linked from the page.")
+def report(stores: tuple[str, ...], out_dir: str | None, runs: bool) -> None:
+    """Figures (PNG) and one self-contained index.html for a run, or for one or more sweep stores (several
+    stores are compared as conditions), read from the store alone."""
+    from .report import write_report
+
+    try:
+        index = write_report(list(stores), out_dir, runs=runs)
+    except (FileNotFoundError, ValueError) as exc:
+        err_console.print(f"[bold red]error[/] {exc}", highlight=False)
+        sys.exit(EXIT_INVALID)
+    console.print(f"wrote {index}", highlight=False)
 
 
 @main.command(name="ls")

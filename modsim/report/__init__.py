@@ -1,0 +1,139 @@
+"""`modsim report`: PNG figures and one self-contained index.html for a run or for sweeps, read from the
+store alone (the stored spec, weights, held-out data, metrics and analyses; nothing is retrained)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import zarr
+
+from .html import Section, write_page
+from .rundata import RunData, load_run
+from .style import Figure
+
+__all__ = ["write_report", "default_report_dir", "RunData", "load_run", "Figure"]
+
+RUN_NUMBERS = ("r2", "mse", "accuracy", "sign_accuracy", "success", "mi", "q_cor", "q_str", "d_cor", "d_in", "d_out",
+               "silenced", "q_mask", "spec_retrain", "spec_ablate", "spec_corr", "evidence_r_max", "evidence_r_min",
+               "lesion_double_dissociation", "lesion_stim1_module_drop_own", "lesion_stim1_module_drop_other",
+               "lesion_stim2_module_drop_own", "lesion_stim2_module_drop_other", "module_reconstruction_r",
+               "jacobian_corr_r", "fixed_point_jacobian_corr_r", "lesion_similarity_corr_r", "input_partition_q",
+               "input_partition_p", "task_identification_accuracy")
+"""Summary numbers listed at the top of a run report (those present), in this order."""
+
+
+def store_kind(path: Path) -> str:
+    """'run' or 'sweep'; ValueError naming the path otherwise."""
+    if not (path / "zarr.json").exists():
+        raise ValueError(f"{path}: not a Zarr group (expected a run or a sweep store written by modsim)")
+    attrs = zarr.open_group(str(path), mode="r").attrs
+    if attrs.get("kind") == "sweep":
+        return "sweep"
+    if "store_version" in attrs:
+        return "run"
+    raise ValueError(f"{path}: a Zarr group but neither a modsim run nor a sweep store")
+
+
+def default_report_dir(paths: list[Path]) -> Path:
+    """Beside the (first) store: `<name>-report` (names joined by '+' for several sweeps)."""
+    return paths[0].parent / ("+".join(p.name for p in paths) + "-report")
+
+
+def _fmt(v: float) -> str:
+    return "n/a" if not math.isfinite(v) else f"{v:.4g}"
+
+
+def _run_sections(data: RunData, out: Path) -> list[Section]:
+    from .dynamics_figures import dynamics_figures
+    from .run_figures import run_figures
+
+    numbers = [(k, _fmt(float(data.summary[k]))) for k in RUN_NUMBERS if k in data.summary]
+    numbers += [(k, _fmt(float(v))) for k, v in data.summary.items()
+                if k.endswith(("_nmi", "_count")) or (k.startswith("induced_q") and k.endswith(("_p", "corr")))]
+    if "seconds" in data.summary:
+        numbers.append(("wall time (s)", _fmt(float(data.summary["seconds"]))))
+    sections = [Section("Key numbers", numbers=numbers,
+                        text="" if numbers else "The run stored no summary (it did not finish).")]
+    figures = run_figures(data, out)
+    sections.append(Section("Training and structure", figures=figures))
+    dyn = dynamics_figures(data, out)
+    if dyn:
+        sections.append(Section("Modules, lesions and dynamics", figures=dyn))
+    return sections
+
+
+def _run_meta(data: RunData) -> list[str]:
+    spec = data.spec
+    lines = [f"{data.path} · status {data.status}" + (f" ({data.message})" if data.message else ""),
+             f"{spec.network.cell.kind} cell, {spec.network.units} units in groups "
+             + ", ".join(f"{k} ({v})" for k, v in spec.network.groups.items())
+             + f"; task {spec.task.kind}; seed {spec.training.seed}; {spec.training.steps} training steps"]
+    if spec.description:
+        lines.append(spec.description.strip())
+    return lines
+
+
+def report_run(path: Path, out: Path) -> Path:
+    """Figures and index.html of one run in OUT (written into place when complete)."""
+    data = load_run(path)
+    return write_page(out, f"modsim report: {data.name}", _run_meta(data), _run_sections(data, out))
+
+
+def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
+    """Figures and index.html comparing the conditions of one or more sweep stores; with `runs`, a report
+    of every finished run under OUT/runs/ linked from the page."""
+    from .. import stats
+    from .sweep_figures import KEY_METRICS, condition_bars, condition_time_courses, heatmaps, present
+
+    groups = stats.group_records(paths)
+    if not groups:
+        raise ValueError(", ".join(map(str, paths)) + ": no finished runs to report")
+    summary = stats.summarize(groups)
+    records = [r for recs in groups.values() for r in recs]
+    figures = [condition_bars(summary, out), heatmaps(records, out), condition_time_courses(groups, out)]
+    numbers = []
+    for i, c in enumerate(summary.conditions):
+        for m in present(summary, KEY_METRICS):
+            j = summary.metrics.index(m)
+            numbers.append((f"{c}: {m}", f"{_fmt(summary.mean[i, j])} ± {_fmt(summary.sd[i, j])} (n={summary.n[i, j]})"))
+    total = sum(len(zarr.open_group(str(p), mode="r").attrs.get("runs", [])) for p in paths)
+    sections = [Section("Conditions", numbers=numbers,
+                        text=f"{len(records)} of {total} runs finished; conditions: {', '.join(summary.conditions)}."),
+                Section("Figures", figures=[f for f in figures if f is not None])]
+    if runs:
+        links = []
+        for c, recs in groups.items():
+            for r in recs:
+                sub = out / "runs" / f"{r.path.parent.parent.name}__{r.name}"
+                report_run(r.path, sub)
+                links.append((f"{c} · {r.name}", f"runs/{sub.name}/index.html"))
+        sections.append(Section("Run reports", links=links))
+    meta = [", ".join(str(p) for p in paths), f"{len(summary.conditions)} conditions, {len(records)} finished runs"]
+    return write_page(out, "modsim report: " + " vs ".join(p.name for p in paths), meta, sections)
+
+
+def write_report(paths: list[str | Path], out: str | Path | None = None, runs: bool = False) -> Path:
+    """Report a run (one path) or sweeps (one or more sweep stores) into OUT (default: beside the store).
+    Everything is written to OUT.partial first and moved into place when complete; returns index.html."""
+    paths = [Path(p) for p in paths]
+    kinds = [store_kind(p) for p in paths]
+    if "run" in kinds and len(paths) > 1:
+        raise ValueError("report: give one run, or one or more sweep stores (not several runs)")
+    final = Path(out) if out is not None else default_report_dir(paths)
+    partial = final.with_name(final.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    try:
+        if kinds[0] == "run":
+            report_run(paths[0], partial)
+        else:
+            report_sweeps(paths, partial, runs)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    return final / "index.html"

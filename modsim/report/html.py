@@ -1,0 +1,76 @@
+"""The report page: one self-contained index.html (figures embedded as data URIs, no external files)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .style import Figure
+
+CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto; max-width: 1200px;
+       color: #222; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .9rem; color: #444; max-width: 60rem; }
+table { border-collapse: collapse; font-size: .9rem; margin: .5rem 0 1.5rem; }
+td, th { border: 1px solid #ddd; padding: .2rem .6rem; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+p.meta { color: #666; font-size: .85rem; }
+"""
+
+
+@dataclass
+class Section:
+    """A heading with an optional table of (label, value) rows, links and figures."""
+
+    heading: str
+    figures: list[Figure] = field(default_factory=list)
+    numbers: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    text: str = ""
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render(title: str, meta: list[str], sections: list[Section]) -> str:
+    """The page as a string."""
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{esc(title)}</title><style>{CSS}</style>",
+             # An inline favicon, so the browser does not ask the file system for /favicon.ico.
+             '<link rel="icon" href="data:,">', "</head><body>", f"<h1>{esc(title)}</h1>"]
+    parts += [f'<p class="meta">{esc(line)}</p>' for line in meta]
+    for s in sections:
+        parts.append(f"<section><h2>{esc(s.heading)}</h2>")
+        if s.text:
+            parts.append(f"<p>{esc(s.text)}</p>")
+        if s.numbers:
+            parts.append("<table>")
+            parts += [f'<tr><th>{esc(k)}</th><td class="num">{esc(v)}</td></tr>' for k, v in s.numbers]
+            parts.append("</table>")
+        if s.links:
+            parts.append("<ul>")
+            parts += [f'<li><a href="{esc(href)}">{esc(label)}</a></li>' for label, href in s.links]
+            parts.append("</ul>")
+        for f in s.figures:
+            parts.append(f'<figure id="{esc(f.path.stem)}"><img src="{_data_uri(f.path)}" alt="{esc(f.title)}">'
+                         f"<figcaption><b>{esc(f.title)}.</b> {esc(f.caption)}</figcaption></figure>")
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_page(out_dir: Path, title: str, meta: list[str], sections: list[Section]) -> Path:
+    """Write OUT_DIR/index.html (atomically: a temporary file renamed into place)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".index.html.tmp"
+    tmp.write_text(render(title, meta, sections), encoding="utf-8")
+    final = out_dir / "index.html"
+    tmp.replace(final)
+    return final

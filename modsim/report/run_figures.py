@@ -1,0 +1,286 @@
+"""Figures of one run: correlation and weight matrices, output correlations, time courses, example
+trials, the community graph and the per-step specialisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis.communities import detect
+from ..analysis.correlation import cross_corr
+from ..analysis.separability import output_correlations
+from ..analysis.specialisation import MEASURES
+from .rundata import RunData
+from .style import (CORRELATION_CMAP, MAGNITUDE_CMAP, Figure, colour, group_boundaries, marker, matrix, pyplot,
+                    save)
+
+TIME_COURSES = (("q_cor", "Q_cor"), ("q_str", "Q_str"), ("d_cor", "D_cor"), ("d_in", "D_in"), ("d_out", "D_out"),
+                ("r2", "R² (held out)"), ("accuracy", "accuracy (held out)"), ("sign_accuracy", "sign accuracy"))
+"""Checkpoint metrics drawn over training, with their axis labels."""
+MEASURE_LABELS = {"retrain": "retraining", "ablate": "ablation", "corr": "correlation"}
+
+
+def activity_correlation(data: RunData) -> np.ndarray | None:
+    """Correlation matrix of the held-out unit activity (zero-variance units correlate as 0)."""
+    if "hidden" not in data.eval:
+        return None
+    flat = data.eval["hidden"].reshape(-1, data.eval["hidden"].shape[-1])
+    return cross_corr(flat, flat)
+
+
+def communities(data: RunData, corr: np.ndarray) -> tuple[str, np.ndarray]:
+    """The run's own last community partition, else signed Louvain on the activity correlation."""
+    stored = data.partition()
+    if stored is not None:
+        return stored
+    a = corr.copy()
+    np.fill_diagonal(a, 0.0)
+    return "louvain (signed, activity corr)", detect("louvain", a, signed=True)
+
+
+def correlation_matrices(data: RunData, out: Path, corr: np.ndarray, found: tuple[str, np.ndarray]) -> Figure:
+    """Activity correlation ordered by predefined group and by detected community."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), constrained_layout=True)
+    label, comm = found
+    for ax, key, title in ((axes[0], data.labels, "ordered by group"),
+                           (axes[1], comm, f"ordered by community ({label})")):
+        order = np.argsort(key, kind="stable")
+        matrix(ax, fig, corr[np.ix_(order, order)], CORRELATION_CMAP, "Pearson r", -1, 1)
+        group_boundaries(ax, key[order])
+        ax.set(title=title, xlabel="unit", ylabel="unit")
+    return save(fig, out, "correlation", "Activity correlation matrix",
+                f"Pearson correlation of the {data.eval['hidden'].shape[-1]} units' held-out activity. Left: units "
+                f"ordered by predefined group ({', '.join(data.group_names)}); right: by detected community "
+                f"({int(comm.max()) + 1} found). Lines separate blocks.")
+
+
+def weight_matrices(data: RunData, out: Path) -> Figure:
+    """|W| of recurrent, input and output weights, units ordered by group."""
+    plt = pyplot()
+    w = data.weights
+    order = np.argsort(data.labels, kind="stable")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), constrained_layout=True,
+                             gridspec_kw={"width_ratios": [3, 1.2, 2]})
+    matrix(axes[0], fig, np.abs(w.recurrent[np.ix_(order, order)]), MAGNITUDE_CMAP, "|w|")
+    group_boundaries(axes[0], data.labels[order])
+    axes[0].set(title="recurrent |W|", xlabel="presynaptic unit", ylabel="postsynaptic unit")
+    matrix(axes[1], fig, np.abs(w.inputs[order]), MAGNITUDE_CMAP, "|w|")
+    group_boundaries(axes[1], data.labels[order], cols=False)
+    axes[1].set(title="input |W|", xlabel="input channel", ylabel="unit")
+    matrix(axes[2], fig, np.abs(w.readout[:, order]), MAGNITUDE_CMAP, "|w|")
+    group_boundaries(axes[2], data.labels[order], rows=False)
+    axes[2].set(title="output |W|", xlabel="unit", ylabel="output channel")
+    if 0 < len(data.output_names) == w.readout.shape[0] <= 12:
+        axes[2].set_yticks(range(w.readout.shape[0]), data.output_names, fontsize=7)
+    block = f" ({data.spec.analysis.recurrent_block} block)" if data.spec.network.cell.kind == "gru" else ""
+    return save(fig, out, "weights", "Weight magnitudes",
+                f"|W| of the final recurrent{block}, input and effective readout weights, units ordered by "
+                "group; lines separate groups. Weights are dimensionless.")
+
+
+def output_correlation_scatter(data: RunData, out: Path) -> Figure | None:
+    """|c_i^(1)| against |c_i^(2)| per unit, marker and colour by group."""
+    sets = data.output_sets()
+    if len(sets) < 2 or data.classification or "outputs" not in data.eval:
+        return None
+    hidden, outputs = data.eval["hidden"], data.eval["outputs"]
+    c1, c2 = output_correlations(hidden.reshape(-1, hidden.shape[-1]), outputs.reshape(-1, outputs.shape[-1]),
+                                 (sets[0], sets[1]))
+    names = list(data.spec.task.output_sets())
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.5), constrained_layout=True)
+    for g, group in enumerate(data.group_names):
+        sel = data.labels == g
+        ax.scatter(c1[sel], c2[sel], marker=marker(g), color=colour(g), label=group, alpha=0.8, s=22)
+    top = max(float(np.max(c1)), float(np.max(c2)), 1e-3) * 1.05
+    ax.plot([0, top], [0, top], color="0.7", lw=0.8, ls="--")
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel=f"|c_i^(1)|: mean |r| with {names[0]} outputs",
+           ylabel=f"|c_i^(2)|: mean |r| with {names[1]} outputs", title="unit-output correlations")
+    ax.legend(title="group", frameon=False)
+    return save(fig, out, "output_correlations", "Unit-output correlations",
+                f"Each unit's mean absolute correlation with the {names[0]} outputs against the {names[1]} "
+                "outputs (held-out data); D_cor measures how well the groups separate along this plane.")
+
+
+def time_courses(data: RunData, out: Path) -> Figure | None:
+    """Modularity, separability, performance, task loss and MI estimate over training."""
+    m, t = data.metrics, data.train
+    panels = [(key, label) for key, label in TIME_COURSES if key in m and np.isfinite(m[key]).any()]
+    has_loss = bool("task" in t and t["task"].size)
+    has_mi = bool("mi_estimate" in t or ("mi" in m and np.isfinite(m["mi"]).any()))
+    n = len(panels) + has_loss + has_mi
+    if n == 0 or "step" not in m:
+        return None
+    plt = pyplot()
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.6 * rows), constrained_layout=True, squeeze=False)
+    flat = list(axes.ravel())
+    for ax, (key, label) in zip(flat, panels):
+        ax.plot(m["step"], m[key], "-o", ms=3, color=colour(0))
+        ax.set(xlabel="training step", ylabel=label, title=label)
+    i = len(panels)
+    if has_loss:
+        ax = flat[i]
+        ax.plot(t["step"], t["task"], color="0.3", lw=0.8)
+        if np.all(t["task"][np.isfinite(t["task"])] > 0):
+            ax.set_yscale("log")
+        ax.set(xlabel="training step", ylabel="task loss", title="task loss (training batches)")
+        i += 1
+    if has_mi:
+        ax = flat[i]
+        if "mi_estimate" in t:
+            ax.plot(t["step"], t["mi_estimate"], color="0.6", lw=0.6, label="MINE, training batch")
+        if "mi" in m and np.isfinite(m["mi"]).any():
+            ax.plot(m["step"], m["mi"], "-o", ms=3, color=colour(1), label="MINE, held out")
+        ax.set(xlabel="training step", ylabel="MI estimate (nats)", title="mutual information between groups")
+        ax.legend(frameon=False, fontsize=7)
+        i += 1
+    for ax in flat[i:]:
+        ax.axis("off")
+    return save(fig, out, "time_courses", "Time courses over training",
+                "Metrics at every checkpoint on held-out data (points) and per-step training terms (lines). "
+                "Q: Newman modularity of the predefined groups on the activity correlation (Q_cor) or the "
+                "recurrent weights (Q_str); D: separability indices in [-1, 1].")
+
+
+def example_trials(data: RunData, out: Path, trials: int = 3) -> Figure | None:
+    """Inputs, targets and outputs of the first held-out trials."""
+    ev = data.eval
+    if "outputs" not in ev or "inputs" not in ev:
+        return None
+    k = min(trials, ev["inputs"].shape[0])
+    plt = pyplot()
+    fig, axes = plt.subplots(2, k, figsize=(3.8 * k, 5), constrained_layout=True, squeeze=False, sharex="col")
+    sets = data.output_sets()
+    set_names = list(data.spec.task.output_sets())
+    for j in range(k):
+        u = ev["inputs"][j]
+        ax = axes[0, j]
+        if u.shape[1] > 8:
+            matrix(ax, fig, u.T, "Greys", "input value")
+            ax.set(ylabel="input channel")
+        else:
+            names = data.spec.task.input_names() if hasattr(data.spec.task, "input_names") else []
+            for c in range(u.shape[1]):
+                ax.plot(u[:, c], lw=0.9, color=colour(c), label=names[c] if c < len(names) else f"input {c}")
+            ax.set(ylabel="input value")
+            if j == 0:
+                ax.legend(frameon=False, fontsize=7)
+        ax.set(title=f"trial {j}: inputs")
+        ax = axes[1, j]
+        y, target = ev["outputs"][j], ev["targets"][j]
+        if data.classification:
+            for s, (name, idx) in enumerate(zip(set_names, sets)):
+                logits = y[:, idx]
+                p = np.exp(logits - logits.max(axis=1, keepdims=True))
+                p /= p.sum(axis=1, keepdims=True)
+                cls = target[:, s].astype(int)
+                if len(idx) <= 4:  # few classes: every class's probability over its one-hot target
+                    classes = (data.spec.task.class_names() if hasattr(data.spec.task, "class_names")
+                               else [f"{name} {c}" for c in range(len(idx))])
+                    for c in range(len(idx)):
+                        ax.plot((cls == c).astype(float), color=colour(c), lw=3, alpha=0.25)
+                        ax.plot(p[:, c], color=colour(c), lw=1.1, label=f"p({classes[c]})")
+                else:
+                    ax.plot(p[np.arange(len(cls)), cls], color=colour(s), lw=1.2, label=f"{name}: p(target class)")
+                    ax.axhline(1 / len(idx), color=colour(s), lw=0.6, ls=":")
+            ax.set(ylim=(-0.02, 1.02), ylabel="probability")
+        else:
+            for c in range(min(y.shape[1], 8)):
+                name = data.output_names[c] if c < len(data.output_names) else f"out {c}"
+                ax.plot(target[:, c], color=colour(c), lw=1.6, alpha=0.35)
+                ax.plot(y[:, c], color=colour(c), lw=0.9, label=name)
+            ax.set(ylabel="output value")
+        ax.set(xlabel="time step (after washout)", title="outputs")
+        if j == 0:
+            ax.legend(frameon=False, fontsize=7)
+    caption = ("Held-out trials. Top: input channels. Bottom: "
+               + ("class probabilities (softmax of the output logits; with few classes each class's "
+                  "probability over its one-hot target, thick and pale; otherwise the target class's, dotted: chance)."
+                  if data.classification else "outputs (thin) over their targets (thick, pale)."))
+    return save(fig, out, "example_trials", "Example trials", caption)
+
+
+def community_graph(data: RunData, out: Path, corr: np.ndarray, found: tuple[str, np.ndarray],
+                    neighbours: int = 4) -> Figure:
+    """Spring layout of the correlation graph (each unit's strongest positive correlations), colour =
+    detected community, marker = predefined group."""
+    import networkx as nx
+
+    label, comm = found
+    n = corr.shape[0]
+    a = corr.copy()
+    np.fill_diagonal(a, -np.inf)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    for i in range(n):
+        for j in np.argsort(a[i])[::-1][:neighbours]:
+            if a[i, j] > 0:
+                graph.add_edge(i, int(j), weight=float(a[i, j]))
+    pos = nx.spring_layout(graph, seed=0, weight="weight")
+    xy = np.array([pos[i] for i in range(n)])
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5.4), constrained_layout=True)
+    for i, j in graph.edges():
+        ax.plot(*xy[[i, j]].T, color="0.8", lw=0.5, zorder=0)
+    for g, group in enumerate(data.group_names):
+        sel = data.labels == g
+        ax.scatter(xy[sel, 0], xy[sel, 1], c=[colour(int(c)) for c in comm[sel]], marker=marker(g), s=40,
+                   edgecolors="k", linewidths=0.4, label=group)
+    ax.set(xticks=[], yticks=[], title=f"community graph ({label})")
+    handles = [plt.Line2D([], [], marker=marker(g), ls="", color="0.5", label=f"group {name}")
+               for g, name in enumerate(data.group_names)]
+    handles += [plt.Line2D([], [], marker="o", ls="", color=colour(c), label=f"community {c}")
+                for c in range(int(comm.max()) + 1)][:8]
+    ax.legend(handles=handles, frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    return save(fig, out, "community_graph", "Community graph",
+                f"Units placed by a spring layout of their {neighbours} strongest positive activity correlations; "
+                "colour: detected community, marker: predefined group.")
+
+
+def specialisation_over_time(data: RunData, out: Path, checkpoint: int = -1, stem: str = "specialisation"
+                             ) -> Figure | None:
+    """Per-time-step specialisation of a digit-parity run at one checkpoint (default: the last): F of every
+    measure, and F^m per module, against the network's time step."""
+    metrics = data.metrics
+    if "spec_retrain_t" not in metrics:
+        return None
+    step = int(metrics["step"][checkpoint])
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+    steps = np.arange(1, metrics["spec_retrain_t"].shape[1] + 1)
+    for measure, style in zip(MEASURES, ("-o", "--s", ":^")):
+        axes[0].plot(steps, metrics[f"spec_{measure}_t"][checkpoint], style, color="k", label=MEASURE_LABELS[measure])
+        mbar = metrics[f"spec_{measure}_mbar"][checkpoint]
+        for m in range(2):
+            axes[1].plot(steps, mbar[m, 0] - mbar[m, 1], style, color=colour(m),
+                         label=f"module {m + 1}, {MEASURE_LABELS[measure]}")
+    axes[0].set(xlabel="network time step", ylabel="specialisation F", ylim=(-0.02, 1.02),
+                title=f"F per time step (training step {step})")
+    axes[1].axhline(0, color="0.7", lw=0.8)
+    axes[1].set(xlabel="network time step", ylabel="F^m = M(m, digit 1) - M(m, digit 2)", ylim=(-1.02, 1.02),
+                title="per module")
+    axes[0].legend(frameon=False)
+    axes[1].legend(frameon=False, fontsize=7, ncol=2)
+    for ax in axes:
+        ax.set_xticks(steps)
+    return save(fig, out, stem, "Specialisation per time step",
+                "Left: specialisation F of the retraining, ablation and correlation measures at each step of the "
+                "network (0 = both modules equally involved in both digits, 1 = fully specialised). Right: F^m per "
+                "module (positive: module m favours digit 1).")
+
+
+def run_figures(data: RunData, out: Path) -> list[Figure]:
+    """Every run figure the stored data allow, in page order."""
+    figures: list[Figure | None] = [time_courses(data, out), example_trials(data, out)]
+    corr = activity_correlation(data)
+    if corr is not None:
+        found = communities(data, corr)
+        figures += [correlation_matrices(data, out, corr, found), community_graph(data, out, corr, found)]
+    if data.weights is not None:
+        figures.append(weight_matrices(data, out))
+    figures += [output_correlation_scatter(data, out), specialisation_over_time(data, out)]
+    return [f for f in figures if f is not None]

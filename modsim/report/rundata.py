@@ -1,0 +1,106 @@
+"""Everything a run report shows, read once from the run's Zarr group (no spec file, no retraining)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..spec import Spec
+from ..store import layout, open_run, read_metrics, read_section
+
+
+@dataclass
+class Weights:
+    """Final effective weights, as the metrics see them."""
+
+    recurrent: np.ndarray
+    """(units, units) [post, pre]."""
+    inputs: np.ndarray
+    """(units, input channels)."""
+    readout: np.ndarray
+    """(outputs, units)."""
+
+
+@dataclass
+class RunData:
+    """One stored run, loaded for plotting."""
+
+    path: Path
+    name: str
+    status: str
+    message: str
+    spec: Spec
+    summary: dict[str, float]
+    labels: np.ndarray
+    """Predefined group index of every unit."""
+    group_names: list[str]
+    output_names: list[str]
+    train: dict[str, np.ndarray]
+    """Per-step loss terms (`step` included)."""
+    metrics: dict[str, np.ndarray]
+    """Metric time courses over checkpoints (`step` included)."""
+    eval: dict[str, np.ndarray]
+    """Held-out inputs, targets, outputs and hidden (trials, time, channels), washout removed."""
+    weights: Weights | None
+    dynamics: dict[str, np.ndarray] = field(default_factory=dict)
+    analysis: dict[str, np.ndarray] = field(default_factory=dict)
+    """Results of `modsim analyze`, when it was run."""
+
+    @property
+    def classification(self) -> bool:
+        """True when targets hold class indices (cross-entropy tasks) rather than values."""
+        return "outputs" in self.eval and self.eval["targets"].shape[-1] != self.eval["outputs"].shape[-1]
+
+    def output_sets(self) -> list[list[int]]:
+        """Output channel sets in the task's order (the D indices compare the first two)."""
+        return list(self.spec.task.output_sets().values())
+
+    def partition(self) -> tuple[str, np.ndarray] | None:
+        """The last stored community partition: (label, communities per unit)."""
+        for source in (self.analysis, self.metrics):
+            for key, values in source.items():
+                if key.endswith("_partition") and values.ndim == 2 and values.shape[0]:
+                    return key.removesuffix("_partition"), values[-1].astype(np.int64)
+        return None
+
+
+def _final_weights(group, spec: Spec) -> Weights | None:
+    """Effective matrices of the last checkpoint, through the network class that defines them."""
+    if layout.CHECKPOINTS not in group or "step" not in group[layout.CHECKPOINTS]:
+        return None
+    if group[f"{layout.CHECKPOINTS}/step"].shape[0] == 0:
+        return None
+    import torch
+
+    from ..compile.network import ModularRNN
+
+    model = ModularRNN(spec.network, spec.task.input_dim, spec.training.seed, spec.task.input_sets())
+    state = {name: torch.from_numpy(np.asarray(arr[-1])) for name, arr in group[layout.CHECKPOINTS].arrays()
+             if name != "step"}
+    model.load_state_dict(state, strict=False)
+    return Weights(model.recurrent_matrix(spec.analysis.recurrent_block), model.input_matrix(),
+                   model.readout_matrix())
+
+
+def load_run(path: str | Path) -> RunData:
+    """Read a run group for its report."""
+    path = Path(path)
+    group = open_run(path)
+    attrs = group.attrs
+    spec = Spec.model_validate(dict(attrs["spec"]))
+    structure = group[layout.STRUCTURE] if layout.STRUCTURE in group else None
+    labels = (np.asarray(structure["group_labels"][...]) if structure is not None and "group_labels" in structure
+              else np.zeros(spec.network.units, dtype=np.int64))
+    w = spec.task.washout
+    held_out = {k: v[:, w:] for k, v in read_section(group, layout.EVAL).items()}
+    return RunData(
+        path=path, name=str(attrs.get("name", path.name)), status=str(attrs.get("status", "?")),
+        message=str(attrs.get("message", "")), spec=spec,
+        summary={k: v for k, v in (attrs.get("summary") or {}).items() if isinstance(v, (int, float))},
+        labels=labels, group_names=list(spec.network.groups),
+        output_names=list((structure.attrs.get("output_names") if structure is not None else None) or []),
+        train=read_section(group, layout.TRAIN), metrics=read_metrics(group), eval=held_out,
+        weights=_final_weights(group, spec), dynamics=read_section(group, "dynamics"),
+        analysis=read_section(group, "analysis"))
