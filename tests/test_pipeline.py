@@ -81,13 +81,26 @@ def test_store_layout_is_plain_zarr(store_dir):
     assert json.loads(json.dumps(attrs["spec"])) == spec.model_dump(mode="json", by_alias=True)
     assert {"torch", "zarr", "numpy"} <= set(attrs["versions"])
     hidden = group["eval/hidden"]
-    assert hidden.shape == (3, spec.task.length, 12) and hidden.chunks == (1, spec.task.length, 12)
+    assert hidden.shape == (3, spec.task.length, 12) and hidden.chunks == (3, spec.task.length, 12)  # < 1 MiB
     assert group["eval/outputs"].shape == (3, spec.task.length, 6)
     assert group["checkpoints/rnn.weight_hh_l0"].shape == (3, 36, 12)
     np.testing.assert_array_equal(group["checkpoints/step"][...], [0, 2, 4])
     assert group["metrics/r2_per_output"].shape == (3, 6)
     assert group["structure/group_labels"][...].tolist() == [0] * 6 + [1] * 6
     assert attrs["summary"]["r2"] == pytest.approx(float(group["metrics/r2"][-1]))
+
+
+def test_eval_chunks_hold_whole_trials_of_about_a_mebibyte(store_dir):
+    from modsim.store.writer import EVAL_CHUNK_BYTES
+
+    writer = RunWriter.create(store_dir / "chunks", "chunks", {"name": "chunks"}, 0, "cpu")
+    small = np.random.default_rng(0).normal(size=(3000, 5, 50)).astype(np.float32)  # 1000 B per trial
+    large = np.zeros((3, 2000, 200), dtype=np.float32)  # 1.6 MB per trial
+    writer.write_eval({"hidden": small, "outputs": large})
+    group = zarr.open_group(str(store_dir / "chunks"), mode="r")
+    assert group["eval/hidden"].chunks == (EVAL_CHUNK_BYTES // 1000, 5, 50)
+    assert group["eval/outputs"].chunks == (1, 2000, 200)
+    np.testing.assert_array_equal(group["eval/hidden"][...], small)
 
 
 def test_masked_weights_are_exactly_zero_after_every_step(store_dir):

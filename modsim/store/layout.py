@@ -5,7 +5,7 @@
   metrics/<metric>         (checkpoints,)  every scalar metric at every checkpoint; metrics/step
   metrics/r2_per_output    (checkpoints, outputs)
   checkpoints/<param>      (checkpoints, *shape) model weights at every checkpoint; checkpoints/step
-  eval/inputs|targets|outputs|hidden   (trials, time, channels) final held-out data, chunked by trial
+  eval/inputs|targets|outputs|hidden   (trials, time, channels) final held-out data, chunks of whole trials
   structure/group_labels   (units,)  group index per unit (names in attrs["group_names"])
   structure/mask_<param>   masks of the masked weights
   dynamics/<name>          module and dynamics analyses of the final network (CTRNN cognitive tasks)

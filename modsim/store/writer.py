@@ -18,6 +18,10 @@ from . import layout
 TRACKED_PACKAGES = ("modsim", "torch", "numpy", "zarr", "pydantic", "igraph", "leidenalg", "networkx")
 
 
+EVAL_CHUNK_BYTES = 1 << 20
+"""Target size of an eval/ chunk: thousands of one-trial chunks make reading a run slow."""
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape a run's numbers."""
     out = {}
@@ -121,13 +125,16 @@ class RunWriter:
         self.group.attrs["last_step"] = step
 
     def write_eval(self, arrays: dict[str, np.ndarray]) -> None:
-        """Write the final held-out data (trials, time, channels), chunked by trial."""
+        """Write the final held-out data (trials, time, channels) in chunks of whole trials, about
+        EVAL_CHUNK_BYTES each (one trial per chunk when a trial is larger)."""
         grp = self.group[layout.EVAL]
         for name, value in arrays.items():
             value = np.asarray(value, dtype=np.float32)
             if name in grp:
                 del grp[name]
-            grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(1, *value.shape[1:]))
+            per_trial = max(1, value[:1].nbytes)
+            trials = int(min(max(1, EVAL_CHUNK_BYTES // per_trial), max(1, value.shape[0])))
+            grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(trials, *value.shape[1:]))
             grp[name][...] = value
 
     def write_dynamics(self, arrays: dict[str, np.ndarray]) -> None:
