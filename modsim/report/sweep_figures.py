@@ -21,6 +21,10 @@ KEY_METRICS = ("q_cor", "q_str", "d_cor", "d_in", "d_out", "mi", "r2", "mse", "a
 HEATMAP_METRICS = ("spec_retrain", "spec_corr", "spec_ablate", "accuracy", "q_cor", "q_str", "d_cor", "r2", "q_mask")
 """Final metrics shown as heatmaps over two swept fields (the first few present)."""
 
+SWEEP_TIME_COURSES = (("mi", "MI estimate (nats, held out)"), ("mse", "MSE (held out)"))
+"""Checkpoint metrics drawn over training in sweep reports besides the run ones (a run report draws the
+MI with its per-step estimate)."""
+
 
 def present(summary: Summary, names: tuple[str, ...]) -> list[str]:
     """Those of `names` that some condition has a value for."""
@@ -37,10 +41,11 @@ def condition_bars(summary: Summary, out: Path) -> Figure | None:
     if not metrics:
         return None
     plt = pyplot()
-    cols = min(4, len(metrics))
-    rows = -(-len(metrics) // cols)
     k = len(summary.conditions)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(3.0, 0.55 * k + 1.6) * cols, 3.0 * rows),
+    panel = min(max(3.0, 0.55 * k + 1.6), 16.0)  # inches per panel; at most 16 inches of figure width
+    cols = max(1, min(4, len(metrics), int(16.0 // panel)))
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel * cols, 3.0 * rows),
                              constrained_layout=True, squeeze=False)
     flat = list(axes.ravel())
     rng = np.random.default_rng(0)
@@ -126,7 +131,7 @@ def condition_time_courses(groups: dict[str, list[RunRecord]], out: Path) -> Fig
     courses: dict[str, list[dict[str, np.ndarray]]] = {}
     for c, records in groups.items():
         courses[c] = [read_metrics(open_run(r.path)) for r in records if r.path is not None]
-    keys = [(k, label) for k, label in TIME_COURSES
+    keys = [(k, label) for k, label in TIME_COURSES + SWEEP_TIME_COURSES
             if any(k in m and np.isfinite(m[k]).any() for runs in courses.values() for m in runs)]
     if not keys:
         return None
