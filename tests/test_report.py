@@ -198,3 +198,20 @@ def test_report_opens_in_headless_chromium_with_every_image_loaded(reports, brow
         assert len(images) == expected > 0, page
         assert all(complete and w > 0 and h > 0 for complete, w, h in images), (page, images)
         assert errors == [], (page, errors)
+
+
+def test_unfinished_run_reports_what_it_wrote(reports, tmp_path):
+    import zarr
+
+    from modsim.report import write_report
+
+    run = tmp_path / "cut"
+    shutil.copytree(reports["gru"].parent / "gru", run)
+    group = zarr.open_group(str(run), mode="r+")
+    del group["eval"]
+    group.attrs.update({"status": "interrupted", "summary": None})
+    index = write_report([run])
+    assert index == tmp_path / "cut-report" / "index.html"
+    assert figure_stems(index.parent) == {"time_courses", "weights"}
+    page = index.read_text()
+    assert "status interrupted" in page and "did not finish" in page
