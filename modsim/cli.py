@@ -266,8 +266,10 @@ def analyze(run_path: str, plan_file: str | None) -> None:
 @click.option("--ray-cpus", type=click.IntRange(min=1), default=None, help="CPUs of the Ray instance started here.")
 @click.option("--dry-run", is_flag=True, help="List the runs and exit.")
 @click.option("--overwrite", is_flag=True, help="Delete an existing sweep store of this name first.")
+@click.option("--report", "with_report", is_flag=True,
+              help="Write the sweep's report to STORE/<name>-report when every run has finished.")
 def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, executor: str, jobs: int,
-          ray_address: str | None, ray_cpus: int | None, dry_run: bool, overwrite: bool) -> None:
+          ray_address: str | None, ray_cpus: int | None, dry_run: bool, overwrite: bool, with_report: bool) -> None:
     """Run every combination of SPEC_FILE's `sweep` section; re-running resumes unfinished runs."""
     import shutil
     import time
@@ -311,6 +313,10 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
     console.print(f"done: {len(runs) - len(failed)}/{len(runs)} finished in {path}", highlight=False)
     if failed:
         sys.exit(1)
+    if with_report:
+        from .report import write_report
+
+        console.print(f"report -> {write_report([path])}", highlight=False)
 
 
 @main.command()

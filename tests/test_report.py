@@ -61,7 +61,8 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     out["wm"] = store / "wm-report"
     bena = ROOT / "specs" / "bena_separate.yaml"
     grid = "sweep={grid: {network.recurrent.p: [0.01, 1.0], task.cov_ratio: [0.5, 1.0]}}"
-    invoke(["sweep", str(bena), *sets(shrink(bena) + [grid]), "--store", str(store)])
+    invoke(["sweep", str(bena), *sets(shrink(bena) + [grid]), "--store", str(store), "--report"])
+    assert (store / "bena_separate-report" / "heatmaps.png").exists()  # written by sweep --report
     invoke(["report", str(store / "bena_separate"), "--runs"])
     out["modules"] = store / "bena_separate-report"
     return out
