@@ -236,3 +236,24 @@ def test_double_dissociation_needs_both_modules_and_both_directions():
     assert evidence_lesion_summary(r, base, leaky)["lesion_double_dissociation"] == 0
     weak = evidence_lesion_summary(np.array([0.8, 0.0, -0.6]), base, clean)
     assert weak["evidence_modules_opposite"] == 0 and weak["lesion_double_dissociation"] == 0
+
+
+@pytest.mark.parametrize("spec", [PerceptualDecisionTask(dt=100.0, trials_per_sequence=3),
+                                  MultiTask(kind="multitask", dt=100.0, trials_per_sequence=4)], ids=["pdm", "multitask"])
+def test_training_streams_chain_whole_trials_and_eval_stays_single(spec):
+    from modsim.tasks import build_task
+    from modsim.tasks.cognitive import trial_stream
+
+    k = spec.trials_per_sequence
+    stream = trial_stream(spec, 5, np.random.default_rng(7))
+    trials, _ = choice_trials(spec, 5 * k, np.random.default_rng(7))
+    steps = trials.inputs.shape[1]
+    assert stream.inputs.shape == (5, k * steps, trials.inputs.shape[2]) and stream.targets.shape == (5, k * steps, 1)
+    for i in range(5):
+        for j in range(k):
+            np.testing.assert_array_equal(stream.inputs[i, j * steps:(j + 1) * steps], trials.inputs[i * k + j])
+            np.testing.assert_array_equal(stream.targets[i, j * steps:(j + 1) * steps], trials.targets[i * k + j])
+    if isinstance(spec, PerceptualDecisionTask):  # every trial of the stream ends in a choice (class 1 or 2)
+        assert np.all(stream.targets[:, steps - 1::steps, 0] >= 1)
+    data = build_task(spec, 0)
+    assert data.eval.inputs.shape[1] == steps  # held-out trials are single trials

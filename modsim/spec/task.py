@@ -269,6 +269,10 @@ class _ChoiceTask(_NoWashout):
     """Time step (ms); must equal the CTRNN cell's dt."""
     eval_trials: PositiveInt = 200
     """Held-out trials (balanced over trial types) for the metrics and the analyses."""
+    trials_per_sequence: PositiveInt = 1
+    """Consecutive trials in each training sequence, the state carried from one to the next (neurogym's
+    Dataset streams trials this way, so the network must reset itself in every fixation epoch). Held-out
+    trials are always single trials from the zero state."""
 
     def _steps(self, ms: float) -> int:
         return int(round(ms / self.dt))

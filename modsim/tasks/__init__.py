@@ -10,7 +10,7 @@ import numpy as np
 from ..spec.task import (DigitParityTask, FlipFlopTask, GoNoGoTask, LorenzRosslerTask, MultiTask, NeurogymTask,
                          PerceptualDecisionTask)
 from .chaos import lorenz_rossler_data
-from .cognitive import choice_trials
+from .cognitive import choice_trials, trial_stream
 from .digits import PairSampler, eval_blocks, load_images
 from .flipflop import flipflop_data
 from .sequences import SequenceData
@@ -81,7 +81,7 @@ def build_task(spec, seed: int) -> TaskData:
             washout=0,
             output_names=spec.output_names(),
             output_sets=spec.output_sets(),
-            draw=lambda count, rng: choice_trials(spec, count, rng)[0],
+            draw=lambda count, rng: trial_stream(spec, count, rng),
             loss="cross_entropy_steps",
         )
     raise TypeError(f"no generator for task kind {spec.kind!r}")

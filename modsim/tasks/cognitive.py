@@ -139,3 +139,13 @@ def before_decision(spec, inputs: np.ndarray) -> np.ndarray:
 def cumulative_evidence(inputs: np.ndarray, stim_channels: tuple[int, int] = (1, 2)) -> np.ndarray:
     """Running sum of stimulus 1 minus stimulus 2 (trials, T): the perceptual decision's task variable."""
     return np.cumsum(inputs[..., stim_channels[0]] - inputs[..., stim_channels[1]], axis=1)
+
+
+def trial_stream(spec, count: int, rng: np.random.Generator) -> SequenceData:
+    """`count` training sequences of `spec.trials_per_sequence` consecutive trials each (inputs and targets
+    (count, k * T, channels)); every trial of a task has the same length T."""
+    k = spec.trials_per_sequence
+    data, _ = choice_trials(spec, count * k, rng)
+    inputs, targets = data.inputs, data.targets
+    return SequenceData(inputs.reshape(count, k * inputs.shape[1], inputs.shape[2]),
+                        targets.reshape(count, k * targets.shape[1], targets.shape[2]))
