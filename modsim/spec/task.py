@@ -371,9 +371,9 @@ class MultiTask(_ChoiceTask):
     kind: Literal["multitask"]
     """Task family: both cognitive tasks in one network."""
     perceptual_decision: PerceptualDecisionTask = PerceptualDecisionTask(kind="perceptual_decision")
-    """Settings of the perceptual decision trials (their dt and eval_trials are ignored)."""
+    """Settings of the perceptual decision trials (their dt, eval_trials and trials_per_sequence are ignored)."""
     gonogo: GoNoGoTask = GoNoGoTask(kind="gonogo")
-    """Settings of the go / no-go trials (their dt and eval_trials are ignored)."""
+    """Settings of the go / no-go trials (their dt, eval_trials and trials_per_sequence are ignored)."""
 
     def input_names(self) -> list[str]:
         """Input channels."""
