@@ -157,18 +157,25 @@ def recurrent_lesions(cell: CTRNN, readout, inputs: np.ndarray, modules: np.ndar
     return out
 
 
+def principal_plane(flat: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean (N,), top-k principal axes (k, N) and their fractions of the variance, of samples (S, N)."""
+    flat = np.asarray(flat, dtype=np.float64)
+    mean = flat.mean(axis=0)
+    _, sv, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    return mean, vt[:k], sv[:k] ** 2 / max(float((sv ** 2).sum()), 1e-300)
+
+
 @torch.no_grad()
 def lesion_similarity(cell: CTRNN, hidden: np.ndarray, mean_input: np.ndarray, side: int) -> np.ndarray:
     """Unit-by-unit similarity of single-unit lesions: one Euler step from a side x side grid spanning the
     activity in its top-2 PC plane, with each unit's outgoing weights zeroed in turn; Pearson r between
     units' displacement fields (the distance of each lesioned next state from the intact one)."""
-    flat = hidden.reshape(-1, hidden.shape[-1]).astype(np.float64)
-    mean = flat.mean(axis=0)
-    _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
-    proj = (flat - mean) @ vt[:2].T
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    mean, plane, _ = principal_plane(flat)
+    proj = (flat - mean) @ plane.T
     axes = [np.linspace(proj[:, k].min(), proj[:, k].max(), side) for k in range(2)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 2)
-    states = torch.from_numpy(grid @ vt[:2] + mean).float()
+    states = torch.from_numpy(grid @ plane + mean).float()
     if cell.f is torch.relu:
         states = states.clamp(min=0.0)
     drive = torch.nn.functional.linear(torch.from_numpy(mean_input).float(), cell.weight_ih_l0, cell.bias_l0)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.correlation import cross_corr
+from ..dynamics import principal_plane
+from .run_figures import activity_correlation
 from .rundata import RunData
 from .style import CORRELATION_CMAP, Figure, colour, group_boundaries, matrix, pyplot, save
 
@@ -90,8 +91,7 @@ def _similarity_vs_corr(data: RunData, out: Path, key: str, r_key: str, stem: st
     if key not in d or "hidden" not in data.eval:
         return None
     sim = d[key]
-    flat = data.eval["hidden"].reshape(-1, data.eval["hidden"].shape[-1])
-    corr = cross_corr(flat, flat)
+    corr = activity_correlation(data)
     modules = d.get("modules", np.zeros(sim.shape[0], dtype=np.int64))
     order = np.argsort(modules, kind="stable")
     plt = pyplot()
@@ -115,11 +115,8 @@ def fixed_points(data: RunData, out: Path) -> Figure | None:
     if "fixed_points" not in d or "hidden" not in data.eval:
         return None
     hidden = data.eval["hidden"]
-    flat = hidden.reshape(-1, hidden.shape[-1])
-    mean = flat.mean(axis=0)
-    _, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
-    pcs = vt[:2].T
-    explained = s[:2] ** 2 / max(float((s ** 2).sum()), 1e-12) * 100
+    mean, plane, variance = principal_plane(hidden.reshape(-1, hidden.shape[-1]))
+    pcs, explained = plane.T, variance * 100
     types = d.get("trial_types", np.zeros(hidden.shape[0], dtype=np.int64))
     names = trial_type_names(data)
     plt = pyplot()
