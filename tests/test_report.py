@@ -21,7 +21,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 RUN_FIGURES = {"time_courses", "example_trials", "correlation", "community_graph", "weights"}
-DYNAMICS_FIGURES = {"output_lesions", "recurrent_lesions", "jacobian", "lesion_similarity", "fixed_points"}
+DYNAMICS_FIGURES = {"output_lesions", "recurrent_lesions", "jacobian", "lesion_similarity", "fixed_points",
+                    "input_weights"}
 
 
 def shrink(path: Path) -> list[str]:

@@ -109,6 +109,52 @@ def _similarity_vs_corr(data: RunData, out: Path, key: str, r_key: str, stem: st
                 "activity correlation (off-diagonal pairs); r is their Pearson correlation.")
 
 
+CUE_CHANNELS = (1, 2)
+"""Input channels of the two cues (stimulus 1 and 2; no-go and go) in every cognitive task."""
+
+
+def channel_name(data: RunData, channel: int) -> str:
+    """The task's name of an input channel."""
+    names = data.spec.task.input_names() if hasattr(data.spec.task, "input_names") else []
+    return names[channel] if channel < len(names) else f"input {channel}"
+
+
+def input_weight_boundaries(data: RunData, out: Path) -> Figure | None:
+    """Each unit in the plane of its two cue input weights, coloured by activity module (the paper's
+    sign and difference boundaries)."""
+    d = data.dynamics
+    if "modules" not in d or data.weights is None or data.weights.inputs.shape[1] < 3:
+        return None
+    a, b = CUE_CHANNELS
+    name_a, name_b = channel_name(data, a), channel_name(data, b)
+    w = data.weights.inputs
+    modules = d["modules"]
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.4, 4.8), constrained_layout=True)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    top = max(float(np.abs(w[:, [a, b]]).max()), 1e-6) * 1.05
+    ax.plot([-top, top], [-top, top], color="0.85", lw=0.8, ls="--")
+    r = d.get("module_evidence_r")
+    for m in range(int(modules.max()) + 1):
+        sel = modules == m
+        ax.scatter(w[sel, a], w[sel, b], color=colour(m), s=22, label=_module_label(m, r))
+    silent = modules < 0
+    if silent.any():
+        ax.scatter(w[silent, a], w[silent, b], color="0.75", s=14, marker="x", label="silent units")
+    q = d.get("input_partition_q")
+    title = "input weights by module" + (f" (sign partition: Q = {float(q):.2f}, p = "
+                                         f"{float(d['input_partition_p']):.2g})" if q is not None else "")
+    ax.set(xlabel=f"weight from {name_a}", ylabel=f"weight from {name_b}", xlim=(-top, top), ylim=(-top, top),
+           title=title)
+    ax.legend(frameon=False, fontsize=7)
+    return save(fig, out, "input_weights", "Input-weight boundaries",
+                f"Each unit's input weights from {name_a} and {name_b}, coloured by its activity module. The "
+                "axes mark the sign boundaries and the dashed diagonal the difference boundary of the paper; "
+                "Q is the induced signed modularity of the stimulus-weight sign partition on the activity "
+                "correlation, with its permutation p.")
+
+
 def fixed_points(data: RunData, out: Path) -> Figure | None:
     """Held-out trajectories and fixed / slow points in the top two principal components."""
     d = data.dynamics
@@ -169,5 +215,5 @@ def dynamics_figures(data: RunData, out: Path) -> list[Figure]:
                                    "Jacobian-row similarity", "Jacobian-row cosine similarity"),
                _similarity_vs_corr(data, out, "lesion_similarity", "lesion_similarity_corr_r", "lesion_similarity",
                                    "Lesion similarity", "lesion similarity"),
-               fixed_points(data, out), partition_similarity(data, out)]
+               input_weight_boundaries(data, out), fixed_points(data, out), partition_similarity(data, out)]
     return [f for f in figures if f is not None]
