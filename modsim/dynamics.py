@@ -223,8 +223,7 @@ def evidence_lesion_summary(r: np.ndarray, base: np.ndarray, lesioned: np.ndarra
     own, other = np.array([drop[pos, 0], drop[neg, 1]]), np.array([drop[pos, 1], drop[neg, 0]])
     return {
         "evidence_modules_opposite": np.float64(opposite),
-        "lesion_double_dissociation": np.float64(opposite and pos != neg and bool(np.all(own >= 40))
-                                                 and bool(np.all(other <= 10))),
+        "lesion_double_dissociation": np.float64(opposite and bool(np.all(own >= 40)) and bool(np.all(other <= 10))),
         "evidence_r_max": np.float64(r[pos]), "evidence_r_min": np.float64(r[neg]),
         "lesion_stim1_module_drop_own": np.float64(drop[pos, 0]),
         "lesion_stim1_module_drop_other": np.float64(drop[pos, 1]),

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from ..dynamics import principal_plane
-from .run_figures import activity_correlation
 from .rundata import RunData
 from .style import CORRELATION_CMAP, Figure, colour, group_boundaries, matrix, pyplot, save
 
@@ -91,7 +90,7 @@ def _similarity_vs_corr(data: RunData, out: Path, key: str, r_key: str, stem: st
     if key not in d or "hidden" not in data.eval:
         return None
     sim = d[key]
-    corr = activity_correlation(data)
+    corr = data.correlation
     modules = d.get("modules", np.zeros(sim.shape[0], dtype=np.int64))
     order = np.argsort(modules, kind="stable")
     plt = pyplot()
@@ -113,12 +112,6 @@ CUE_CHANNELS = (1, 2)
 """Input channels of the two cues (stimulus 1 and 2; no-go and go) in every cognitive task."""
 
 
-def channel_name(data: RunData, channel: int) -> str:
-    """The task's name of an input channel."""
-    names = data.spec.task.input_names() if hasattr(data.spec.task, "input_names") else []
-    return names[channel] if channel < len(names) else f"input {channel}"
-
-
 def input_weight_boundaries(data: RunData, out: Path) -> Figure | None:
     """Each unit in the plane of its two cue input weights, coloured by activity module (the paper's
     sign and difference boundaries)."""
@@ -126,7 +119,7 @@ def input_weight_boundaries(data: RunData, out: Path) -> Figure | None:
     if "modules" not in d or data.weights is None or data.weights.inputs.shape[1] < 3:
         return None
     a, b = CUE_CHANNELS
-    name_a, name_b = channel_name(data, a), channel_name(data, b)
+    name_a, name_b = data.input_name(a), data.input_name(b)
     w = data.weights.inputs
     modules = d["modules"]
     plt = pyplot()

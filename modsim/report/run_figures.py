@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.communities import detect
-from ..analysis.correlation import cross_corr
 from ..analysis.separability import output_correlations
 from ..analysis.specialisation import MEASURES
 from .rundata import RunData
@@ -19,14 +18,6 @@ TIME_COURSES = (("q_cor", "Q_cor"), ("q_str", "Q_str"), ("d_cor", "D_cor"), ("d_
                 ("r2", "R² (held out)"), ("accuracy", "accuracy (held out)"), ("sign_accuracy", "sign accuracy"))
 """Checkpoint metrics drawn over training, with their axis labels."""
 MEASURE_LABELS = {"retrain": "retraining", "ablate": "ablation", "corr": "correlation"}
-
-
-def activity_correlation(data: RunData) -> np.ndarray | None:
-    """Correlation matrix of the held-out unit activity (zero-variance units correlate as 0)."""
-    if "hidden" not in data.eval:
-        return None
-    flat = data.eval["hidden"].reshape(-1, data.eval["hidden"].shape[-1])
-    return cross_corr(flat, flat)
 
 
 def communities(data: RunData, corr: np.ndarray) -> tuple[str, np.ndarray]:
@@ -163,9 +154,8 @@ def example_trials(data: RunData, out: Path, trials: int = 3) -> Figure | None:
             matrix(ax, fig, u.T, "Greys", "input value")
             ax.set(ylabel="input channel")
         else:
-            names = data.spec.task.input_names() if hasattr(data.spec.task, "input_names") else []
             for c in range(u.shape[1]):
-                ax.plot(u[:, c], lw=0.9, color=colour(c), label=names[c] if c < len(names) else f"input {c}")
+                ax.plot(u[:, c], lw=0.9, color=colour(c), label=data.input_name(c))
             ax.set(ylabel="input value")
             if j == 0:
                 ax.legend(frameon=False, fontsize=7)
@@ -214,18 +204,20 @@ def community_graph(data: RunData, out: Path, corr: np.ndarray, found: tuple[str
     n = corr.shape[0]
     a = corr.copy()
     np.fill_diagonal(a, -np.inf)
+    nearest = np.argsort(-a, axis=1)[:, :neighbours]  # each unit's strongest correlations
+    rows = np.repeat(np.arange(n), nearest.shape[1])
+    keep = a[rows, nearest.ravel()] > 0
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
-    for i in range(n):
-        for j in np.argsort(a[i])[::-1][:neighbours]:
-            if a[i, j] > 0:
-                graph.add_edge(i, int(j), weight=float(a[i, j]))
+    graph.add_weighted_edges_from(zip(rows[keep].tolist(), nearest.ravel()[keep].tolist(),
+                                      a[rows, nearest.ravel()][keep].tolist()))
     pos = nx.spring_layout(graph, seed=0, weight="weight")
     xy = np.array([pos[i] for i in range(n)])
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.4), constrained_layout=True)
-    for i, j in graph.edges():
-        ax.plot(*xy[[i, j]].T, color="0.8", lw=0.5, zorder=0)
+    from matplotlib.collections import LineCollection
+
+    ax.add_collection(LineCollection([xy[[i, j]] for i, j in graph.edges()], colors="0.8", linewidths=0.5, zorder=0))
     for g, group in enumerate(data.group_names):
         sel = data.labels == g
         ax.scatter(xy[sel, 0], xy[sel, 1], c=[colour(int(c)) for c in comm[sel]], marker=marker(g), s=40,
@@ -276,7 +268,7 @@ def specialisation_over_time(data: RunData, out: Path, checkpoint: int = -1, ste
 def run_figures(data: RunData, out: Path) -> list[Figure]:
     """Every run figure the stored data allow, in page order."""
     figures: list[Figure | None] = [time_courses(data, out), example_trials(data, out)]
-    corr = activity_correlation(data)
+    corr = data.correlation
     if corr is not None:
         found = communities(data, corr)
         figures += [correlation_matrices(data, out, corr, found), community_graph(data, out, corr, found)]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from ..analysis.correlation import cross_corr
 from ..spec import Spec
 from ..store import layout, open_run, read_metrics, read_section
 
@@ -52,6 +54,20 @@ class RunData:
     def classification(self) -> bool:
         """True when targets hold class indices (cross-entropy tasks) rather than values."""
         return "outputs" in self.eval and self.eval["targets"].shape[-1] != self.eval["outputs"].shape[-1]
+
+    @cached_property
+    def correlation(self) -> np.ndarray | None:
+        """Correlation matrix of the held-out unit activity (zero-variance units correlate as 0), computed
+        once for every figure that shows it."""
+        if "hidden" not in self.eval:
+            return None
+        flat = self.eval["hidden"].reshape(-1, self.eval["hidden"].shape[-1])
+        return cross_corr(flat, flat)
+
+    def input_name(self, channel: int) -> str:
+        """The task's name of an input channel (`input <c>` where the task names none)."""
+        names = self.spec.task.input_names() if hasattr(self.spec.task, "input_names") else []
+        return names[channel] if channel < len(names) else f"input {channel}"
 
     def output_sets(self) -> list[list[int]]:
         """Output channel sets in the task's order (the D indices compare the first two)."""

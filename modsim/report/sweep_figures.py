@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..stats import SEED_PATH, RunRecord, Summary, welch_p
+from ..stats import SEED_PATH, RunRecord, Summary, summarize, welch_p
 from ..store import open_run, read_metrics
 from .run_figures import TIME_COURSES
 from .style import Figure, colour, pyplot, save
@@ -79,7 +79,7 @@ def swept_fields(records: list[RunRecord]) -> list[tuple[str, list]]:
     for r in records:
         for k, v in r.values.items():
             if k != SEED_PATH:
-                fields.setdefault(k, set()).add(v if not isinstance(v, list) else tuple(v))
+                fields.setdefault(k, set()).add(_value(r, k))
     return [(k, sorted(v, key=lambda x: (str(type(x)), x))) for k, v in fields.items() if len(v) >= 2]
 
 
@@ -95,14 +95,14 @@ def heatmaps(records: list[RunRecord], out: Path) -> Figure | None:
     plt = pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), constrained_layout=True,
                              squeeze=False)
+    cells: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        cells.setdefault((_value(r, fy), _value(r, fx)), []).append(r)
+    summary = summarize(cells)  # mean of every metric per (y, x) cell
     for ax, m in zip(axes[0], metrics):
         grid = np.full((len(ys), len(xs)), np.nan)
-        for iy, y in enumerate(ys):
-            for ix, x in enumerate(xs):
-                vals = [r.metrics[m] for r in records if _value(r, fx) == x and _value(r, fy) == y
-                        and m in r.metrics and math.isfinite(r.metrics[m])]
-                if vals:
-                    grid[iy, ix] = float(np.mean(vals))
+        for i, (y, x) in enumerate(summary.conditions):
+            grid[ys.index(y), xs.index(x)] = summary.mean[i, summary.metrics.index(m)]
         im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
         fig.colorbar(im, ax=ax, label=f"{m} (mean over runs)", fraction=0.046, pad=0.03)
         low, high = im.get_clim()
