@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -74,22 +75,26 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
 
 
 def _write_atomically(path: Path, plan: Analysis, results: dict[str, np.ndarray]) -> None:
-    """Write results to `analysis.tmp`, then swap it in place of `analysis`."""
-    tmp, final, old = path / f"{ANALYSIS}.tmp", path / ANALYSIS, path / f"{ANALYSIS}.old"
-    for leftover in (tmp, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
-    sub = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
-    sub.attrs.update({"plan": plan.model_dump(mode="json", by_alias=True), "created": now(),
-                      "versions": package_versions()})
-    for key, value in results.items():
-        dtype = np.int64 if key == "step" or key.endswith(("_partition", "_modules", "_types", "_task")) else np.float64
-        sub.create_array(key, data=np.asarray(value).astype(dtype))
-    if final.exists():
+    """Write results to a uniquely named temporary group, then swap it in place of `analysis` (two
+    analyses of one run at once never share a temporary name; the last to finish wins)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{ANALYSIS}.", suffix=".tmp", dir=path))
+    final, old = path / ANALYSIS, Path(f"{tmp}.old")
+    try:
+        sub = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        sub.attrs.update({"plan": plan.model_dump(mode="json", by_alias=True), "created": now(),
+                          "versions": package_versions()})
+        for key, value in results.items():
+            integer = key == "step" or key.endswith(("_partition", "_modules", "_types", "_task"))
+            sub.create_array(key, data=np.asarray(value).astype(np.int64 if integer else np.float64))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
         os.replace(final, old)
+    except FileNotFoundError:
+        pass
     os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_analysis(path: str | Path) -> dict[str, np.ndarray]:

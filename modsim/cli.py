@@ -95,8 +95,8 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
         err_console.print(f"[bold red]error[/] {spec_file}: training.device: {exc}", highlight=False)
         sys.exit(EXIT_INVALID)
     try:
-        path = allocate_run_path(Path(store_root), name or spec.name, exact=name is not None, overwrite=overwrite)
-    except FileExistsError as exc:
+        path = allocate_run_path(Path(store_root), spec.name if name is None else name, exact=name is not None, overwrite=overwrite)
+    except (FileExistsError, ValueError) as exc:
         err_console.print(f"[bold red]error[/] {exc}", highlight=False)
         sys.exit(EXIT_INVALID)
     console.print(f"[bold]{spec.name}[/] on {dev}: compiling (task data, network)...", highlight=False)
@@ -122,9 +122,7 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
         sys.exit(130)
     _print_summary(result)
     if with_report:
-        from .report import write_report
-
-        console.print(f"report -> {write_report([path])}", highlight=False)
+        _write_report([path])
 
 
 def _line_progress(total: int):
@@ -286,12 +284,15 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
             console.print(line, highlight=False)
         console.print(f"{len(runs)} runs", highlight=False)
         return
-    path = Path(store_root) / (name or base.name)
-    if overwrite and path.exists():
-        shutil.rmtree(path)
+    from .store import check_name, check_replaceable
+
     try:
+        path = Path(store_root) / check_name(base.name if name is None else name, "sweep name")
+        if overwrite and (path.exists() or path.is_symlink()):
+            check_replaceable(path, "sweep")
+            shutil.rmtree(path)
         sweeps.open_sweep_store(path, base, runs)
-    except FileExistsError as exc:
+    except (FileExistsError, ValueError) as exc:
         err_console.print(f"[bold red]error[/] {exc}", highlight=False)
         sys.exit(EXIT_INVALID)
     todo = sweeps.pending_runs(path, runs)
@@ -314,9 +315,7 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
     if failed:
         sys.exit(1)
     if with_report:
-        from .report import write_report
-
-        console.print(f"report -> {write_report([path])}", highlight=False)
+        _write_report([path])
 
 
 @main.command()
@@ -404,14 +403,19 @@ def figure(kind: str, run_path: str, out_file: str | None) -> None:
 def report(stores: tuple[str, ...], out_dir: str | None, runs: bool) -> None:
     """Figures (PNG) and one self-contained index.html for a run, or for one or more sweep stores (several
     stores are compared as conditions), read from the store alone."""
+    _write_report(list(stores), out_dir, runs=runs)
+
+
+def _write_report(stores: list, out_dir: str | None = None, runs: bool = False) -> None:
+    """Write a report and print where; a refused or unreadable target exits 2 with the reason."""
     from .report import write_report
 
     try:
-        index = write_report(list(stores), out_dir, runs=runs)
-    except (FileNotFoundError, ValueError) as exc:
+        index = write_report(stores, out_dir, runs=runs)
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
         err_console.print(f"[bold red]error[/] {exc}", highlight=False)
         sys.exit(EXIT_INVALID)
-    console.print(f"wrote {index}", highlight=False)
+    console.print(f"report -> {index}", highlight=False)
 
 
 @main.command(name="ls")

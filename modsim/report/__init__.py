@@ -3,12 +3,15 @@ store alone (the stored spec, weights, held-out data, metrics and analyses; noth
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import tempfile
 from pathlib import Path
 
 import zarr
 
+from ..store import store_kind as stored_kind
 from .html import Section, write_page
 from .rundata import RunData, load_run
 from .style import Figure
@@ -26,14 +29,12 @@ RUN_NUMBERS = ("r2", "mse", "accuracy", "sign_accuracy", "success", "mi", "q_cor
 
 def store_kind(path: Path) -> str:
     """'run' or 'sweep'; ValueError naming the path otherwise."""
-    if not (path / "zarr.json").exists():
-        raise ValueError(f"{path}: not a Zarr group (expected a run or a sweep store written by modsim)")
-    attrs = zarr.open_group(str(path), mode="r").attrs
-    if attrs.get("kind") == "sweep":
-        return "sweep"
-    if "store_version" in attrs:
-        return "run"
-    raise ValueError(f"{path}: a Zarr group but neither a modsim run nor a sweep store")
+    kind = stored_kind(path)
+    if kind is None:
+        if not (path / "zarr.json").is_file():
+            raise ValueError(f"{path}: not a Zarr group (expected a run or a sweep store written by modsim)")
+        raise ValueError(f"{path}: a Zarr group but neither a modsim run nor a sweep store")
+    return kind
 
 
 def default_report_dir(paths: list[Path]) -> Path:
@@ -114,26 +115,46 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     return write_page(out, "modsim report: " + " vs ".join(p.name for p in paths), meta, sections)
 
 
+REPORT_MARKER = "modsim-report.json"
+"""File that marks a directory as a modsim report: only such a directory (or an empty one) is replaced."""
+
+
+def check_report_target(out: Path) -> None:
+    """Raise FileExistsError unless `out` is absent, an empty directory or a previous modsim report.
+
+    A report never replaces a user's folder: `-o results` on a folder holding other files is refused."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise FileExistsError(f"{out} exists and is not a directory; choose another report directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / REPORT_MARKER).is_file():
+        raise FileExistsError(f"{out} is a non-empty directory that is not a modsim report; refusing to replace "
+                              "it (choose a new or empty directory with -o)")
+
+
 def write_report(paths: list[str | Path], out: str | Path | None = None, runs: bool = False) -> Path:
     """Report a run (one path) or sweeps (one or more sweep stores) into OUT (default: beside the store).
-    Everything is written to OUT.partial first and moved into place when complete; returns index.html."""
+
+    OUT must be absent, empty or a previous modsim report (FileExistsError otherwise). Everything is
+    written to a uniquely named temporary directory beside OUT and moved into place when complete;
+    returns index.html."""
     paths = [Path(p) for p in paths]
     kinds = [store_kind(p) for p in paths]
     if "run" in kinds and len(paths) > 1:
         raise ValueError("report: give one run, or one or more sweep stores (not several runs)")
     final = Path(out) if out is not None else default_report_dir(paths)
-    partial = final.with_name(final.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
+    check_report_target(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
         if kinds[0] == "run":
             report_run(paths[0], partial)
         else:
             report_sweeps(paths, partial, runs)
+        (partial / REPORT_MARKER).write_text(json.dumps({"stores": [str(p) for p in paths]}) + "\n")
+        check_report_target(final)  # another process may have put something there meanwhile
+        if final.exists():
+            shutil.rmtree(final)
+        partial.rename(final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
-    partial.rename(final)
     return final / "index.html"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
+from ..store.names import name_problem
 from .base import SpecModel
 
 
@@ -199,6 +200,15 @@ class Network(SpecModel):
         if self.competition == "max":
             return self.readouts[0].dim
         return sum(r.dim for r in self.readouts)
+
+    @field_validator("groups")
+    @classmethod
+    def _check_group_names(cls, groups: dict) -> dict:
+        for name in groups:
+            problem = name_problem(name)
+            if problem is not None:  # names become store array names (activity_sd_<group>, ...)
+                raise ValueError(f"group name {name!r}: {problem}")
+        return groups
 
     @model_validator(mode="after")
     def _check_topology(self) -> "Network":

@@ -1,8 +1,22 @@
-"""Zarr store: layout, writer and reader of runs. Knows numpy, never torch."""
+"""Zarr store: layout, names, writer and reader of runs. Knows numpy, never torch.
+
+`modsim.store.names` imports nothing heavy, so the spec can check names without loading zarr; the
+reader and writer are imported on first use.
+"""
+
+from importlib import import_module
 
 from .layout import STORE_VERSION
-from .reader import list_runs, open_run, read_metrics, read_section
-from .writer import RunWriter, allocate_run_path, package_versions, spec_hash
+from .names import check_name, name_problem
 
-__all__ = ["STORE_VERSION", "RunWriter", "allocate_run_path", "list_runs", "open_run", "package_versions",
-           "read_metrics", "read_section", "spec_hash"]
+_LAZY = {"check_replaceable": "reader", "list_runs": "reader", "open_run": "reader", "read_metrics": "reader",
+         "read_section": "reader", "store_kind": "reader", "RunWriter": "writer", "allocate_run_path": "writer",
+         "package_versions": "writer", "spec_hash": "writer"}
+
+__all__ = ["STORE_VERSION", "check_name", "name_problem", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

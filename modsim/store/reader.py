@@ -21,6 +21,31 @@ def open_run(path: str | Path) -> zarr.Group:
     return group
 
 
+def store_kind(path: str | Path) -> str | None:
+    """'run' or 'sweep' for a group written by modsim, None for anything else (or nothing)."""
+    path = Path(path)
+    if path.is_symlink() or not (path / "zarr.json").is_file():
+        return None
+    try:
+        attrs = zarr.open_group(str(path), mode="r").attrs
+    except Exception:  # unreadable or corrupt metadata: not something we know how to replace
+        return None
+    if attrs.get("kind") == "sweep":
+        return "sweep"
+    return "run" if "store_version" in attrs else None
+
+
+def check_replaceable(path: str | Path, kind: str) -> None:
+    """Raise FileExistsError unless `path` is a real directory holding a modsim `kind` ('run' or 'sweep').
+
+    `--overwrite` deletes only what modsim wrote: never a user's folder, file or link of the same name."""
+    found = store_kind(path)
+    if found != kind:
+        what = f"a modsim {found}" if found else "not a modsim store"
+        raise FileExistsError(f"{path} exists and is {what}; --overwrite only replaces a modsim {kind}, so it "
+                              "was left untouched (choose another name)")
+
+
 def list_runs(root: str | Path) -> list[Path]:
     """Run groups directly under `root`, sorted by name."""
     root = Path(root)

@@ -14,6 +14,8 @@ import numpy as np
 import zarr
 
 from . import layout
+from .names import check_name
+from .reader import check_replaceable
 
 TRACKED_PACKAGES = ("modsim", "torch", "numpy", "zarr", "pydantic", "igraph", "leidenalg", "networkx")
 
@@ -44,12 +46,17 @@ def now() -> str:
 
 
 def allocate_run_path(root: Path, name: str, exact: bool = False, overwrite: bool = False) -> Path:
-    """Path of a new run: `root/name`, else `root/name-2`, `-3`, ... (or exactly `name` when asked)."""
+    """Path of a new run: `root/name`, else `root/name-2`, `-3`, ... (or exactly `name` when asked).
+
+    `name` must be one safe path component (ValueError otherwise); with `overwrite`, an existing entry
+    of that name is accepted only when it is a modsim run (FileExistsError otherwise)."""
     root = Path(root)
-    path = root / name
+    path = root / check_name(name, "run name")
     if exact or overwrite:
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it")
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it")
+            check_replaceable(path, "run")
         return path
     k = 2
     while path.exists():
@@ -71,9 +78,11 @@ class RunWriter:
                overwrite: bool = False) -> "RunWriter":
         """Create the run group at `path` and record the resolved spec and provenance."""
         path = Path(path)
-        if path.exists():
+        check_name(path.name, "run name")
+        if path.exists() or path.is_symlink():
             if not overwrite:
                 raise FileExistsError(f"run {path} already exists")
+            check_replaceable(path, "run")
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         group = zarr.open_group(str(path), mode="w-", zarr_format=3)

@@ -89,3 +89,25 @@ def planted_partitions(draw, max_groups: int = 5, max_size: int = 20):
     a = a + a.T
     perm = rng.permutation(labels.size)
     return a[np.ix_(perm, perm)], labels[perm], seed
+
+
+@st.composite
+def unsafe_names(draw):
+    """Run, sweep or group names that must be refused: climbing (`..`), absolute, nested, hidden, empty,
+    overlong, or with characters outside the safe set."""
+    safe = st.text(alphabet="abcXYZ019_.=,+-", min_size=0, max_size=12)
+    kind = draw(st.sampled_from(["climb", "absolute", "nested", "hidden", "empty", "long", "char"]))
+    if kind == "climb":
+        return draw(st.sampled_from(["..", "../", "../x", "a/../b", "..\\x"]))
+    if kind == "absolute":
+        return "/" + draw(safe)
+    if kind == "nested":
+        return draw(safe) + draw(st.sampled_from(["/", "\\"])) + draw(safe)
+    if kind == "hidden":
+        return "." + draw(safe)
+    if kind == "empty":
+        return ""
+    if kind == "long":
+        return "a" * draw(st.integers(201, 400))
+    bad = draw(st.characters(blacklist_characters="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.=,+-"))
+    return draw(safe) + bad + draw(safe)

@@ -1,0 +1,39 @@
+"""What a name in the store may be: one safe path component, so nothing is ever written outside it.
+
+Run, sweep and group names become directory or array names on disk. A name is accepted only when it is
+a single component that cannot climb out of its parent (`..`), name a hidden or special entry, or
+create a nested node (`a/b`); everything that builds a path in the store checks its name here.
+Knows neither torch nor zarr.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_NAME_LENGTH = 200
+"""Longest accepted name (sweep run names are built from swept values and cut to this length)."""
+
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.=,+-]*$"
+"""A name starts with a letter, digit or underscore and holds letters, digits and `_ . = , + -`."""
+
+_NAME = re.compile(NAME_PATTERN)
+
+
+def name_problem(name: object) -> str | None:
+    """Why `name` is not a safe single path component, or None when it is."""
+    if not isinstance(name, str) or not name:
+        return "expected a non-empty name"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"expected at most {MAX_NAME_LENGTH} characters, got {len(name)}"
+    if not _NAME.match(name):
+        return ("expected one path component of letters, digits and _ . = , + - that starts with a letter, "
+                "digit or underscore (no '/', '\\', '..' or leading '.')")
+    return None
+
+
+def check_name(name: object, what: str) -> str:
+    """Return `name` when it is a safe single path component; raise ValueError naming `what` otherwise."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValueError(f"{what} {name!r} is not allowed: {problem}")
+    return name  # type: ignore[return-value]
