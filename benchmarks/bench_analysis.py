@@ -1,10 +1,12 @@
-"""Time the full analysis plan on synthetic activity of N units (default 2048).
+"""Scaling of the analysis plan with the number of units, on synthetic activity with planted modules.
 
-    python benchmarks/bench_analysis.py [--units 2048 --samples 4000 --modules 8]
+    python benchmarks/bench_analysis.py [--units 256 512 1024 2048 4096] [--samples 4000] [--modules 8]
 
-Activity: `modules` planted groups sharing a latent signal each, plus noise. Times every step of a
-plan with Q_cor, Q_str, signed Q, Leiden, Louvain, fast-greedy, signed Louvain and Leiden, NMI, and
-compares signed Louvain with bctpy's community_louvain(B='negative_asym') when bctpy is installed.
+For each N: the time of every step of a full plan (the correlation matrix once, Q_cor, Q_str, signed Q,
+Leiden, signed Leiden, Louvain, signed Louvain, fast-greedy, each with NMI and ARI against the planted
+groups) measured on its own, then `evaluate_plan` on that plan end to end, and bctpy's signed Louvain
+(`community_louvain(B='negative_asym')`) on the same matrix in the same run. Also checks that every
+detector recovers the planted modules and that our Leiden's Q is within 1e-3 of leidenalg's.
 """
 
 from __future__ import annotations
@@ -14,67 +16,95 @@ import time
 
 import numpy as np
 
-from modsim.analysis import cross_corr, q_cor, q_str
-from modsim.analysis.communities import fastgreedy, leiden, louvain, nmi
-from modsim.analysis.modularity import signed_q
+from modsim.analysis import cross_corr
+from modsim.analysis.communities import ari, fastgreedy, leiden, louvain, nmi
+from modsim.analysis.modularity import modularity, q_str
+from modsim.analysis.plan import Snapshot, evaluate_plan
+from modsim.spec.analysis import Analysis
+
+DETECTORS = {"leiden": ("leiden", False), "leiden_signed": ("leiden", True), "louvain": ("louvain", False),
+             "louvain_signed": ("louvain", True), "fastgreedy": ("fastgreedy", False)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", type=int, default=2048)
-    parser.add_argument("--samples", type=int, default=4000)
-    parser.add_argument("--modules", type=int, default=8)
-    parser.add_argument("--skip-slow", action="store_true", help="skip Leiden and fast-greedy")
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(args.modules), -(-args.units // args.modules))[: args.units]
-    latent = rng.standard_normal((args.samples, args.modules))
-    activity = latent[:, labels] + 1.5 * rng.standard_normal((args.samples, args.units))
-    weights = rng.standard_normal((args.units, args.units))
+def planted(units: int, samples: int, modules: int, seed: int = 0):
+    """(activity, labels, weights): modules sharing a latent signal each, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(modules), -(-units // modules))[:units]
+    activity = rng.standard_normal((samples, modules))[:, labels] + 1.5 * rng.standard_normal((samples, units))
+    return activity, labels, rng.standard_normal((units, units))
 
-    timings: dict[str, float] = {}
-    results: dict[str, float] = {}
 
-    def step(name, fn):
-        t = time.perf_counter()
-        value = fn()
-        timings[name] = time.perf_counter() - t
-        return value
+def plan() -> Analysis:
+    """The full plan timed end to end."""
+    return Analysis.model_validate({
+        "metrics": ["q_cor", "q_str"],
+        "communities": [{"algorithm": a, "signed": s} for a, s in DETECTORS.values()],
+        "induced_q": [{"signed": True, "permutations": 0}]})
 
-    corr = step("corr", lambda: cross_corr(activity, activity))
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def measure(units: int, samples: int, modules: int, reference: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Timings (s) and checks for one N."""
+    activity, labels, weights = planted(units, samples, modules)
+    times, checks = {}, {}
+    corr, times["corr"] = timed(lambda: cross_corr(activity, activity))
     signed = corr.copy()
     np.fill_diagonal(signed, 0.0)
     absolute = np.abs(signed)
-    results["q_cor"] = step("q_cor", lambda: q_cor(activity, labels))
-    results["q_str"] = step("q_str", lambda: q_str(weights, labels))
-    results["signed_q"] = step("signed_q", lambda: signed_q(signed, labels))
-    found = {"louvain": step("louvain", lambda: louvain(absolute, seed=0)),
-             "louvain_signed": step("louvain_signed", lambda: louvain(signed, seed=0, signed=True))}
-    if not args.skip_slow:
-        found["leiden"] = step("leiden", lambda: leiden(absolute, seed=0))
-        found["leiden_signed"] = step("leiden_signed", lambda: leiden(signed, seed=0, signed=True))
-        found["fastgreedy"] = step("fastgreedy", lambda: fastgreedy(absolute))
-    for name, part in found.items():
-        results[f"nmi_{name}"] = nmi(part, labels)
+    _, times["q_cor"] = timed(lambda: modularity(absolute, labels))
+    _, times["q_str"] = timed(lambda: q_str(weights, labels))
+    _, times["signed_q"] = timed(lambda: modularity(signed, labels, signed=True))
+    for name, (algorithm, is_signed) in DETECTORS.items():
+        a = signed if is_signed else absolute
+        fn = {"leiden": leiden, "louvain": louvain}.get(algorithm)
+        found, times[name] = timed(lambda: fastgreedy(a) if fn is None else fn(a, seed=0, signed=is_signed))
+        checks[f"ari_{name}"] = ari(found, labels)
+        checks[f"nmi_{name}"] = nmi(found, labels)
+    snap = Snapshot(activity=activity[None], outputs=np.zeros((1, samples, 1)), targets=np.zeros((1, samples, 1)),
+                    recurrent=weights, readout=np.zeros((1, units)), inputs=None, labels=labels,
+                    group_names=[f"m{i}" for i in range(modules)], output_sets=None, groups=None)
+    _, times["full plan (evaluate_plan)"] = timed(lambda: evaluate_plan(plan(), snap))
     try:
         import bct
     except ImportError:
         bct = None
     if bct is not None:
-        ci, q = step("bctpy_negative_asym", lambda: bct.community_louvain(signed, B="negative_asym", seed=0))
-        results["nmi_bctpy"] = nmi(ci, labels)
-        results["q_bctpy"] = q
-        results["q_louvain_signed"] = signed_q(signed, found["louvain_signed"])
-    print(f"N={args.units} samples={args.samples} modules={args.modules}")
-    for name, seconds in timings.items():
-        print(f"  {name:22s} {seconds:8.3f} s")
-    plan = sum(v for k, v in timings.items() if not k.startswith("bctpy"))
-    fast = sum(v for k, v in timings.items() if k not in ("leiden", "leiden_signed", "fastgreedy")
-               and not k.startswith("bctpy"))
-    print(f"  {'full plan':22s} {plan:8.3f} s")
-    print(f"  {'plan without leiden/fg':22s} {fast:8.3f} s")
-    for name, value in results.items():
-        print(f"  {name:22s} {value:8.4f}")
+        (ci, q), times["bctpy signed louvain"] = timed(lambda: bct.community_louvain(signed, B="negative_asym",
+                                                                                    seed=0))
+        checks["ari_bctpy"] = ari(ci, labels)
+    if reference:
+        from modsim.testing.oracles import leidenalg_leiden
+
+        ref, times["leidenalg (reference)"] = timed(lambda: leidenalg_leiden(absolute, seed=0))
+        checks["q_leiden - q_leidenalg"] = modularity(absolute, leiden(absolute, seed=0)) - modularity(absolute, ref)
+    return times, checks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
+    parser.add_argument("--samples", type=int, default=4000)
+    parser.add_argument("--modules", type=int, default=8)
+    parser.add_argument("--reference", action="store_true", help="also time leidenalg and compare its Q")
+    args = parser.parse_args()
+    rows = {}
+    for n in args.units:
+        times, checks = measure(n, args.samples, args.modules, args.reference)
+        rows[n] = times
+        bad = {k: round(v, 4) for k, v in checks.items() if k.startswith(("ari", "nmi")) and v < 1 - 1e-9}
+        print(f"N={n}: planted modules recovered by every detector: {not bad} {bad or ''}"
+              + "".join(f"; {k} = {v:.2e}" for k, v in checks.items() if k.startswith("q_")), flush=True)
+    steps = list(next(iter(rows.values())))
+    print(f"\nseconds, samples={args.samples}, modules={args.modules}")
+    print("| step | " + " | ".join(f"N={n}" for n in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for step in steps:
+        print(f"| {step} | " + " | ".join(f"{rows[n].get(step, float('nan')):.3f}" for n in rows) + " |")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import zarr
 
 from .analysis import evaluate_plan
 from .compile.network import ModularRNN
-from .evaluation import build_snapshot, run_heldout
+from .evaluation import build_snapshot, needs_preactivation, run_heldout
 from .spec import Spec
 from .spec.analysis import Analysis
 from .store import open_run
@@ -56,9 +56,13 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     rows: list[dict] = []
     for i in indices:
         model.load_state_dict(_checkpoint_weights(group, i), strict=False)
-        outputs, hidden = run_heldout(model, inputs, torch.device("cpu"))
+        pre = None
+        if needs_preactivation(plan, spec):
+            outputs, hidden, pre = run_heldout(model, inputs, torch.device("cpu"), preactivation=True)
+        else:
+            outputs, hidden = run_heldout(model, inputs, torch.device("cpu"))
         mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
-        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, targets, mi)))
+        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, targets, mi, pre)))
     results = {"step": steps[indices]}
     for key in rows[0]:
         results[key] = np.stack([np.asarray(r[key], dtype=np.float64) for r in rows])

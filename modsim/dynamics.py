@@ -35,7 +35,8 @@ def activity_modules(activity: np.ndarray, plan: DynamicsAnalysis) -> np.ndarray
     c = plan.modules
     matrix = corr if c.signed else np.abs(corr)
     np.fill_diagonal(matrix, 0.0)
-    labels[active] = detect(c.algorithm, matrix, seed=c.seed, resolution=c.resolution, signed=c.signed)
+    labels[active] = detect(c.algorithm, matrix, seed=c.seed, resolution=c.resolution, signed=c.signed,
+                           restarts=c.restarts, communities=c.communities)
     return labels
 
 

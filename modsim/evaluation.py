@@ -9,26 +9,40 @@ from .analysis import Snapshot
 from .compile.masks import group_labels
 from .compile.network import ModularRNN
 from .spec import Spec
+from .spec.analysis import Analysis
 
 EVAL_CHUNK = 16
 """Held-out trials run through the network at once."""
 
 
 @torch.no_grad()
-def run_heldout(model: ModularRNN, inputs: np.ndarray, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs and hidden states (trials, time, channels) of `model` on held-out inputs."""
-    outs, hids = [], []
+def run_heldout(model: ModularRNN, inputs: np.ndarray, device: torch.device, preactivation: bool = False
+                ) -> tuple[np.ndarray, ...]:
+    """Outputs and hidden states (trials, time, channels) of `model` on held-out inputs; with
+    `preactivation` (leaky cells) also the pre-activations x of the same run."""
+    outs, hids, pres = [], [], []
     generator = model.eval_generator(device)
     for start in range(0, inputs.shape[0], EVAL_CHUNK):
         x = torch.as_tensor(inputs[start:start + EVAL_CHUNK], device=device)
-        o, h = model(x, generator=generator)
+        if preactivation:
+            o, h, pre = model.run_with_preactivation(x, generator=generator)
+            pres.append(pre.cpu().numpy())
+        else:
+            o, h = model(x, generator=generator)
         outs.append(o.cpu().numpy())
         hids.append(h.cpu().numpy())
+    if preactivation:
+        return np.concatenate(outs), np.concatenate(hids), np.concatenate(pres)
     return np.concatenate(outs), np.concatenate(hids)
 
 
+def needs_preactivation(plan: Analysis, spec: Spec) -> bool:
+    """Whether the plan analyses the leaky cell's pre-activation x."""
+    return plan.resolved(spec.network.cell.kind).activity == "preactivation"
+
+
 def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: np.ndarray, targets: np.ndarray,
-                   mi: float | None = None) -> Snapshot:
+                   mi: float | None = None, preactivation: np.ndarray | None = None) -> Snapshot:
     """Everything the metric functions need at one checkpoint, washout removed."""
     w = spec.task.washout
     pair = spec.analysis_groups()
@@ -46,4 +60,6 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
         input_sets=(in_sets[0], in_sets[1]) if len(in_sets) >= 2 else None,
         success_threshold=getattr(spec.task, "success_threshold", 0.9),
         all_output_sets=sets,
-        classes=getattr(spec.task, "classes", None))
+        classes=getattr(spec.task, "classes", None),
+        cell_kind=spec.network.cell.kind,
+        preactivation=None if preactivation is None else preactivation[:, w:])

@@ -13,7 +13,7 @@ from torch import nn
 
 from .analysis import evaluate_plan
 from .compile import Experiment, compile_experiment
-from .evaluation import build_snapshot, run_heldout
+from .evaluation import build_snapshot, needs_preactivation, run_heldout
 from .spec import Spec
 from .store import RunWriter
 from .store import layout
@@ -39,15 +39,20 @@ class RunResult:
     """Labels of the output channels (for r2_per_output)."""
 
 
-def evaluate(exp: Experiment) -> dict[str, np.ndarray | float | None]:
-    """Run the held-out set; return inputs, targets, outputs, hidden (full length) and the MI estimate."""
-    outputs, hidden = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
+def evaluate(exp: Experiment, preactivation: bool = False) -> dict[str, np.ndarray | float | None]:
+    """Run the held-out set; return inputs, targets, outputs, hidden (full length), the MI estimate and
+    (when asked, leaky cells) the pre-activations."""
+    pre = None
+    if preactivation:
+        outputs, hidden, pre = run_heldout(exp.model, exp.data.eval.inputs, exp.device, preactivation=True)
+    else:
+        outputs, hidden = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
     mi = None
     if exp.mine is not None:
         with torch.no_grad():
             mi = float(exp.mine.estimate(*exp.mine_pair(torch.from_numpy(hidden).to(exp.device))))
     return {"inputs": exp.data.eval.inputs, "targets": exp.data.eval.targets, "outputs": outputs,
-            "hidden": hidden, "mi": mi}
+            "hidden": hidden, "mi": mi, "preactivation": pre}
 
 
 def _clip(model: nn.Module, spec: Spec) -> None:
@@ -85,9 +90,9 @@ def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
 
     def checkpoint(at: int) -> dict:
         flush()
-        ev = evaluate(exp)
+        ev = evaluate(exp, needs_preactivation(spec.analysis, spec))
         metrics = evaluate_plan(spec.analysis, build_snapshot(spec, exp.model, ev["outputs"], ev["hidden"],
-                                                              ev["targets"], ev["mi"]))
+                                                              ev["targets"], ev["mi"], ev["preactivation"]))
         if ev["mi"] is not None:
             metrics.setdefault("mi", ev["mi"])
         writer.append_metrics(at, metrics)

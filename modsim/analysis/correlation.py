@@ -13,9 +13,20 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 def cross_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson correlations between the columns of x (samples, a) and y (samples, b): (a, b)."""
-    zx, zy = _standardise(x), _standardise(y)
+    """Pearson correlations between the columns of x (samples, a) and y (samples, b): (a, b), in float64."""
+    zx = _standardise(x)
+    zy = zx if y is x else _standardise(y)  # zx.T @ zx runs as one symmetric product
     return np.clip(zx.T @ zy / x.shape[0], -1.0, 1.0)
+
+
+def trial_corr(x: np.ndarray, y: np.ndarray, absolute: bool) -> np.ndarray:
+    """Mean over trials of each trial's correlation matrix (or of its absolute value) between the channels
+    of x (trials, time, a) and y (trials, time, b): (a, b). Correlations run over time within a trial."""
+    total = np.zeros((x.shape[-1], y.shape[-1]))
+    for xb, yb in zip(x, y):
+        c = cross_corr(xb, xb if y is x else yb)
+        total += np.abs(c) if absolute else c
+    return total / max(1, x.shape[0])
 
 
 def cosine_similarity(rows: np.ndarray) -> np.ndarray:

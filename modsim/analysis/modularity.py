@@ -7,28 +7,32 @@ import numpy as np
 from .correlation import cross_corr
 
 
-def _one_hot(labels: np.ndarray) -> np.ndarray:
-    labels = np.asarray(labels)
-    _, inverse = np.unique(labels, return_inverse=True)
-    onehot = np.zeros((labels.size, inverse.max() + 1 if labels.size else 0))
-    onehot[np.arange(labels.size), inverse] = 1.0
-    return onehot
+def _community_index(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..K-1."""
+    return np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
 
 
-def newman_q(adjacency: np.ndarray, labels: np.ndarray) -> float:
-    """Weighted undirected modularity Q = 1/(2m) sum_ij (A_ij - k_i k_j / 2m) delta(s_i, s_j).
+def block_sums(a: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(within, out, in) per community c: sum of a_ij over i, j in c; sum of a_ij over i in c (row sums);
+    over j in c (column sums). O(N^2) whatever the number of communities (no one-hot products)."""
+    a = np.asarray(a, dtype=np.float64)
+    inv = _community_index(labels)
+    k = int(inv.max()) + 1 if inv.size else 0
+    order = np.argsort(inv, kind="stable")
+    ranked = inv[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if inv.size else np.zeros(0, int)
+    per_community = np.add.reduceat(a[:, order], starts, axis=1) if inv.size else np.zeros((0, 0))
+    within = np.bincount(inv, weights=per_community[np.arange(inv.size), inv], minlength=k)
+    return (within, np.bincount(inv, weights=a.sum(axis=1), minlength=k),
+            np.bincount(inv, weights=a.sum(axis=0), minlength=k))
 
-    `adjacency` must be symmetric and non-negative; 2m = sum_ij A_ij. Returns 0 for an empty graph.
-    For a symmetric matrix this is exactly the directed form (k_out = k_in, M = 2m).
-    """
-    return directed_q(adjacency, labels)
 
+def directed_q(adjacency: np.ndarray, labels: np.ndarray, resolution: float = 1.0) -> float:
+    """Directed modularity Q = 1/M sum_ij (A_ij - gamma k_i^out k_j^in / M) delta(s_i, s_j), M = sum A.
 
-def directed_q(adjacency: np.ndarray, labels: np.ndarray) -> float:
-    """Directed modularity Q = 1/M sum_ij (A_ij - k_i^out k_j^in / M) delta(s_i, s_j), M = sum A.
-
-    A_ij is the weight of the edge i -> j. For the block mask of two groups of n units with full
-    blocks and c connections per direction between them, Q = (1 - p) / (2 (1 + p)), p = c / n^2.
+    A_ij is the weight of the edge i -> j; A must be non-negative; 0 for an empty graph. For a
+    symmetric matrix this is Newman's undirected Q. For the block mask of two groups of n units with
+    full blocks and c connections per direction between them, Q = (1 - p) / (2 (1 + p)), p = c / n^2.
     """
     a = np.asarray(adjacency, dtype=np.float64)
     top = a.max() if a.size else 0.0
@@ -36,11 +40,45 @@ def directed_q(adjacency: np.ndarray, labels: np.ndarray) -> float:
         return 0.0
     a = a / top  # Q is scale-free; this keeps k_i k_j / M from underflowing for tiny weights
     m = a.sum()
-    s = _one_hot(labels)
-    within = np.einsum("ic,ij,jc->", s, a, s)
-    out_per_group = s.T @ a.sum(axis=1)
-    in_per_group = s.T @ a.sum(axis=0)
-    return float((within - out_per_group @ in_per_group / m) / m)
+    within, out_degree, in_degree = block_sums(a, labels)
+    return float((within.sum() - resolution * (out_degree @ in_degree) / m) / m)
+
+
+def newman_q(adjacency: np.ndarray, labels: np.ndarray, resolution: float = 1.0) -> float:
+    """Weighted undirected modularity Q = 1/(2m) sum_ij (A_ij - gamma k_i k_j / 2m) delta(s_i, s_j).
+
+    `adjacency` must be symmetric and non-negative; 2m = sum_ij A_ij. Returns 0 for an empty graph.
+    """
+    return directed_q(adjacency, labels, resolution)
+
+
+def modularity(a: np.ndarray, labels: np.ndarray, resolution: float = 1.0, signed: bool = False) -> float:
+    """Q of a partition of the symmetric matrix `a`, used as given (zero its diagonal first for correlation
+    matrices): Newman's Q (non-negative `a`), or with `signed` Rubinov & Sporns' Q* = Q+ - v-/(v+ + v-) Q-,
+    Q+ and Q- being Newman's Q of the positive weights and of the magnitudes of the negative ones
+    (bctpy's negative_asym). Equal to sum_ij B_ij delta(c_i, c_j) for `modularity_matrix(a)`, in O(N^2)."""
+    a = np.asarray(a, dtype=np.float64)
+    if not signed:
+        if (a < 0).any():
+            raise ValueError("negative weights: use signed=True (Rubinov-Sporns) or take |a|")
+        return newman_q(a, labels, resolution)
+    pos, neg = np.clip(a, 0, None), np.clip(-a, 0, None)
+    v_pos, v_neg = pos.sum(), neg.sum()
+    q = newman_q(pos, labels, resolution) if v_pos > 0 else 0.0
+    if v_neg > 0:
+        q -= v_neg / (v_pos + v_neg) * newman_q(neg, labels, resolution)
+    return float(q)
+
+
+def q_max_degree(adjacency: np.ndarray, labels: np.ndarray) -> float:
+    """Largest Q the partition allows given the graph's degrees: 1 - sum_c (K_c / 2m)^2, K_c the summed
+    degree of group c (the MI paper's code; Q / Q_max is its normalised Q)."""
+    a = np.asarray(adjacency, dtype=np.float64)
+    total = a.sum()
+    if total <= 0:
+        return 0.0
+    _, out_degree, in_degree = block_sums(a, labels)
+    return float(1.0 - (out_degree @ in_degree) / total ** 2)
 
 
 def q_max(labels: np.ndarray) -> float:
@@ -110,10 +148,9 @@ def modularity_matrix(a: np.ndarray, resolution: float = 1.0, signed: bool = Fal
 
 def signed_q(a: np.ndarray, labels: np.ndarray, resolution: float = 1.0) -> float:
     """Signed modularity Q* of Rubinov & Sporns (negative_asym) of a partition of matrix `a`."""
-    return partition_quality(modularity_matrix(a, resolution, signed=True), labels)
+    return modularity(a, labels, resolution, signed=True)
 
 
 def partition_quality(b: np.ndarray, labels: np.ndarray) -> float:
     """sum_ij B_ij delta(c_i, c_j) for a modularity matrix B."""
-    s = _one_hot(labels)
-    return float(np.einsum("ic,ij,jc->", s, b, s))
+    return float(block_sums(b, labels)[0].sum())

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..spec.analysis import Analysis
+from ..spec.analysis import Analysis, ResolvedConventions
 from .communities import ari, detect, nmi
-from .correlation import cosine_similarity, cross_corr
-from .modularity import (directed_q, functional_adjacency, modularity_matrix, newman_q, partition_quality, q_max, q_str,
+from .correlation import cosine_similarity, cross_corr, trial_corr
+from .modularity import (directed_q, functional_adjacency, modularity, newman_q, q_max, q_max_degree,
                          structural_adjacency)
 from .performance import last_step_accuracy, mse, r2_per_output, sign_accuracy
 from .separability import d_cor, d_weights, silenced_groups
@@ -51,13 +51,57 @@ class Snapshot:
     """Every output set in order (classification: the logits of target channel j)."""
     classes: int | None = None
     """Number of classes of a classification task (digit classes for the specialisation measures)."""
+    cell_kind: str = "gru"
+    """Cell kind of the network (the `tomoda` conventions depend on it)."""
+    preactivation: np.ndarray | None = None
+    """(trials, time, units) pre-activations x of a leaky cell, washout removed, when the plan analyses them."""
+
+    def __post_init__(self) -> None:
+        for name in ("activity", "outputs", "targets", "recurrent", "readout", "inputs", "preactivation"):
+            value = getattr(self, name)
+            if value is not None:  # every metric is computed in float64, whatever the stored dtype
+                setattr(self, name, np.asarray(value, dtype=np.float64))
 
 
-def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray) -> np.ndarray:
-    """The unit-by-unit matrix a partition analysis runs on (diagonal zeroed); `corr` is the activity
-    correlation matrix."""
+@dataclass
+class Correlations:
+    """The activity correlations of one snapshot, computed once and shared by every metric."""
+
+    functional: np.ndarray
+    """|corr| with the diagonal zeroed (pooled, or the mean over trials of |corr|): Q_cor's graph."""
+    signed: np.ndarray
+    """corr (pooled, or the mean over trials of corr): the partition analyses' activity_corr matrix."""
+
+    @classmethod
+    def of(cls, activity: np.ndarray, per_trial: bool) -> "Correlations":
+        """Correlations of (trials, time, units) activity, pooled over all samples or per trial."""
+        if per_trial:
+            functional, signed = trial_corr(activity, activity, absolute=True), trial_corr(activity, activity, False)
+        else:
+            flat = activity.reshape(-1, activity.shape[-1])
+            signed = cross_corr(flat, flat)
+            functional = np.abs(signed)
+        functional = functional.copy()
+        np.fill_diagonal(functional, 0.0)
+        return cls(functional, signed)
+
+
+def analysed_activity(conv: ResolvedConventions, snap: Snapshot) -> np.ndarray:
+    """The activity the plan's correlations run on: the hidden state, or the leaky cell's x."""
+    if conv.activity == "hidden":
+        return snap.activity
+    if snap.preactivation is None:
+        raise ValueError("analysis.activity is 'preactivation' but the snapshot has no pre-activations "
+                         "(a leaky cell run through run_heldout(..., preactivation=True))")
+    return snap.preactivation
+
+
+def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: Correlations) -> np.ndarray:
+    """The unit-by-unit matrix a partition analysis runs on (diagonal zeroed); `corr` holds the activity
+    correlations (per-trial conventions: the mean over trials of corr, so unsigned analyses see
+    |mean corr|, the MI paper's I_n matrix)."""
     if name == "activity_corr":
-        a = corr.copy()
+        a = corr.signed.copy()
     elif name == "recurrent":
         a = structural_adjacency(snap.recurrent)
     elif name == "input_similarity":
@@ -69,26 +113,36 @@ def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: np.ndarray) -> np
     return a
 
 
+def _normalised_q(q: float, adjacency: np.ndarray, labels: np.ndarray, conv: ResolvedConventions) -> float:
+    top = q_max(labels) if conv.q_max == "partition" else q_max_degree(adjacency, labels)
+    return q / top if top > 0 else float("nan")
+
+
 def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarray]:
     """Every metric the plan names; `r2` also yields `r2_per_output`, each community detection its
-    scores and `<label>_partition` (arrays)."""
+    scores and `<label>_partition` (arrays). Correlations follow the plan's resolved conventions."""
+    conv = plan.resolved(snap.cell_kind)
+    activity = analysed_activity(conv, snap)
+    per_trial = conv.correlation == "per_trial"
     flat_act = snap.activity.reshape(-1, snap.activity.shape[-1])
     flat_out = snap.outputs.reshape(-1, snap.outputs.shape[-1])
-    corr = cross_corr(flat_act, flat_act)  # computed once, shared by q_cor and the partition analyses
+    corr = Correlations.of(activity, per_trial)  # computed once, shared by q_cor and the partition analyses
     out: dict[str, float | np.ndarray] = {}
     for name in plan.metrics:
         if name in ("q_cor", "q_cor_norm"):
-            q = newman_q(functional_adjacency(corr), snap.labels)
-            out[name] = q if name == "q_cor" else q / q_max(snap.labels)
+            q = newman_q(corr.functional, snap.labels)
+            out[name] = q if name == "q_cor" else _normalised_q(q, corr.functional, snap.labels, conv)
         elif name in ("q_str", "q_str_norm"):
-            q = q_str(snap.recurrent, snap.labels)
-            out[name] = q if name == "q_str" else q / q_max(snap.labels)
+            adjacency = structural_adjacency(snap.recurrent)
+            q = newman_q(adjacency, snap.labels)
+            out[name] = q if name == "q_str" else _normalised_q(q, adjacency, snap.labels, conv)
         elif name == "d_out":
             out[name] = d_weights(snap.readout, snap.output_sets, snap.labels, snap.groups)
         elif name == "d_in":
             out[name] = d_weights(snap.inputs.T, snap.input_sets, snap.labels, snap.groups)
         elif name == "d_cor":
-            out[name] = d_cor(flat_act, flat_out, snap.output_sets, snap.labels, snap.groups)
+            reference = snap.targets if conv.d_cor_reference == "targets" else snap.outputs
+            out[name] = d_cor(activity, reference, snap.output_sets, snap.labels, snap.groups, per_trial)
         elif name == "r2":
             per = r2_per_output(snap.outputs, snap.targets)
             out["r2"] = float(per.mean())
@@ -113,7 +167,7 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
             out[name] = directed_q((snap.recurrent != 0).astype(float), snap.labels)
         elif name == "specialisation":
             measures = specialisation_measures(snap.activity, digit_classes(snap.targets), snap.labels,
-                                               snap.groups, snap.classes)
+                                               snap.groups, snap.classes, pairs=conv.specialisation_pairs)
             for measure, mbar in measures.items():
                 _, f = specialisation(mbar)
                 out[f"spec_{measure}"] = float(f[-1])
@@ -123,11 +177,12 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
             out[name] = float("nan") if snap.mi is None else snap.mi
     for c in plan.communities:
         a = plan_matrix(c.on, snap, c.signed, corr)
-        found = detect(c.algorithm, a, seed=c.seed, resolution=c.resolution, signed=c.signed)
+        found = detect(c.algorithm, a, seed=c.seed, resolution=c.resolution, signed=c.signed, restarts=c.restarts,
+                       communities=c.communities)
         out[f"{c.label}_nmi"] = nmi(found, snap.labels)
         out[f"{c.label}_ari"] = ari(found, snap.labels)
         out[f"{c.label}_count"] = float(found.max() + 1)
-        out[f"{c.label}_q"] = partition_quality(modularity_matrix(a, c.resolution, signed=c.signed), found)
+        out[f"{c.label}_q"] = modularity(a, found, c.resolution, signed=c.signed)
         out[f"{c.label}_partition"] = found.astype(np.float64)
     for spec in plan.induced_q:
         result = induced_q(plan_matrix(spec.on, snap, spec.signed, corr), snap.labels, spec.permutations,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .correlation import cross_corr
+from .correlation import cross_corr, trial_corr
 
 
 def separation_index(a1: np.ndarray, a2: np.ndarray, in_group2: np.ndarray) -> float:
@@ -40,17 +40,26 @@ def d_weights(weights: np.ndarray, sets: tuple[list[int], list[int]], labels: np
     return separation_index(a1, a2, in2)
 
 
-def output_correlations(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], list[int]]
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """c_i^(j) = mean_k |corr(h_i, y^(j)_k)| for both output sets: two arrays of shape (units,)."""
-    c = np.abs(cross_corr(activity, outputs))
+def output_correlations(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], list[int]],
+                        per_trial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """c_i^(j) = mean_k |corr(h_i, y^(j)_k)| for both output sets: two arrays of shape (units,).
+
+    Pooled: samples in rows (any leading axes are flattened). `per_trial`: activity and outputs are
+    (trials, time, channels) and |corr| is each trial's over time, averaged over trials (the MI paper's
+    GRU code)."""
+    if per_trial:
+        c = trial_corr(np.asarray(activity), np.asarray(outputs), absolute=True)
+    else:
+        activity, outputs = np.asarray(activity), np.asarray(outputs)
+        c = np.abs(cross_corr(activity.reshape(-1, activity.shape[-1]), outputs.reshape(-1, outputs.shape[-1])))
     return c[:, sets[0]].mean(axis=1), c[:, sets[1]].mean(axis=1)
 
 
 def d_cor(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], list[int]],
-          labels: np.ndarray, groups: tuple[int, int] = (0, 1)) -> float:
-    """D_cor: separability of the unit-output correlations c_i^(1), c_i^(2) (samples in rows)."""
-    c1, c2 = output_correlations(activity, outputs, sets)
+          labels: np.ndarray, groups: tuple[int, int] = (0, 1), per_trial: bool = False) -> float:
+    """D_cor: separability of the unit-output correlations c_i^(1), c_i^(2) (see `output_correlations`;
+    `outputs` may be the network outputs or the targets)."""
+    c1, c2 = output_correlations(activity, outputs, sets, per_trial)
     keep, in2 = _split(labels, groups)
     return separation_index(c1[keep], c2[keep], in2)
 

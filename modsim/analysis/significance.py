@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .modularity import modularity_matrix, partition_quality
+from .modularity import modularity, modularity_matrix
 
 PERMUTATION_BATCH = 128
 """Permutations evaluated per matrix product."""
@@ -48,10 +48,9 @@ def induced_q(a: np.ndarray, labels: np.ndarray, permutations: int = 1000, seed:
     (diagonal ignored), compared with `permutations` random relabellings of the same sizes."""
     a = np.array(a, dtype=np.float64)
     np.fill_diagonal(a, 0.0)
-    b = modularity_matrix(a, resolution, signed=signed)
-    q = partition_quality(b, labels)
+    q = modularity(a, labels, resolution, signed=signed)
     if permutations == 0:
         return InducedQ(q, float("nan"), float("nan"), float("nan"))
-    null = permuted_qualities(b, labels, permutations, seed)
+    null = permuted_qualities(modularity_matrix(a, resolution, signed=signed), labels, permutations, seed)
     p = (1.0 + np.count_nonzero(null >= q - 1e-12)) / (1.0 + permutations)
     return InducedQ(q, float(p), float(null.mean()), float(null.std()))

@@ -9,7 +9,8 @@ each computed at every time step from held-out activity in one batched pass:
 - ablation: a readout shared by both modules, fitted to digit k; M_bar = the fraction of its
   above-chance accuracy lost when module m's state is set to 0: (acc - acc_without_m) / (acc - b);
 - correlation: mean Pearson r (across a module's units) between the states of trials that share the
-  image of digit k, against b = the mean r between unrelated trials.
+  image of digit k (or, with class pairing, only its class), against b = the mean r between unrelated
+  trials.
 
 Held-out trials come in three equal blocks (see the digit-parity task): base pairs, pairs sharing the
 first image, pairs sharing the second. Readouts are fitted on the first half of the base block and tested
@@ -84,12 +85,31 @@ def _row_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return r.mean(axis=-1)
 
 
+def class_pair_corr(states: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """Mean r (steps,) between trials that share the digit's class (Bena & Goodman's pairing): within each
+    class, every trial is paired with the next trial of that class (a derangement, so never with itself);
+    the mean over pairs of each class, then the unweighted mean over classes with at least two trials.
+
+    states: (steps, trials, units); digit: (trials,) class of the fixed digit."""
+    per_class = []
+    for d in np.unique(digit):
+        idx = np.flatnonzero(digit == d)
+        if idx.size >= 2:
+            per_class.append(_row_corr(states[:, idx], states[:, np.roll(idx, 1)]))
+    if not per_class:
+        raise ValueError("class pairing needs at least two held-out trials of one digit class")
+    return np.mean(per_class, axis=0)
+
+
 def specialisation_measures(activity: np.ndarray, digits: np.ndarray, labels: np.ndarray,
-                            groups: tuple[int, int], classes: int) -> dict[str, np.ndarray]:
+                            groups: tuple[int, int], classes: int, pairs: str = "image") -> dict[str, np.ndarray]:
     """M_bar of each measure, shape (2 modules, 2 digits, steps).
 
     activity: (3 * n, steps, units) held-out states in the three-block layout; digits: (3 * n, 2) classes
-    (d1, d2); labels: module of every unit; groups: the two modules compared."""
+    (d1, d2); labels: module of every unit; groups: the two modules compared. `pairs`: the correlation
+    measure pairs trials sharing the digit's `image` (the second and third blocks against the first) or
+    only its `class` (trials of the first block with the same class of that digit, Bena & Goodman's code)."""
+    activity = np.asarray(activity, dtype=np.float64)  # every measure in float64, whatever the stored dtype
     trials, steps, _ = activity.shape
     if trials % 3:
         raise ValueError(f"specialisation needs held-out trials in three equal blocks, got {trials} trials")
@@ -124,6 +144,9 @@ def specialisation_measures(activity: np.ndarray, digits: np.ndarray, labels: np
         states = base[..., idx]
         unrelated = _row_corr(states, np.roll(states, 1, axis=1))
         for k in range(2):
-            shared = _row_corr(states, same[k][..., idx])
+            if pairs == "class":
+                shared = class_pair_corr(states, digits[:n, k])
+            else:
+                shared = _row_corr(states, same[k][..., idx])
             out["corr"][m, k] = normalise(shared, unrelated)
     return out

@@ -29,10 +29,12 @@ class LeakyRNN(nn.Module):
         self.bias_l0 = nn.Parameter(torch.zeros(n)) if cell.bias else None
 
     def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                generator: torch.Generator | None = None, preactivation: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run (B, T, input_dim) inputs from pre-activation `state` (B, N) (zeros when None).
 
-        Returns the rates r (B, T, N) and the last pre-activation x_T (B, N), which continues the run.
+        Returns the rates r (B, T, N) (with `preactivation`: the pre-activations x (B, T, N) instead, of
+        which the rates are exactly tanh) and the last pre-activation x_T (B, N), which continues the run.
         Noise is drawn from `generator` (torch's default generator when None)."""
         batch, steps, _ = inputs.shape
         a = self.alpha
@@ -48,5 +50,5 @@ class LeakyRNN(nn.Module):
         for d in drive.unbind(1):
             x = torch.addmm(torch.add(d, x, alpha=1.0 - a), r, w_t)
             r = torch.tanh(x)
-            rates.append(r)
+            rates.append(x if preactivation else r)
         return torch.stack(rates, dim=1), x

@@ -120,6 +120,16 @@ class ModularRNN(nn.Module):
             hidden, _ = self._run(inputs, None, generator)
         return self.readout(hidden), hidden
 
+    def run_with_preactivation(self, inputs: torch.Tensor, generator: torch.Generator | None = None
+                               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Leaky cells: outputs, activity (the rates) and pre-activations x (B, T, N) of one run; the
+        outputs and rates equal `forward`'s exactly."""
+        if self.kind != "leaky":
+            raise ValueError(f"a {self.kind} cell has no separate pre-activation")
+        pre, _ = self.rnn(inputs, None, generator, preactivation=True)
+        hidden = torch.tanh(pre)
+        return self.readout(hidden), hidden, pre
+
     def eval_generator(self, device: torch.device) -> torch.Generator | None:
         """A freshly seeded noise generator for held-out runs (same noise at every checkpoint), or None
         for a noiseless cell."""

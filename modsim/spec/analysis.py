@@ -22,7 +22,8 @@ class CommunityDetection(SpecModel):
     """Detect communities in a unit-by-unit matrix and compare them with the predefined groups."""
 
     algorithm: Literal["leiden", "louvain", "fastgreedy"]
-    """leiden (leidenalg), louvain (dense Louvain on the modularity matrix) or fastgreedy
+    """leiden (igraph's C Leiden; signed: Rubinov-Sporns Q* maximised exactly as the constant Potts model
+    on the signed modularity matrix), louvain (dense Louvain on the modularity matrix) or fastgreedy
     (Clauset-Newman-Moore, the MI paper's choice; unsigned only)."""
     on: MatrixName = "activity_corr"
     """Matrix the communities are detected in."""
@@ -33,6 +34,12 @@ class CommunityDetection(SpecModel):
     """Resolution gamma of the modularity (1 = Newman's)."""
     seed: NonNegativeInt = 0
     """Seed of the algorithm's random node order."""
+    restarts: PositiveInt | None = None
+    """Leiden only: seeded runs (seeds seed, seed+1, ...) of which the highest-modularity partition is kept;
+    null: as many as fit in 2^22 matrix entries, between 1 (N >= 2048) and 8 (N <= 724)."""
+    communities: PositiveInt | None = None
+    """Fast-greedy only: cut the merge dendrogram at this many communities instead of at its largest Q
+    (the MI paper's I_n uses 2)."""
     name: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
     """Prefix of the stored results; defaults to `<algorithm>[_signed]_<on>`."""
 
@@ -47,6 +54,11 @@ class CommunityDetection(SpecModel):
             raise ValueError("signed: fast-greedy has no signed variant; use leiden or louvain")
         if self.signed and self.on == "recurrent":
             raise ValueError("signed: |W| + |W|^T has no negative entries; use an unsigned analysis")
+        if self.restarts is not None and self.algorithm != "leiden":
+            raise ValueError(f"restarts: only leiden restarts; {self.algorithm} runs once per seed")
+        if self.communities is not None and self.algorithm != "fastgreedy":
+            raise ValueError(f"communities: a fixed community count is a fast-greedy dendrogram cut; "
+                             f"{self.algorithm} finds its own count")
         return self
 
 
@@ -160,8 +172,29 @@ class Analysis(SpecModel):
     `<label>_null_mean`, `<label>_null_sd`."""
     groups: tuple[str, str] | None = None
     """The two groups compared by d_out and d_cor; null takes the first two groups."""
-    activity: Literal["hidden"] = "hidden"
-    """Activity analysed: what the readout sees (GRU and RNN: the state h; leaky: the rate tanh(x))."""
+    conventions: Literal["modsim", "tomoda", "bena"] = "modsim"
+    """Preset of the choices below where the papers' official code differs from modsim's defaults (each
+    option left null takes the preset's value): `modsim` (hidden activity, pooled correlations, D_cor
+    against the network outputs, Q_max of the partition, trial pairs sharing the image); `tomoda` (the MI
+    paper's code: leaky cells correlate the pre-activation x pooled over trials with D_cor against the
+    targets; GRU and other cells correlate h per trial (mean over trials of |corr|) with D_cor against
+    the outputs; Q_max from the degrees); `bena` (Bena & Goodman's code: trial pairs sharing the digit's
+    class in the correlation measure)."""
+    activity: Literal["hidden", "preactivation"] | None = None
+    """Activity analysed: `hidden`, what the readout sees (GRU and RNN: the state h; leaky: the rate
+    tanh(x)), or `preactivation`, the leaky cell's x (the MI paper's working-memory code)."""
+    correlation: Literal["pooled", "per_trial"] | None = None
+    """Correlations of Q_cor, D_cor and the activity-correlation matrix: `pooled` over all held-out samples,
+    or `per_trial` (each trial's correlation over time; Q_cor and D_cor average |corr| over trials, the
+    partition analyses use |mean over trials of corr|, as the MI paper's GRU code)."""
+    d_cor_reference: Literal["outputs", "targets"] | None = None
+    """Signals D_cor correlates the units with: the network `outputs` or the task `targets`."""
+    q_max: Literal["partition", "degree"] | None = None
+    """Q_max of q_cor_norm / q_str_norm: `partition`, 1 - sum_c (n_c / N)^2 from the group sizes, or
+    `degree`, 1 - sum_c (K_c / 2m)^2 from each group's summed degree in the graph (the MI paper's code)."""
+    specialisation_pairs: Literal["image", "class"] | None = None
+    """Correlation specialisation measure: pairs of held-out trials that share the digit's `image`, or only
+    its `class` (a different image of the same digit; Bena & Goodman's code)."""
     recurrent_block: Literal["candidate", "reset", "update", "all"] = "candidate"
     """GRU block used by q_str and the recurrent matrix: the candidate-state matrix U (the paper), a
     gate, or all three summed."""
@@ -171,6 +204,14 @@ class Analysis(SpecModel):
     """Module and dynamics analyses (lesions, Jacobians, fixed points) of the final network; CTRNN cells on
     cognitive tasks."""
 
+    def resolved(self, cell_kind: str) -> "ResolvedConventions":
+        """Every convention option for a network of this cell kind: the option itself, else the preset's."""
+        preset = dict(CONVENTION_PRESETS[self.conventions])
+        if self.conventions == "tomoda":
+            preset.update(TOMODA_WM if cell_kind == "leaky" else TOMODA_GRU)
+        chosen = {k: getattr(self, k) for k in preset if getattr(self, k) is not None}
+        return ResolvedConventions(**{**preset, **chosen})
+
     @model_validator(mode="after")
     def _unique_labels(self) -> "Analysis":
         labels = [c.label for c in self.communities] + [i.label for i in self.induced_q]
@@ -178,3 +219,33 @@ class Analysis(SpecModel):
         if dupes:
             raise ValueError(f"communities: result names {dupes} repeat; give each entry a distinct `name`")
         return self
+
+
+class ResolvedConventions(SpecModel):
+    """The convention options of an analysis with its preset applied (see `Analysis.conventions`)."""
+
+    activity: Literal["hidden", "preactivation"]
+    """Activity analysed."""
+    correlation: Literal["pooled", "per_trial"]
+    """Pooled or per-trial correlations."""
+    d_cor_reference: Literal["outputs", "targets"]
+    """Signals D_cor correlates the units with."""
+    q_max: Literal["partition", "degree"]
+    """How Q_max is computed."""
+    specialisation_pairs: Literal["image", "class"]
+    """Trial pairs of the correlation specialisation measure."""
+
+
+CONVENTION_PRESETS = {
+    "modsim": {"activity": "hidden", "correlation": "pooled", "d_cor_reference": "outputs", "q_max": "partition",
+               "specialisation_pairs": "image"},
+    "tomoda": {"activity": "hidden", "correlation": "pooled", "d_cor_reference": "outputs", "q_max": "degree",
+               "specialisation_pairs": "image"},
+    "bena": {"activity": "hidden", "correlation": "pooled", "d_cor_reference": "outputs", "q_max": "partition",
+             "specialisation_pairs": "class"},
+}
+"""What each `conventions` preset sets (tomoda's activity, correlation and reference depend on the cell)."""
+TOMODA_WM = {"activity": "preactivation", "correlation": "pooled", "d_cor_reference": "targets"}
+"""The MI paper's working-memory code (leaky cell): x pooled over trials, D_cor against the targets."""
+TOMODA_GRU = {"activity": "hidden", "correlation": "per_trial", "d_cor_reference": "outputs"}
+"""The MI paper's GRU code: h, per-trial correlations, D_cor against the network outputs."""

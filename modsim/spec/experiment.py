@@ -94,6 +94,9 @@ class Spec(SpecModel):
             raise ValueError(f"analysis.metrics: 'specialisation' needs the digit_parity task, not {self.task.kind!r}")
         if "specialisation" in self.analysis.metrics and len(groups) < 2:
             raise ValueError("analysis.metrics: 'specialisation' needs two modules (groups)")
+        if self.analysis.activity == "preactivation" and self.network.cell.kind != "leaky":
+            raise ValueError(f"analysis.activity: 'preactivation' is the leaky cell's x; a "
+                             f"{self.network.cell.kind} cell has no separate pre-activation (use hidden)")
         if self.analysis.dynamics is not None:
             if self.network.cell.kind != "ctrnn":
                 raise ValueError("analysis.dynamics: the dynamics analyses need a ctrnn cell")
