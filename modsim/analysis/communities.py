@@ -19,7 +19,7 @@ import numpy as np
 
 from .fastgreedy import fastgreedy
 from .louvain import louvain_matrix
-from .modularity import modularity_matrix, partition_quality
+from .modularity import modularity, modularity_matrix
 
 ALGORITHMS = ("leiden", "louvain", "fastgreedy")
 
@@ -64,13 +64,15 @@ def leiden(a: np.ndarray, seed: int = 0, resolution: float = 1.0, signed: bool =
     n = a.shape[0]
     if n < 2:
         return np.zeros(n, dtype=np.int64)
-    b = modularity_matrix(a if signed else np.clip(a, 0, None), resolution, signed=signed)
-    weights = upper_triangle(b) if signed else upper_triangle(np.clip(a, 0, None))
-    if not signed and weights.sum() <= 0:
-        return np.arange(n)
+    if not signed:
+        a = np.clip(a, 0, None)
+        if a.sum() <= 0:
+            return np.arange(n)
+    weights = upper_triangle(modularity_matrix(a, resolution, signed=True) if signed else a)
     graph = complete_graph(n)
+    runs = restarts or default_restarts(n)
     best, best_q = None, -np.inf
-    for run in range(restarts or default_restarts(n)):
+    for run in range(runs):
         ig.set_random_number_generator(random.Random(seed + run))
         try:
             if signed:
@@ -82,7 +84,9 @@ def leiden(a: np.ndarray, seed: int = 0, resolution: float = 1.0, signed: bool =
         finally:
             ig.set_random_number_generator(random)
         labels = np.asarray(found.membership, dtype=np.int64)
-        q = partition_quality(b, labels)
+        if runs == 1:
+            return labels
+        q = modularity(a, labels, resolution, signed=signed)
         if q > best_q + 1e-12:
             best, best_q = labels, q
     return best

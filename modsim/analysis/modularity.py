@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from .correlation import cross_corr
 
@@ -14,15 +15,15 @@ def _community_index(labels: np.ndarray) -> np.ndarray:
 
 def block_sums(a: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(within, out, in) per community c: sum of a_ij over i, j in c; sum of a_ij over i in c (row sums);
-    over j in c (column sums). O(N^2) whatever the number of communities (no one-hot products)."""
+    over j in c (column sums). O(N^2) whatever the number of communities: the rows are summed per
+    community by a sparse one-hot product, never a dense (N, K) one."""
     a = np.asarray(a, dtype=np.float64)
     inv = _community_index(labels)
-    k = int(inv.max()) + 1 if inv.size else 0
-    order = np.argsort(inv, kind="stable")
-    ranked = inv[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if inv.size else np.zeros(0, int)
-    per_community = np.add.reduceat(a[:, order], starts, axis=1) if inv.size else np.zeros((0, 0))
-    within = np.bincount(inv, weights=per_community[np.arange(inv.size), inv], minlength=k)
+    n = inv.size
+    k = int(inv.max()) + 1 if n else 0
+    onehot = sparse.csr_matrix((np.ones(n), (np.arange(n), inv)), shape=(n, k))
+    per_community = np.asarray(onehot.T @ a)  # (K, N): row c holds sum_{i in c} a_ij
+    within = np.bincount(inv, weights=per_community[inv, np.arange(n)], minlength=k)
     return (within, np.bincount(inv, weights=a.sum(axis=1), minlength=k),
             np.bincount(inv, weights=a.sum(axis=0), minlength=k))
 

@@ -175,8 +175,15 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
                 out[f"spec_{measure}_mbar"] = mbar
         elif name == "mi":
             out[name] = float("nan") if snap.mi is None else snap.mi
+    matrices: dict[tuple[str, bool], np.ndarray] = {}  # each analysed matrix built once per snapshot
+
+    def matrix(on: str, signed: bool) -> np.ndarray:
+        if (on, signed) not in matrices:
+            matrices[on, signed] = plan_matrix(on, snap, signed, corr)
+        return matrices[on, signed]
+
     for c in plan.communities:
-        a = plan_matrix(c.on, snap, c.signed, corr)
+        a = matrix(c.on, c.signed)
         found = detect(c.algorithm, a, seed=c.seed, resolution=c.resolution, signed=c.signed, restarts=c.restarts,
                        communities=c.communities)
         out[f"{c.label}_nmi"] = nmi(found, snap.labels)
@@ -185,7 +192,7 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
         out[f"{c.label}_q"] = modularity(a, found, c.resolution, signed=c.signed)
         out[f"{c.label}_partition"] = found.astype(np.float64)
     for spec in plan.induced_q:
-        result = induced_q(plan_matrix(spec.on, snap, spec.signed, corr), snap.labels, spec.permutations,
+        result = induced_q(matrix(spec.on, spec.signed), snap.labels, spec.permutations,
                            spec.seed, spec.signed)
         out[spec.label] = result.q
         out[f"{spec.label}_p"] = result.p_value
