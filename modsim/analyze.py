@@ -56,11 +56,7 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     rows: list[dict] = []
     for i in indices:
         model.load_state_dict(_checkpoint_weights(group, i), strict=False)
-        pre = None
-        if needs_preactivation(plan, spec):
-            outputs, hidden, pre = run_heldout(model, inputs, torch.device("cpu"), preactivation=True)
-        else:
-            outputs, hidden = run_heldout(model, inputs, torch.device("cpu"))
+        outputs, hidden, pre = run_heldout(model, inputs, torch.device("cpu"), needs_preactivation(plan, spec))
         mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
         rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, targets, mi, pre)))
     results = {"step": steps[indices]}
@@ -71,7 +67,7 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
 
         if indices[-1] != len(steps) - 1:
             model.load_state_dict(_checkpoint_weights(group, len(steps) - 1), strict=False)
-            outputs, hidden = run_heldout(model, inputs, torch.device("cpu"))
+            outputs, hidden, _ = run_heldout(model, inputs, torch.device("cpu"))
         for key, value in run_dynamics(spec, model, inputs, targets, hidden, outputs).items():
             results[f"dynamics_{key}"] = np.asarray(value)
     _write_atomically(path, plan, results)

@@ -17,9 +17,9 @@ EVAL_CHUNK = 16
 
 @torch.no_grad()
 def run_heldout(model: ModularRNN, inputs: np.ndarray, device: torch.device, preactivation: bool = False
-                ) -> tuple[np.ndarray, ...]:
-    """Outputs and hidden states (trials, time, channels) of `model` on held-out inputs; with
-    `preactivation` (leaky cells) also the pre-activations x of the same run."""
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Outputs, hidden states and (with `preactivation`, leaky cells) the pre-activations x of one run of
+    `model` on held-out inputs, each (trials, time, channels); the third is None when not asked for."""
     outs, hids, pres = [], [], []
     generator = model.eval_generator(device)
     for start in range(0, inputs.shape[0], EVAL_CHUNK):
@@ -31,9 +31,7 @@ def run_heldout(model: ModularRNN, inputs: np.ndarray, device: torch.device, pre
             o, h = model(x, generator=generator)
         outs.append(o.cpu().numpy())
         hids.append(h.cpu().numpy())
-    if preactivation:
-        return np.concatenate(outs), np.concatenate(hids), np.concatenate(pres)
-    return np.concatenate(outs), np.concatenate(hids)
+    return np.concatenate(outs), np.concatenate(hids), np.concatenate(pres) if preactivation else None
 
 
 def needs_preactivation(plan: Analysis, spec: Spec) -> bool:

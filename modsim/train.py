@@ -42,11 +42,7 @@ class RunResult:
 def evaluate(exp: Experiment, preactivation: bool = False) -> dict[str, np.ndarray | float | None]:
     """Run the held-out set; return inputs, targets, outputs, hidden (full length), the MI estimate and
     (when asked, leaky cells) the pre-activations."""
-    pre = None
-    if preactivation:
-        outputs, hidden, pre = run_heldout(exp.model, exp.data.eval.inputs, exp.device, preactivation=True)
-    else:
-        outputs, hidden = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
+    outputs, hidden, pre = run_heldout(exp.model, exp.data.eval.inputs, exp.device, preactivation)
     mi = None
     if exp.mine is not None:
         with torch.no_grad():

@@ -83,7 +83,7 @@ def test_tomoda_working_memory_equals_the_official_formulas(tmp_path):
     assert spec.analysis.resolved("leaky").activity == "preactivation"
     w = spec.task.washout
     outputs, rates, x = run_heldout(exp.model, exp.data.eval.inputs, exp.device, preactivation=True)
-    plain_outputs, plain_rates = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
+    plain_outputs, plain_rates, _ = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
     np.testing.assert_array_equal(rates, plain_rates)  # recording x changes nothing else
     np.testing.assert_array_equal(outputs, plain_outputs)
     np.testing.assert_array_equal(torch.tanh(torch.from_numpy(x)).numpy(), rates)
@@ -112,7 +112,7 @@ def test_tomoda_gru_correlates_per_trial_against_the_outputs(tmp_path):
     conv = spec.analysis.resolved("gru")
     assert (conv.correlation, conv.d_cor_reference) == ("per_trial", "outputs")
     w = spec.task.washout
-    outputs, hidden = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
+    outputs, hidden, _ = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
     h, y = hidden[:, w:].astype(np.float64), outputs[:, w:].astype(np.float64)
     groups = np.repeat([0, 1], spec.network.units // 2)
     per_trial = np.mean([np.abs(np.corrcoef(hb.T)) for hb in h], axis=0)

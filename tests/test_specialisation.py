@@ -75,7 +75,7 @@ def test_separate_pathways_without_connections_give_f_one_on_correlation():
     spec = load_spec(ROOT / "specs" / "bena_separate.yaml",
                      ["network.recurrent.p=0.0", "task.eval_pairs=200", "training.device=cpu"])
     exp = compile_experiment(spec)
-    outputs, hidden = run_heldout(exp.model, exp.data.eval.inputs, torch.device("cpu"))
+    outputs, hidden, _ = run_heldout(exp.model, exp.data.eval.inputs, torch.device("cpu"))
     labels = np.repeat([0, 1], 25)
     measures = specialisation_measures(hidden, digit_classes(exp.data.eval.targets), labels, (0, 1), 10)
     f = specialisation(measures["corr"])[1]

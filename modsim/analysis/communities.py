@@ -29,13 +29,6 @@ RESTART_BUDGET = 1 << 22
 MAX_RESTARTS = 8
 
 
-def split_signs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positive part and magnitude of the negative part of a symmetric matrix, diagonal zeroed."""
-    a = np.array(a, dtype=np.float64)
-    np.fill_diagonal(a, 0.0)
-    return np.clip(a, 0, None), np.clip(-a, 0, None)
-
-
 @lru_cache(maxsize=2)
 def complete_graph(n: int) -> ig.Graph:
     """The complete undirected graph on n nodes; its edges are in `np.triu_indices(n, 1)` order."""

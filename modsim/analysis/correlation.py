@@ -19,14 +19,17 @@ def cross_corr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.clip(zx.T @ zy / x.shape[0], -1.0, 1.0)
 
 
-def trial_corr(x: np.ndarray, y: np.ndarray, absolute: bool) -> np.ndarray:
-    """Mean over trials of each trial's correlation matrix (or of its absolute value) between the channels
-    of x (trials, time, a) and y (trials, time, b): (a, b). Correlations run over time within a trial."""
-    total = np.zeros((x.shape[-1], y.shape[-1]))
+def trial_corr(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over trials of each trial's correlation matrix, and of its absolute value, between the
+    channels of x (trials, time, a) and y (trials, time, b): two (a, b) arrays, from one pass over the
+    trials. Correlations run over time within a trial."""
+    mean, mean_abs = np.zeros((x.shape[-1], y.shape[-1])), np.zeros((x.shape[-1], y.shape[-1]))
     for xb, yb in zip(x, y):
         c = cross_corr(xb, xb if y is x else yb)
-        total += np.abs(c) if absolute else c
-    return total / max(1, x.shape[0])
+        mean += c
+        mean_abs += np.abs(c)
+    trials = max(1, x.shape[0])
+    return mean / trials, mean_abs / trials
 
 
 def cosine_similarity(rows: np.ndarray) -> np.ndarray:

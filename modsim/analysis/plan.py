@@ -9,7 +9,7 @@ import numpy as np
 from ..spec.analysis import Analysis, ResolvedConventions
 from .communities import ari, detect, nmi
 from .correlation import cosine_similarity, cross_corr, trial_corr
-from .modularity import (directed_q, functional_adjacency, modularity, newman_q, q_max, q_max_degree,
+from .modularity import (directed_q, modularity, newman_q, q_max, q_max_degree,
                          structural_adjacency)
 from .performance import last_step_accuracy, mse, r2_per_output, sign_accuracy
 from .separability import d_cor, d_weights, silenced_groups
@@ -76,12 +76,11 @@ class Correlations:
     def of(cls, activity: np.ndarray, per_trial: bool) -> "Correlations":
         """Correlations of (trials, time, units) activity, pooled over all samples or per trial."""
         if per_trial:
-            functional, signed = trial_corr(activity, activity, absolute=True), trial_corr(activity, activity, False)
+            signed, functional = trial_corr(activity, activity)
         else:
             flat = activity.reshape(-1, activity.shape[-1])
             signed = cross_corr(flat, flat)
             functional = np.abs(signed)
-        functional = functional.copy()
         np.fill_diagonal(functional, 0.0)
         return cls(functional, signed)
 

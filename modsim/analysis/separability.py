@@ -48,7 +48,7 @@ def output_correlations(activity: np.ndarray, outputs: np.ndarray, sets: tuple[l
     (trials, time, channels) and |corr| is each trial's over time, averaged over trials (the MI paper's
     GRU code)."""
     if per_trial:
-        c = trial_corr(np.asarray(activity), np.asarray(outputs), absolute=True)
+        c = trial_corr(np.asarray(activity), np.asarray(outputs))[1]
     else:
         activity, outputs = np.asarray(activity), np.asarray(outputs)
         c = np.abs(cross_corr(activity.reshape(-1, activity.shape[-1]), outputs.reshape(-1, outputs.shape[-1])))

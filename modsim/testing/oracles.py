@@ -14,7 +14,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..analysis.communities import split_signs
+
+def split_signs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positive part and magnitude of the negative part of a symmetric matrix, diagonal zeroed."""
+    a = np.array(a, dtype=np.float64)
+    np.fill_diagonal(a, 0.0)
+    return np.clip(a, 0, None), np.clip(-a, 0, None)
 
 
 def _graph(a: np.ndarray):
