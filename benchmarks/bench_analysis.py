@@ -69,7 +69,7 @@ def measure(units: int, samples: int, modules: int, reference: bool, repeats: in
         checks[f"ari_{name}"] = ari(found, labels)
         checks[f"nmi_{name}"] = nmi(found, labels)
     snap = Snapshot(activity=activity[None], outputs=np.zeros((1, samples, 1)), targets=np.zeros((1, samples, 1)),
-                    recurrent=weights, readout=np.zeros((1, units)), inputs=None, labels=labels,
+                    recurrent_weights=weights, readout_weights=np.zeros((1, units)), input_weights=None, labels=labels,
                     group_names=[f"m{i}" for i in range(modules)], output_sets=None, groups=None)
     runs = [timed(lambda: evaluate_plan(plan(), snap))[1] for _ in range(repeats)]
     times["full plan (evaluate_plan, median)"] = float(np.median(runs))

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from modsim.compile.leaky import LeakyRNN
-from modsim.spec.network import LeakyCell
+from modsim.compile.cells.leaky import LeakyRNN
+from modsim.spec.cells import LeakyCellSpec as LeakyCell
 from timing import step_benchmark_args, timed  # benchmarks/timing.py (the script's directory is on sys.path)
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import registry
 from .spec import Spec
 
 SCHEMA_FILE = "spec.schema.json"
 
 
 def spec_schema() -> dict:
-    """The JSON Schema (draft 2020-12) of a modsim spec."""
+    """The JSON Schema (draft 2020-12) of a modsim spec, with every registered kind (installed plugins too)."""
+    registry.load_plugins()
     schema = Spec.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://modsim.dev/schemas/spec.schema.json"

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from .analysis.timecourse import rise_steps
-from .store import layout, read_metrics
+from .store import open_run, read_metrics
+from .store.sweep import finished_runs
+from .store.writer import write_table
 
 SEED_PATH = "training.seed"
 
@@ -32,23 +33,11 @@ def collect(sweep_path: str | Path) -> list[RunRecord]:
     """Finished runs of a sweep store (unfinished ones are left out): final scalar metrics, plus
     `t50_<metric>`, the checkpoint step at which each modularity / separability time course first
     covers half of its rise (which rises first)."""
-    path = Path(sweep_path)
-    group = zarr.open_group(str(path), mode="r")
-    if group.attrs.get("kind") != "sweep":
-        raise ValueError(f"{path} is not a sweep store (made by `modsim sweep`)")
     records = []
-    for name in group.attrs.get("runs", []):
-        run_path = path / "runs" / name
-        if not (run_path / "zarr.json").exists():
-            continue
-        run = zarr.open_group(str(run_path), mode="r")
-        attrs = run.attrs
-        if attrs.get("status") != layout.STATUS_FINISHED:
-            continue
-        summary = {k: float(v) for k, v in (attrs.get("summary") or {}).items()
-                   if v is not None and k not in ("seconds", "steps")}
-        summary.update(rise_steps(read_metrics(run)))
-        records.append(RunRecord(name, dict(attrs.get("sweep_values") or {}), summary, run_path))
+    for run in finished_runs(sweep_path):
+        summary = {k: float(v) for k, v in run.summary.items() if v is not None and k not in ("seconds", "steps")}
+        summary.update(rise_steps(read_metrics(open_run(run.path))))
+        records.append(RunRecord(run.name, run.values, summary, run.path))
     return records
 
 
@@ -148,13 +137,23 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
             w = csv.DictWriter(fh, fieldnames=list(comparison[0]))
             w.writeheader()
             w.writerows(comparison)
-    group = zarr.open_group(str(out / "summary.zarr"), mode="w", zarr_format=3)
-    dims = ["condition", "metric"]
-    for coord, labels in (("condition", summary.conditions), ("metric", summary.metrics)):
-        # Variable-length strings: the Zarr v3 string type (fixed-width numpy strings have no spec).
-        group.create_array(coord, shape=(len(labels),), dtype=str, dimension_names=[coord])
-        group[coord][...] = np.array(labels, dtype=object)
-    for name in ("mean", "sd", "n"):
-        group.create_array(name, data=getattr(summary, name), dimension_names=dims)
+    write_table(out / "summary.zarr", {"condition": summary.conditions, "metric": summary.metrics},
+                {name: getattr(summary, name) for name in ("mean", "sd", "n")})
     written.append(out / "summary.zarr")
     return written
+
+
+def silenced_runs(groups: dict[str, list[RunRecord]]) -> list[tuple[str, list[str], int]]:
+    """(condition, names of its runs whose `silenced` metric flagged a group, runs) for conditions with any."""
+    out = []
+    for condition, records in groups.items():
+        flagged = [r.name for r in records if r.metrics.get("silenced", 0) > 0]
+        if flagged:
+            out.append((condition, flagged, len(records)))
+    return out
+
+
+def success_rates(groups: dict[str, list[RunRecord]]) -> list[tuple[str, int, int]]:
+    """(condition, successful runs, runs) for conditions whose runs record `success`."""
+    return [(condition, sum(r.metrics.get("success", 0) > 0 for r in records), len(records))
+            for condition, records in groups.items() if any("success" in r.metrics for r in records)]

@@ -1,4 +1,5 @@
-"""The training loop: MINE warm-up, k statistics steps per model step, checkpoints, divergence stop."""
+"""The training loop: generic over the experiment's loss terms (warm-up, per-step hooks, the summed
+objective), checkpoints with held-out metrics, and a clean stop on divergence or interruption."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from torch import nn
 
 from .analysis import evaluate_plan
 from .compile import Experiment, compile_experiment
-from .evaluation import build_snapshot, needs_preactivation, run_heldout
+from .evaluate import HeldOut, evaluate_experiment, snapshot_of
 from .spec import Spec
 from .store import RunWriter
 from .store import layout
@@ -39,16 +40,32 @@ class RunResult:
     """Labels of the output channels (for r2_per_output)."""
 
 
-def evaluate(exp: Experiment, preactivation: bool = False) -> dict[str, np.ndarray | float | None]:
-    """Run the held-out set; return inputs, targets, outputs, hidden (full length), the MI estimate and
-    (when asked, leaky cells) the pre-activations."""
-    outputs, hidden, pre = run_heldout(exp.model, exp.data.eval.inputs, exp.device, preactivation)
-    mi = None
-    if exp.mine is not None:
-        with torch.no_grad():
-            mi = float(exp.mine.estimate(*exp.mine_pair(torch.from_numpy(hidden).to(exp.device))))
-    return {"inputs": exp.data.eval.inputs, "targets": exp.data.eval.targets, "outputs": outputs,
-            "hidden": hidden, "mi": mi, "preactivation": pre}
+ProgressFn = Callable[[int, dict[str, float]], None]
+"""Called after every training step with the step and its logged values."""
+
+
+class TrainLog:
+    """Per-step logged values, flushed to the store in blocks (at checkpoints and when the run stops)."""
+
+    def __init__(self, writer: RunWriter):
+        self.writer = writer
+        self.records: dict[str, list[float]] = {"step": []}
+        self.last_step = 0
+        """The last step recorded."""
+
+    def add(self, step: int, values: dict[str, float]) -> None:
+        """Record one step (a value first seen later is NaN-padded before it)."""
+        for name, v in values.items():
+            self.records.setdefault(name, [math.nan] * len(self.records["step"])).append(v)
+        self.records["step"].append(step)
+        self.last_step = step
+
+    def flush(self) -> None:
+        """Append the pending steps to the store."""
+        if self.records["step"]:
+            self.writer.append_train({k: np.asarray(v) for k, v in self.records.items()})
+            for v in self.records.values():
+                v.clear()
 
 
 def _clip(model: nn.Module, spec: Spec) -> None:
@@ -58,11 +75,78 @@ def _clip(model: nn.Module, spec: Spec) -> None:
         nn.utils.clip_grad_norm_(model.parameters(), spec.training.clip_norm)
 
 
-def _weights(exp: Experiment) -> dict[str, np.ndarray]:
-    return {name: p.detach().cpu().numpy() for name, p in exp.model.named_parameters()}
+def train_step(exp: Experiment) -> dict[str, float]:
+    """One model step: a minibatch, the terms' per-step hooks, the summed objective, an optimiser step, the
+    masks re-applied; returns every logged value (terms, monitors, `total`)."""
+    inputs, targets = exp.next_batch()
+    outputs, hidden = exp.forward(inputs)
+    hooked: dict[str, float] = {}
+    for term in exp.terms:
+        hooked.update(term.before_loss(hidden))
+    terms, monitors = exp.objective(outputs, targets, hidden)
+    total = sum(terms.values())
+    exp.optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    _clip(exp.model, exp.spec)
+    exp.optimizer.step()
+    exp.model.apply_masks_()
+    values = {name: float(v.detach()) for name, v in {**terms, **monitors, "total": total}.items()}
+    return {**values, **hooked}
 
 
-ProgressFn = Callable[[int, dict[str, float]], None]
+def checkpoint(exp: Experiment, writer: RunWriter, step: int) -> tuple[HeldOut, dict]:
+    """Evaluate the held-out set and the analysis plan; store the metrics and the weights."""
+    heldout = evaluate_experiment(exp)
+    metrics = evaluate_plan(exp.spec.analysis, snapshot_of(exp.spec, exp.model, heldout))
+    for name, value in heldout.term_values.items():
+        metrics.setdefault(name, value)
+    writer.append_metrics(step, metrics)
+    writer.append_checkpoint(step, {name: p.detach().cpu().numpy() for name, p in exp.model.named_parameters()})
+    return heldout, metrics
+
+
+def _diverged(step: int, values: dict[str, float], writer: RunWriter) -> RunDiverged:
+    bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
+    return RunDiverged(f"loss became non-finite at step {step} ({bad}); everything up to the last checkpoint is "
+                       f"stored in {writer.path}. Lower the learning rate or add gradient clipping "
+                       "(training.clip_norm).")
+
+
+def _final(exp: Experiment, writer: RunWriter, heldout: HeldOut, metrics: dict) -> dict:
+    """Store the final held-out data, effective weights and dynamics analyses; return the final metrics."""
+    writer.write_eval({"inputs": heldout.inputs, "targets": heldout.targets, "outputs": heldout.outputs,
+                       "hidden": heldout.hidden})
+    model = exp.model
+    writer.write_weights(model.recurrent_matrix(exp.spec.analysis.recurrent_block), model.input_matrix(),
+                         model.readout_matrix())
+    if exp.spec.analysis.dynamics is not None:
+        from .evaluate.dynamics import run_dynamics
+
+        model.cpu()
+        results = run_dynamics(exp.spec, model, heldout.inputs, heldout.targets, heldout.hidden, heldout.outputs)
+        model.to(exp.device)
+        writer.write_dynamics(results)
+        metrics = {**metrics, **{k: v for k, v in results.items() if np.ndim(v) == 0}}
+    return metrics
+
+
+def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressFn | None) -> tuple[HeldOut, dict]:
+    spec = exp.spec
+    for term in exp.terms:
+        term.warmup(exp)
+    last = checkpoint(exp, writer, 0)
+    for step in range(1, spec.training.steps + 1):
+        values = train_step(exp)
+        log.add(step, values)
+        if not math.isfinite(values["total"]):
+            log.flush()
+            raise _diverged(step, values, writer)
+        if progress is not None:
+            progress(step, values)
+        if step % spec.training.checkpoint_every == 0 or step == spec.training.steps:
+            log.flush()
+            last = checkpoint(exp, writer, step)
+    return last
 
 
 def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
@@ -74,96 +158,24 @@ def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
     writer.write_structure(exp.labels, list(spec.network.groups),
                            {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
                            exp.data.output_names)
-    records: dict[str, list[float]] = {"step": []}
+    log = TrainLog(writer)
     started = time.perf_counter()
-    step = 0
-
-    def flush() -> None:
-        if records["step"]:
-            writer.append_train({k: np.asarray(v) for k, v in records.items()})
-            for v in records.values():
-                v.clear()
-
-    def checkpoint(at: int) -> dict:
-        flush()
-        ev = evaluate(exp, needs_preactivation(spec.analysis, spec))
-        metrics = evaluate_plan(spec.analysis, build_snapshot(spec, exp.model, ev["outputs"], ev["hidden"],
-                                                              ev["targets"], ev["mi"], ev["preactivation"]))
-        if ev["mi"] is not None:
-            metrics.setdefault("mi", ev["mi"])
-        writer.append_metrics(at, metrics)
-        writer.append_checkpoint(at, _weights(exp))
-        return {"ev": ev, "metrics": metrics}
-
     try:
-        if exp.mine is not None and exp.mine.spec.warmup_steps:
-            per_forward = exp.mine.spec.steps_per_update
-            done = 0
-            while done < exp.mine.spec.warmup_steps:
-                inputs, _ = exp.next_batch()
-                with torch.no_grad():
-                    _, hidden = exp.forward(inputs)
-                pair = exp.mine_pair(hidden)
-                for _ in range(min(per_forward, exp.mine.spec.warmup_steps - done)):
-                    exp.mine.train_step(*pair)
-                    done += 1
-        checkpoint(0)
-        for step in range(1, spec.training.steps + 1):
-            inputs, targets = exp.next_batch()
-            outputs, hidden = exp.forward(inputs)
-            stat_bound, pair = None, None
-            if exp.mine is not None:
-                pair = exp.mine_pair(hidden)  # selected once: detached for the critic, live for the penalty
-                detached = [t.detach() for t in pair]
-                for _ in range(exp.mine.spec.steps_per_update):
-                    stat_bound = exp.mine.train_step(*detached)
-            terms, monitors = exp.loss_terms(outputs, targets, pair)
-            total = sum(terms.values())
-            exp.optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            _clip(exp.model, spec)
-            exp.optimizer.step()
-            exp.model.apply_masks_()
-            values = {name: float(v.detach()) for name, v in {**terms, **monitors, "total": total}.items()}
-            if stat_bound is not None:
-                values["mi_statistics"] = float(stat_bound)
-            for name, v in values.items():
-                records.setdefault(name, [math.nan] * len(records["step"])).append(v)
-            records["step"].append(step)
-            if not math.isfinite(values["total"]):
-                flush()
-                bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
-                raise RunDiverged(f"loss became non-finite at step {step} ({bad}); everything up to the last "
-                                  f"checkpoint is stored in {writer.path}. Lower the learning rate or add "
-                                  "gradient clipping (training.clip_norm).")
-            if progress is not None:
-                progress(step, values)
-            if step % spec.training.checkpoint_every == 0 or step == spec.training.steps:
-                last = checkpoint(step)
-        ev, metrics = last["ev"], last["metrics"]
-        writer.write_eval({k: ev[k] for k in ("inputs", "targets", "outputs", "hidden")})
-        if spec.analysis.dynamics is not None:
-            from .dynamics import run_dynamics
-
-            exp.model.cpu()
-            results = run_dynamics(spec, exp.model, ev["inputs"], ev["targets"], ev["hidden"], ev["outputs"])
-            exp.model.to(exp.device)
-            writer.write_dynamics(results)
-            metrics = {**metrics, **{k: v for k, v in results.items() if np.ndim(v) == 0}}
+        heldout, metrics = _loop(exp, writer, log, progress)
+        metrics = _final(exp, writer, heldout, metrics)
         elapsed = time.perf_counter() - started
         summary = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
-        summary["seconds"] = elapsed
-        summary["steps"] = spec.training.steps
+        summary.update(seconds=elapsed, steps=spec.training.steps)
         writer.finish(layout.STATUS_FINISHED, summary=summary)
         return RunResult(str(writer.path), spec.training.steps, elapsed, metrics, exp.data.output_names)
     except RunDiverged as exc:
         writer.finish(layout.STATUS_DIVERGED, str(exc))
         raise
     except KeyboardInterrupt:
-        flush()
-        writer.finish(layout.STATUS_INTERRUPTED, f"interrupted at step {step}")
+        log.flush()
+        writer.finish(layout.STATUS_INTERRUPTED, f"interrupted at step {log.last_step}")
         raise
     except Exception as exc:
-        flush()
+        log.flush()
         writer.finish(layout.STATUS_FAILED, f"{type(exc).__name__}: {exc}")
         raise

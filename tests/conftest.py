@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from modsim import registry
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
@@ -26,22 +28,8 @@ SHRINK = [
 
 
 def shrink_task(kind: str) -> list[str]:
-    """Task overrides that keep a spec's structure but make its data tiny."""
-    if kind == "lorenz_rossler":
-        return ["task.length=40", "task.drop=10", "task.washout=5", "task.train_trajectories=3",
-                "task.eval_trajectories=2", "task.substeps=1"]
-    if kind == "flipflop":
-        return ["task.transient=10", "task.length=40", "task.eval_sequences=2", "task.onset_prob=0.05"]
-    if kind == "digit_parity":
-        return ["task.source=sklearn_digits", "task.pixels=64", "task.test_images=null", "task.test_labels=null",
-                "task.eval_pairs=20"]
-    if kind == "perceptual_decision":
-        return ["task.stimulus=200", "task.eval_trials=12"]
-    if kind == "gonogo":
-        return ["task.stimulus=100", "task.delay=100", "task.decision=100", "task.eval_trials=12"]
-    if kind == "multitask":
-        return ["task.perceptual_decision.stimulus=200", "task.eval_trials=12", "analysis.dynamics.task_partitions=3"]
-    raise KeyError(kind)
+    """Task overrides that keep a spec's structure but make its data tiny (the task's own `shrink`)."""
+    return registry.tasks.get(kind).spec_class().shrink()
 
 
 def shrink_mine() -> list[str]:

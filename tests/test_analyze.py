@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from modsim.analyze import analyze_run, read_analysis
+from modsim.evaluate import analyze_run
+from modsim.store import read_analysis
 from modsim.cli import main
 from modsim.store import open_run, read_metrics
 from tests.test_pipeline import run_tiny, tiny_spec

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from modsim.compile.ctrnn import CTRNN
-from modsim.dynamics import (activity_modules, find_fixed_points, matrix_similarity, mean_jacobian,
-                             task_identification)
+from modsim.compile.cells.ctrnn import CTRNN
+from modsim.analysis.dynamics import activity_modules, matrix_similarity, task_identification
+from modsim.compile.probes import find_fixed_points, mean_jacobian
 from modsim.spec import load_spec
 from modsim.spec.analysis import DynamicsAnalysis, FixedPointSearch
-from modsim.spec.network import CTRNNCell
+from modsim.spec.cells import CTRNNCellSpec as CTRNNCell
 from modsim.spec.task import GoNoGoTask, MultiTask, PerceptualDecisionTask
 from modsim.tasks.cognitive import (choice_trials, cumulative_evidence, gonogo_trials, perceptual_decision_trials,
                                     trial_types)
@@ -135,7 +135,7 @@ def test_dynamics_needs_a_ctrnn_and_matching_dt():
 
 
 def test_shrunk_pdm_run_stores_dynamics_and_analyze_reproduces_them(store_dir):
-    from modsim.analyze import analyze_run
+    from modsim.evaluate import analyze_run
     from modsim.store import open_run, read_section
     from tests.test_pipeline import run_tiny, shrunk
 
@@ -158,7 +158,7 @@ def test_shrunk_pdm_run_stores_dynamics_and_analyze_reproduces_them(store_dir):
 
 
 def test_module_means_reconstruct_modular_activity_like_pca():
-    from modsim.dynamics import module_reconstruction
+    from modsim.analysis.dynamics import module_reconstruction
 
     rng = np.random.default_rng(3)
     latent = rng.normal(size=(500, 3))
@@ -173,7 +173,7 @@ def test_module_means_reconstruct_modular_activity_like_pca():
 
 
 def test_lesion_similarity_matches_lesioning_each_unit():
-    from modsim.dynamics import lesion_similarity
+    from modsim.compile.probes import lesion_similarity
     from modsim.analysis.correlation import cross_corr
 
     torch.manual_seed(4)
@@ -202,7 +202,7 @@ def test_lesion_similarity_matches_lesioning_each_unit():
 
 
 def test_recurrent_lesions_restore_the_weights_and_start_intact():
-    from modsim.dynamics import recurrent_lesions
+    from modsim.compile.probes import recurrent_lesions
 
     torch.manual_seed(5)
     cell = CTRNN(3, CTRNNCell(kind="ctrnn", units=8, tau=100, dt=100))
@@ -219,7 +219,7 @@ def test_recurrent_lesions_restore_the_weights_and_start_intact():
 
 
 def test_double_dissociation_needs_both_modules_and_both_directions():
-    from modsim.dynamics import evidence_lesion_summary
+    from modsim.analysis.dynamics import evidence_lesion_summary
 
     base = np.array([1.0, 0.95])
     r = np.array([0.8, 0.0, -0.75])

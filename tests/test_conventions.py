@@ -18,7 +18,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from modsim.analysis.specialisation import _row_corr, normalise, specialisation_measures
 from modsim.compile import compile_experiment
-from modsim.evaluation import run_heldout
+from modsim.evaluate import run_heldout
 from modsim.spec import load_spec
 from modsim.store import RunWriter, open_run, read_metrics
 from modsim.testing.strategies import weighted_graphs
@@ -192,8 +192,8 @@ def test_metrics_of_float32_activity_equal_a_float64_oracle():
                                            np.stack([np.arange(n), n + np.arange(n)], 1)) - b) / (1 - b), 0, 1)
     np.testing.assert_allclose(mbar[0, 0], expected, rtol=0, atol=1e-12)
     flat = activity.reshape(1, -1, units)
-    snap = Snapshot(activity=flat, outputs=flat[..., :2], targets=flat[..., :2], recurrent=np.eye(units),
-                    readout=np.ones((2, units)), inputs=None, labels=labels, group_names=["a", "b"],
+    snap = Snapshot(activity=flat, outputs=flat[..., :2], targets=flat[..., :2], recurrent_weights=np.eye(units),
+                    readout_weights=np.ones((2, units)), input_weights=None, labels=labels, group_names=["a", "b"],
                     output_sets=([0], [1]), groups=(0, 1))
     q = evaluate_plan(Analysis(metrics=["q_cor"]), snap)["q_cor"]
     corr = np.corrcoef(flat[0].astype(np.float64).T)

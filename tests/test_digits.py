@@ -60,7 +60,7 @@ def test_idx_task_shapes_targets_and_blocks(tmp_path):
     data = build_task(spec, 3)
     n = spec.eval_pairs
     assert data.eval.inputs.shape == (3 * n, 3, 32) and data.eval.targets.shape == (3 * n, 3, 2)
-    assert data.loss == "cross_entropy_last" and data.train is None
+    assert spec.loss == "cross_entropy_last" and data.train is None
     assert data.eval.inputs.min() >= 0 and data.eval.inputs.max() <= 1
     digits = digit_classes(data.eval.targets)
     # the class of each image is the index of its brightest pixel (how the files were made)

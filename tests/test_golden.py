@@ -25,19 +25,21 @@ from click.testing import CliRunner
 from modsim.cli import main
 from modsim.spec import load_spec
 from modsim.store import open_run, read_section
-from tests.conftest import ROOT, SHRINK, shrink_mine, shrink_task
+from tests.conftest import ROOT, SHRINK, shrink_mine
 
 GOLDEN = Path(__file__).parent / "golden"
 QUICK = [p for p in sorted((ROOT / "specs").glob("*.yaml")) if not p.stem.endswith("_sweep")]
 SECTIONS = ("train", "metrics", "analysis", "dynamics")
 RTOL, ATOL = 1e-6, 1e-9
-RENAMED: dict[str, str] = {}
+RENAMED: dict[str, str] = {
+    f"spec_{measure}{suffix}": f"specialisation_{measure}{suffix}"
+    for measure in ("retrain", "ablate", "corr") for suffix in ("", "_t", "_mbar")}
 """Stored names that changed since the goldens were written (old -> new): same numbers, new name."""
 
 
 def _overrides(path: Path) -> list[str]:
     spec = load_spec(path)
-    return (SHRINK + shrink_task(spec.task.kind) + (shrink_mine() if spec.mine is not None else [])
+    return (SHRINK + spec.task.shrink() + (shrink_mine() if spec.mine is not None else [])
             + ["training.steps=3", "training.checkpoint_every=2", "training.threads=1"])
 
 

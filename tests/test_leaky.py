@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from modsim.compile import compile_experiment
-from modsim.compile.leaky import LeakyRNN
+from modsim.compile.cells.leaky import LeakyRNN
 from modsim.compile.network import ModularRNN
 from modsim.spec import load_spec
-from modsim.spec.network import LeakyCell
+from modsim.spec.cells import LeakyCellSpec as LeakyCell
 from tests.conftest import ROOT, SHRINK, shrink_mine, shrink_task
 
 
@@ -96,7 +96,9 @@ def test_modular_mask_holds_for_the_leaky_cell():
     for _ in range(3):
         inputs, targets = exp.next_batch()
         out, hidden = exp.forward(inputs)
-        terms, _ = exp.loss_terms(out, targets, exp.mine_pair(hidden))
+        for term in exp.terms:
+            term.before_loss(hidden)
+        terms, _ = exp.objective(out, targets, hidden)
         exp.optimizer.zero_grad()
         sum(terms.values()).backward()
         exp.optimizer.step()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from modsim.compile.mine import MineEstimator, dv_bound
+from modsim.compile.losses.mine import MineEstimator, dv_bound
 from modsim.spec import MineConstraint
 
 

@@ -50,7 +50,7 @@ def test_perceptual_decision_matches_neurogym_structure_and_statistics():
 def test_neurogym_task_kind_draws_padded_trials():
     spec = NeurogymTask(kind="neurogym", env="GoNogo-v0", dt=100, inputs=3, actions=2, eval_trials=6)
     data = build_task(spec, 0)
-    assert data.eval.inputs.shape == (6, 15, 3) and data.loss == "cross_entropy_steps"
+    assert data.eval.inputs.shape == (6, 15, 3) and spec.loss == "cross_entropy_steps"
     assert set(np.unique(data.eval.targets)) <= {0.0, 1.0}
     bad = NeurogymTask(kind="neurogym", env="GoNogo-v0", dt=100, inputs=4, actions=2)
     with pytest.raises(ValueError, match="task.inputs"):

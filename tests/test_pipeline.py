@@ -12,9 +12,11 @@ import torch
 import zarr
 from click.testing import CliRunner
 
+from modsim import registry
 from modsim.cli import main
 from modsim.compile import compile_experiment
-from modsim.compile import experiment as experiment_module
+from modsim.execute import execute_run
+from modsim.compile.losses import task as task_loss_module
 from modsim.spec import load_spec
 from modsim.store import RunWriter, open_run, read_metrics, read_section
 from modsim.train import RunDiverged, train
@@ -23,14 +25,12 @@ from tests.conftest import ROOT, SHRINK, SPECS, shrink_mine, shrink_task
 
 def shrunk(path: Path, extra: list[str] | None = None):
     spec = load_spec(path)
-    overrides = SHRINK + shrink_task(spec.task.kind) + (shrink_mine() if spec.mine is not None else [])
+    overrides = SHRINK + spec.task.shrink() + (shrink_mine() if spec.mine is not None else [])
     return load_spec(path, overrides + (extra or []))
 
 
 def run_tiny(spec, root: Path, name: str = "run"):
-    writer = RunWriter.create(root / name, name, spec.model_dump(mode="json", by_alias=True),
-                              spec.training.seed, "cpu")
-    return train(spec, writer), root / name
+    return execute_run(spec, root / name), root / name
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[str(p.relative_to(ROOT / "specs").with_suffix("")) for p in SPECS])
@@ -42,10 +42,9 @@ def test_every_spec_validates_compiles_and_runs_two_steps(path, store_dir):
     metrics = read_metrics(group)
     np.testing.assert_array_equal(metrics["step"], [0, 1, 2])
     expected = [f"activity_sd_{g}" for g in spec.network.groups] if "activity_sd" in spec.analysis.metrics else []
-    stored_as = {"activity_sd": [], "specialisation": ["spec_retrain", "spec_ablate", "spec_corr"]}
-    expected += [name for m in spec.analysis.metrics for name in stored_as.get(m, [m])]
+    expected += [key for m in spec.analysis.metrics for key in registry.metrics.get(m).stored_keys if "<" not in key]
     for name in expected:
-        assert metrics[name].shape == (3,)
+        assert metrics[name].shape[0] == 3, name
         assert np.all(np.isfinite(metrics[name])), name
     train_log = read_section(group, "train")
     np.testing.assert_array_equal(train_log["step"], [1, 2])
@@ -133,7 +132,7 @@ def test_masked_weights_are_exactly_zero_after_every_step(store_dir):
 
 def test_divergence_stops_and_keeps_what_was_written(store_dir, monkeypatch):
     spec = tiny_spec()
-    real = experiment_module.task_mse
+    real = task_loss_module.task_mse
     calls = {"n": 0}
 
     def poisoned(outputs, targets, washout):
@@ -141,7 +140,7 @@ def test_divergence_stops_and_keeps_what_was_written(store_dir, monkeypatch):
         value = real(outputs, targets, washout)
         return value * float("nan") if calls["n"] >= 3 else value
 
-    monkeypatch.setattr(experiment_module, "task_mse", poisoned)
+    monkeypatch.setattr(task_loss_module, "task_mse", poisoned)
     writer = RunWriter.create(store_dir / "d", "d", {}, 0, "cpu")
     with pytest.raises(RunDiverged, match="step 3"):
         train(spec, writer)

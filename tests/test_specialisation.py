@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from modsim.analysis.specialisation import (MEASURES, digit_classes, normalise, specialisation,
                                             specialisation_measures)
 from modsim.compile import compile_experiment
-from modsim.evaluation import run_heldout
+from modsim.evaluate import run_heldout
 from modsim.spec import load_spec
 from tests.conftest import ROOT
 
@@ -116,10 +116,10 @@ def test_fused_run_stores_per_step_specialisation_and_plots_it(store_dir, tmp_pa
     metrics = read_metrics(open_run(path))
     steps = spec.task.steps
     for measure in MEASURES:
-        assert metrics[f"spec_{measure}_t"].shape == (2, steps)
-        assert metrics[f"spec_{measure}_mbar"].shape == (2, 2, 2, steps)
-        np.testing.assert_allclose(metrics[f"spec_{measure}"], metrics[f"spec_{measure}_t"][:, -1])
-        assert np.all((metrics[f"spec_{measure}_t"] >= 0) & (metrics[f"spec_{measure}_t"] <= 1))
+        assert metrics[f"specialisation_{measure}_t"].shape == (2, steps)
+        assert metrics[f"specialisation_{measure}_mbar"].shape == (2, 2, 2, steps)
+        np.testing.assert_allclose(metrics[f"specialisation_{measure}"], metrics[f"specialisation_{measure}_t"][:, -1])
+        assert np.all((metrics[f"specialisation_{measure}_t"] >= 0) & (metrics[f"specialisation_{measure}_t"] <= 1))
     assert np.all((metrics["accuracy"] >= 0) & (metrics["accuracy"] <= 1))
     png = tmp_path / "spec.png"
     result = CliRunner().invoke(main, ["figure", "specialisation", str(path), "-o", str(png)])

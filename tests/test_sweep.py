@@ -15,7 +15,9 @@ from click.testing import CliRunner
 
 from modsim.cli import main
 from modsim.store import open_run, read_metrics
-from modsim.sweep import RUNS, expand, run_status
+from modsim.store.layout import SWEEP_RUNS as RUNS
+from modsim.store.sweep import run_status
+from modsim.sweep import expand
 from tests.conftest import ROOT, SHRINK, shrink_mine, shrink_task
 
 SPEC = ROOT / "specs" / "gru_lorenz_rossler.yaml"

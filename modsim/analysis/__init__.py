@@ -3,11 +3,13 @@
 from .correlation import cosine_similarity, cross_corr
 from .modularity import directed_q, functional_adjacency, newman_q, q_cor, q_max, q_str, structural_adjacency
 from .performance import mse, r2_per_output
-from .plan import Snapshot, evaluate_plan
+from .metrics import Metric, PlanContext
+from .plan import evaluate_plan
+from .snapshot import Correlations, Snapshot
 from .separability import d_cor, d_weights, output_correlations, separation_index
 
 __all__ = [
-    "Snapshot", "cosine_similarity", "cross_corr", "d_cor", "d_weights", "directed_q", "evaluate_plan", "functional_adjacency",
+    "Correlations", "Metric", "PlanContext", "Snapshot", "cosine_similarity", "cross_corr", "d_cor", "d_weights", "directed_q", "evaluate_plan", "functional_adjacency",
     "mse", "newman_q", "output_correlations", "q_cor", "q_max", "q_str", "r2_per_output",
     "separation_index", "structural_adjacency",
 ]

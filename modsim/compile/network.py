@@ -6,14 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..spec.network import CTRNNCell, GRUCell, LeakyCell, Network, Readout, RNNCell
-from .ctrnn import CTRNN
-from .leaky import LeakyRNN
+from ..spec.network import Network, Readout
+from .cells import build_cell
 from .masks import input_mask, recurrent_mask
-
-GATES = {"gru": 3, "rnn": 1, "leaky": 1, "ctrnn": 1}
-"""Row blocks of the fused weight matrices per cell kind (GRU: reset, update, candidate)."""
-GRU_BLOCKS = {"reset": 0, "update": 1, "candidate": 2}
 
 
 class ReadoutHead(nn.Module):
@@ -51,8 +46,8 @@ class ReadoutHead(nn.Module):
 class ModularRNN(nn.Module):
     """Recurrent network over named groups, with masked recurrent/input weights and readout heads.
 
-    GRU and RNN cells run in torch's fused kernel (cuDNN on GPU); the leaky integrator in modsim's own
-    loop. Masked weights are zero at initialisation, their gradients are masked, and `apply_masks_`
+    The cell is the registered class of the spec's cell kind (`modsim.compile.cells`): GRU and RNN cells
+    run in torch's fused kernel (cuDNN on GPU), the leaky integrator and the CTRNN in modsim's own loops. Masked weights are zero at initialisation, their gradients are masked, and `apply_masks_`
     re-projects after each step, so masked entries are exactly zero throughout training.
     """
 
@@ -63,19 +58,9 @@ class ModularRNN(nn.Module):
         self.kind = cell.kind
         self.units = network.units
         self.seed = seed
-        self.noisy = isinstance(cell, (LeakyCell, CTRNNCell)) and cell.sigma > 0
-        if isinstance(cell, LeakyCell):
-            self.rnn: nn.Module = LeakyRNN(input_dim, cell)
-        elif isinstance(cell, CTRNNCell):
-            self.rnn = CTRNN(input_dim, cell)
-        elif isinstance(cell, GRUCell):
-            self.rnn = nn.GRU(input_dim, cell.units, batch_first=True, bias=cell.bias)
-        elif isinstance(cell, RNNCell):
-            self.rnn = nn.RNN(input_dim, cell.units, batch_first=True, bias=cell.bias,
-                              nonlinearity=cell.nonlinearity)
-        else:  # pragma: no cover - the spec union is exhaustive
-            raise TypeError(f"unsupported cell {cell.kind!r}")
-        gates = GATES[self.kind]
+        self.noisy = cell.noisy
+        self.rnn: nn.Module = build_cell(cell, input_dim)
+        gates = len(self.rnn.gate_blocks)
         for pname, mask in (("weight_hh_l0", recurrent_mask(network, seed)),
                             ("weight_ih_l0", input_mask(network, input_dim, input_sets))):
             if not mask.all():
@@ -100,9 +85,7 @@ class ModularRNN(nn.Module):
             getattr(self.rnn, pname).mul_(mask)
 
     def _run(self, inputs: torch.Tensor, state, generator: torch.Generator | None):
-        if self.kind in ("leaky", "ctrnn"):
-            return self.rnn(inputs, state, generator)
-        return self.rnn(inputs, state)
+        return self.rnn(inputs, state, generator)
 
     def forward(self, inputs: torch.Tensor, grad_from: int = 0, generator: torch.Generator | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,9 +105,9 @@ class ModularRNN(nn.Module):
 
     def run_with_preactivation(self, inputs: torch.Tensor, generator: torch.Generator | None = None
                                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Leaky cells: outputs, activity (the rates) and pre-activations x (B, T, N) of one run; the
-        outputs and rates equal `forward`'s exactly."""
-        if self.kind != "leaky":
+        """Cells with a pre-activation (leaky): outputs, activity (the rates) and pre-activations x (B, T, N)
+        of one run; the outputs and rates equal `forward`'s exactly."""
+        if not self.rnn.has_preactivation:
             raise ValueError(f"a {self.kind} cell has no separate pre-activation")
         pre, _ = self.rnn(inputs, None, generator, preactivation=True)
         hidden = torch.tanh(pre)
@@ -156,22 +139,24 @@ class ModularRNN(nn.Module):
                 readout.append(head.bottleneck.weight)
         return {"input": [self.rnn.weight_ih_l0], "recurrent": [self.rnn.weight_hh_l0], "readout": readout}
 
-    def recurrent_matrix(self, block: str = "candidate") -> np.ndarray:
-        """(N, N) recurrent weights in [post, pre] layout; for a GRU the chosen gate block or their sum."""
-        w = self.rnn.weight_hh_l0.detach().cpu().numpy()
-        n = self.units
-        if self.kind != "gru":
+    def _block(self, w: np.ndarray, block: str) -> np.ndarray:
+        """Rows of gate block `block` of a fused weight matrix ('all': the blocks summed; a one-block cell
+        returns its whole matrix for any block)."""
+        blocks, n = self.rnn.gate_blocks, self.units
+        if len(blocks) == 1:
             return w.copy()
         if block == "all":
-            return w.reshape(3, n, n).sum(axis=0)
-        k = GRU_BLOCKS[block]
+            return w.reshape(len(blocks), n, -1).sum(axis=0)
+        k = blocks.index(block)
         return w[k * n:(k + 1) * n].copy()
 
+    def recurrent_matrix(self, block: str = "candidate") -> np.ndarray:
+        """(N, N) recurrent weights in [post, pre] layout; for a gated cell the chosen gate block or their sum."""
+        return self._block(self.rnn.weight_hh_l0.detach().cpu().numpy(), block)
+
     def input_matrix(self) -> np.ndarray:
-        """(N, input_dim) input weights (for a GRU, the candidate block)."""
-        w = self.rnn.weight_ih_l0.detach().cpu().numpy()
-        n = self.units
-        return (w[2 * n:3 * n] if self.kind == "gru" else w).copy()
+        """(N, input_dim) input weights (for a gated cell, its analysed block: the GRU's candidate)."""
+        return self._block(self.rnn.weight_ih_l0.detach().cpu().numpy(), self.rnn.analysed_block)
 
     def readout_matrix(self) -> np.ndarray:
         """(outputs, N) effective readout weights of all heads stacked in order."""

@@ -9,23 +9,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import zarr
-
+from ..analysis.summary import labelled_keys
 from ..store import store_kind as stored_kind
+from ..store.sweep import sweep_run_names
 from .html import Section, write_page
 from .rundata import RunData, load_run
 from .style import Figure
 
 __all__ = ["write_report", "default_report_dir", "RunData", "load_run", "Figure"]
-
-RUN_NUMBERS = ("r2", "mse", "accuracy", "sign_accuracy", "success", "mi", "q_cor", "q_str", "d_cor", "d_in", "d_out",
-               "silenced", "q_mask", "spec_retrain", "spec_ablate", "spec_corr", "evidence_r_max", "evidence_r_min",
-               "lesion_double_dissociation", "lesion_stim1_module_drop_own", "lesion_stim1_module_drop_other",
-               "lesion_stim2_module_drop_own", "lesion_stim2_module_drop_other", "module_reconstruction_r",
-               "jacobian_corr_r", "fixed_point_jacobian_corr_r", "lesion_similarity_corr_r", "input_partition_q",
-               "input_partition_p", "task_identification_accuracy")
-"""Summary numbers listed at the top of a run report (those present), in this order."""
-
 
 def store_kind(path: Path) -> str:
     """'run' or 'sweep'; ValueError naming the path otherwise."""
@@ -50,7 +41,7 @@ def _run_sections(data: RunData, out: Path) -> list[Section]:
     from .dynamics_figures import dynamics_figures
     from .run_figures import run_figures
 
-    numbers = [(k, _fmt(float(data.summary[k]))) for k in RUN_NUMBERS if k in data.summary]
+    numbers = [(k, _fmt(float(data.summary[k]))) for k, _ in labelled_keys() if k in data.summary]
     numbers += [(k, _fmt(float(v))) for k, v in data.summary.items()
                 if k.endswith(("_nmi", "_count")) or (k.startswith("induced_q") and k.endswith(("_p", "corr")))]
     if "seconds" in data.summary:
@@ -99,7 +90,7 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
         for m in present(summary, KEY_METRICS):
             j = summary.metrics.index(m)
             numbers.append((f"{c}: {m}", f"{_fmt(summary.mean[i, j])} ± {_fmt(summary.sd[i, j])} (n={summary.n[i, j]})"))
-    total = sum(len(zarr.open_group(str(p), mode="r").attrs.get("runs", [])) for p in paths)
+    total = sum(len(sweep_run_names(p)) for p in paths)
     sections = [Section("Conditions", numbers=numbers,
                         text=f"{len(records)} of {total} runs finished; conditions: {', '.join(summary.conditions)}."),
                 Section("Figures", figures=[f for f in figures if f is not None])]

@@ -6,22 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dynamics import principal_plane
+from ..analysis.dynamics import principal_plane
 from .rundata import RunData
 from .style import CORRELATION_CMAP, Figure, colour, group_boundaries, matrix, pyplot, save
 
 
 def trial_type_names(data: RunData) -> list[str]:
     """Readable names of the trial types the lesion analysis scores."""
-    kind = data.spec.task.kind
-    if kind == "perceptual_decision":
-        return ["stimulus 1 trials", "stimulus 2 trials"]
-    if kind == "gonogo":
-        return ["no-go trials", "go trials"]
-    if kind == "multitask":
-        return ["PDM stimulus 1", "PDM stimulus 2", "no-go", "go"]
     n = data.dynamics["baseline_accuracy"].shape[0]
-    return [f"class {i}" for i in range(n)]
+    names = data.spec.task.trial_type_names()
+    return names if len(names) == n else [f"class {i}" for i in range(n)]
 
 
 def _module_label(m: int, r: np.ndarray | None) -> str:

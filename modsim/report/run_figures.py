@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.communities import detect
+from ..analysis.summary import over_training
 from ..analysis.separability import output_correlations
 from ..analysis.specialisation import MEASURES
 from .rundata import RunData
 from .style import (CORRELATION_CMAP, MAGNITUDE_CMAP, Figure, colour, group_boundaries, marker, matrix, pyplot,
                     save)
 
-TIME_COURSES = (("q_cor", "Q_cor"), ("q_str", "Q_str"), ("d_cor", "D_cor"), ("d_in", "D_in"), ("d_out", "D_out"),
-                ("r2", "R² (held out)"), ("accuracy", "accuracy (held out)"), ("sign_accuracy", "sign accuracy"))
-"""Checkpoint metrics drawn over training, with their axis labels."""
+TIME_COURSES = tuple(over_training())
+"""Checkpoint metrics drawn over training, with their axis labels (from the metric registry)."""
 MEASURE_LABELS = {"retrain": "retraining", "ablate": "ablation", "corr": "correlation"}
 
 
@@ -169,7 +169,7 @@ def example_trials(data: RunData, out: Path, trials: int = 3) -> Figure | None:
                 p /= p.sum(axis=1, keepdims=True)
                 cls = target[:, s].astype(int)
                 if len(idx) <= 4:  # few classes: every class's probability over its one-hot target
-                    classes = (data.spec.task.class_names() if hasattr(data.spec.task, "class_names")
+                    classes = (data.spec.task.output_names() if data.spec.task.n_classes() is not None
                                else [f"{name} {c}" for c in range(len(idx))])
                     for c in range(len(idx)):
                         ax.plot((cls == c).astype(float), color=colour(c), lw=3, alpha=0.25)
@@ -238,15 +238,15 @@ def specialisation_over_time(data: RunData, out: Path, checkpoint: int = -1, ste
     """Per-time-step specialisation of a digit-parity run at one checkpoint (default: the last): F of every
     measure, and F^m per module, against the network's time step."""
     metrics = data.metrics
-    if "spec_retrain_t" not in metrics:
+    if "specialisation_retrain_t" not in metrics:
         return None
     step = int(metrics["step"][checkpoint])
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
-    steps = np.arange(1, metrics["spec_retrain_t"].shape[1] + 1)
+    steps = np.arange(1, metrics["specialisation_retrain_t"].shape[1] + 1)
     for measure, style in zip(MEASURES, ("-o", "--s", ":^")):
-        axes[0].plot(steps, metrics[f"spec_{measure}_t"][checkpoint], style, color="k", label=MEASURE_LABELS[measure])
-        mbar = metrics[f"spec_{measure}_mbar"][checkpoint]
+        axes[0].plot(steps, metrics[f"specialisation_{measure}_t"][checkpoint], style, color="k", label=MEASURE_LABELS[measure])
+        mbar = metrics[f"specialisation_{measure}_mbar"][checkpoint]
         for m in range(2):
             axes[1].plot(steps, mbar[m, 0] - mbar[m, 1], style, color=colour(m),
                          label=f"module {m + 1}, {MEASURE_LABELS[measure]}")

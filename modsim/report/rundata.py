@@ -47,6 +47,7 @@ class RunData:
     """Held-out inputs, targets, outputs and hidden (trials, time, channels), washout removed."""
     weights: Weights | None
     dynamics: dict[str, np.ndarray] = field(default_factory=dict)
+    """Dynamics analyses (those of the last `modsim analyze` when it ran them, else the run's own)."""
     analysis: dict[str, np.ndarray] = field(default_factory=dict)
     """Results of `modsim analyze`, when it was run."""
 
@@ -66,7 +67,7 @@ class RunData:
 
     def input_name(self, channel: int) -> str:
         """The task's name of an input channel (`input <c>` where the task names none)."""
-        names = self.spec.task.input_names() if hasattr(self.spec.task, "input_names") else []
+        names = self.spec.task.input_names()
         return names[channel] if channel < len(names) else f"input {channel}"
 
     def output_sets(self) -> list[list[int]]:
@@ -82,22 +83,20 @@ class RunData:
         return None
 
 
-def _final_weights(group, spec: Spec) -> Weights | None:
-    """Effective matrices of the last checkpoint, through the network class that defines them."""
-    if layout.CHECKPOINTS not in group or "step" not in group[layout.CHECKPOINTS]:
+def _final_weights(group) -> Weights | None:
+    """The final effective matrices the run stored (`weights/`); None for a run that did not finish (or one
+    written before they were stored: re-run it to draw its weight figures)."""
+    stored = read_section(group, layout.WEIGHTS)
+    if not {"recurrent", "inputs", "readout"} <= set(stored):
         return None
-    if group[f"{layout.CHECKPOINTS}/step"].shape[0] == 0:
-        return None
-    import torch
+    return Weights(stored["recurrent"], stored["inputs"], stored["readout"])
 
-    from ..compile.network import ModularRNN
 
-    model = ModularRNN(spec.network, spec.task.input_dim, spec.training.seed, spec.task.input_sets())
-    state = {name: torch.from_numpy(np.asarray(arr[-1])) for name, arr in group[layout.CHECKPOINTS].arrays()
-             if name != "step"}
-    model.load_state_dict(state, strict=False)
-    return Weights(model.recurrent_matrix(spec.analysis.recurrent_block), model.input_matrix(),
-                   model.readout_matrix())
+def _dynamics(group) -> dict[str, np.ndarray]:
+    """The dynamics analyses: those of the last `modsim analyze` when it ran them, else the run's own."""
+    analysed = {k.removeprefix("dynamics_"): v for k, v in read_section(group, layout.ANALYSIS).items()
+                if k.startswith("dynamics_")}
+    return analysed or read_section(group, layout.DYNAMICS)
 
 
 def load_run(path: str | Path) -> RunData:
@@ -118,5 +117,4 @@ def load_run(path: str | Path) -> RunData:
         labels=labels, group_names=list(spec.network.groups),
         output_names=list((structure.attrs.get("output_names") if structure is not None else None) or []),
         train=read_section(group, layout.TRAIN), metrics=read_metrics(group), eval=held_out,
-        weights=_final_weights(group, spec), dynamics=read_section(group, "dynamics"),
-        analysis=read_section(group, "analysis"))
+        weights=_final_weights(group), dynamics=_dynamics(group), analysis=read_section(group, layout.ANALYSIS))

@@ -8,17 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.summary import heatmap_metrics, key_metrics
 from ..stats import SEED_PATH, RunRecord, Summary, summarize, welch_p
 from ..store import open_run, read_metrics
 from .run_figures import TIME_COURSES
 from .style import Figure, colour, pyplot, save
 
-KEY_METRICS = ("q_cor", "q_str", "d_cor", "d_in", "d_out", "mi", "r2", "mse", "accuracy", "sign_accuracy", "success",
-               "q_mask", "spec_retrain", "spec_ablate", "spec_corr", "evidence_r_max", "evidence_r_min",
-               "lesion_double_dissociation", "jacobian_corr_r", "lesion_similarity_corr_r",
-               "task_identification_accuracy")
-"""Final metrics shown as bars (those present), in this order."""
-HEATMAP_METRICS = ("spec_retrain", "spec_corr", "spec_ablate", "accuracy", "q_cor", "q_str", "d_cor", "r2", "q_mask")
+KEY_METRICS = tuple(key_metrics())
+"""Final metrics shown as bars (those present), in this order (from the metric registry)."""
+HEATMAP_METRICS = tuple(heatmap_metrics())
 """Final metrics shown as heatmaps over two swept fields (the first few present)."""
 
 SWEEP_TIME_COURSES = (("mi", "MI estimate (nats, held out)"), ("mse", "MSE (held out)"))

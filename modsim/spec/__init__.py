@@ -1,15 +1,30 @@
-"""Spec layer: pydantic models of a modsim experiment, YAML loading and errors. Never imports torch."""
+"""Spec layer: pydantic models of a modsim experiment, YAML loading and errors. Never imports torch.
 
+The task, cell, constraint and metric unions are built from `modsim.registry`; whenever a kind is
+registered (a plugin), `rebuild_models` re-creates the models' validators and schemas.
+"""
+
+from .. import registry
 from .analysis import Analysis
-from .constraints import L1Constraint, L2Constraint, MineConstraint
+from .cells import CellSpec
+from .constraints import ConstraintSpec, L1Constraint, L2Constraint, MineConstraint
 from .experiment import Spec
 from .io import Problem, SpecError, apply_overrides, load_analysis_plan, load_spec, parse_spec_text
 from .network import Network, Readout
-from .task import LorenzRosslerTask
+from .task import LorenzRosslerTask, TaskSpec
 from .training import Training
 
+
+def rebuild_models() -> None:
+    """Re-create the validators and JSON schemas of the models whose fields are registry unions."""
+    for model in (Network, Analysis, Spec):
+        model.model_rebuild(force=True)
+
+
+registry.on_change(rebuild_models)
+
 __all__ = [
-    "Analysis", "L1Constraint", "L2Constraint", "LorenzRosslerTask", "MineConstraint", "Network",
-    "Problem", "Readout", "Spec", "SpecError", "Training", "apply_overrides", "load_analysis_plan", "load_spec",
-    "parse_spec_text",
+    "Analysis", "CellSpec", "ConstraintSpec", "L1Constraint", "L2Constraint", "LorenzRosslerTask", "MineConstraint",
+    "Network", "Problem", "Readout", "Spec", "SpecError", "TaskSpec", "Training", "apply_overrides",
+    "load_analysis_plan", "load_spec", "parse_spec_text", "rebuild_models",
 ]

@@ -7,10 +7,10 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from .base import SpecModel
+from .kinds import NameOf
 
-MetricName = Literal["q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in", "d_cor", "r2", "mse",
-                     "sign_accuracy", "accuracy", "mi", "activity_sd", "silenced", "q_mask", "specialisation"]
-"""Metrics that can be recorded over training."""
+MetricName = NameOf("metrics")
+"""A registered metric (`modsim.analysis.metrics`, or a plugin's)."""
 
 MatrixName = Literal["activity_corr", "recurrent", "input_similarity", "readout_similarity"]
 """Unit-by-unit matrices a partition analysis can run on: correlation of activity over held-out samples,
@@ -162,8 +162,9 @@ class Analysis(SpecModel):
     paper's failure mode), accuracy (classification tasks: fraction of correct argmax decisions at the last
     step, averaged over the output sets), q_mask (directed Newman Q of the binary recurrent connectivity;
     (1 - p) / (2 (1 + p)) for two equal modules), specialisation (digit-parity task: Bena & Goodman's
-    retraining, ablation and correlation measures per time step; stores `spec_<measure>` = F at the last
-    step, `spec_<measure>_t` = F per step and `spec_<measure>_mbar` = M_bar (module, digit, step))."""
+    retraining, ablation and correlation measures per time step; stores `specialisation_<measure>` = F at the
+    last step, `specialisation_<measure>_t` = F per step and `specialisation_<measure>_mbar` = M_bar (module,
+    digit, step)); plugins add their own."""
     communities: list[CommunityDetection] = []
     """Community detections run at each checkpoint; each stores `<label>_nmi`, `<label>_ari` (against
     the groups), `<label>_count`, `<label>_q` and the partition itself (`<label>_partition`)."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from .base import SpecModel
 
@@ -12,7 +12,21 @@ WeightSet = Literal["input", "recurrent", "readout"]
 """Named weight sets a penalty can act on."""
 
 
-class MineConstraint(SpecModel):
+class ConstraintSpec(SpecModel):
+    """Base of every constraint spec (an extra loss term). A plugin's constraint subclasses it and registers
+    its `LossTerm` class with `modsim.register_constraint`."""
+
+    kind: str
+    """Constraint kind (each subclass narrows it to one literal)."""
+    provides: ClassVar[frozenset[str]] = frozenset()
+    """Capabilities the term adds to a spec (`mine`: an MI estimate on held-out activity, the metric `mi`)."""
+
+    def check(self, spec: Any, index: int) -> None:
+        """Rules that span sections (e.g. named groups exist); raise ValueError starting with the field path
+        `constraints[index].<field>`."""
+
+
+class MineConstraint(ConstraintSpec):
     """Penalise the mutual information between two groups' activity, estimated with MINE.
 
     A statistics network T(x, y) is trained adversarially to maximise the Donsker-Varadhan bound
@@ -21,6 +35,7 @@ class MineConstraint(SpecModel):
 
     kind: Literal["mine"]
     """Mutual-information minimisation (Belghazi et al. 2018 estimator)."""
+    provides: ClassVar[frozenset[str]] = frozenset({"mine"})
     between: tuple[str, str]
     """The two groups whose activity is decorrelated."""
     weight: float = Field(ge=0.0)
@@ -56,8 +71,18 @@ class MineConstraint(SpecModel):
     moving_average: float | None = Field(default=None, gt=0.0, le=1.0)
     """Rate of MINE's moving-average gradient correction for log E[exp T]; null for the plain bound."""
 
+    def check(self, spec: Any, index: int) -> None:
+        """`between` names two different groups of the network."""
+        groups = set(spec.network.groups)
+        for g in self.between:
+            if g not in groups:
+                raise ValueError(f"constraints[{index}].between: mine names group {g!r}, which is not one of "
+                                 f"network.groups {sorted(groups)}")
+        if self.between[0] == self.between[1]:
+            raise ValueError(f"constraints[{index}].between: mine needs two different groups")
 
-class L2Constraint(SpecModel):
+
+class L2Constraint(ConstraintSpec):
     """Weight decay term weight * sum(w^2) over the chosen weight sets."""
 
     kind: Literal["l2"]
@@ -68,7 +93,7 @@ class L2Constraint(SpecModel):
     """Weight sets penalised."""
 
 
-class L1Constraint(SpecModel):
+class L1Constraint(ConstraintSpec):
     """Sparsity term weight * sum(|w|) over the chosen weight sets."""
 
     kind: Literal["l1"]
@@ -77,7 +102,3 @@ class L1Constraint(SpecModel):
     """Coefficient of the penalty."""
     weights: list[WeightSet] = Field(default=["recurrent"], min_length=1)
     """Weight sets penalised."""
-
-
-Constraint = Annotated[Union[MineConstraint, L2Constraint, L1Constraint], Field(discriminator="kind")]
-"""One constraint; the `kind` selects it."""

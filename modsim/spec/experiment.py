@@ -6,10 +6,11 @@ from pydantic import Field, model_validator
 
 from .analysis import Analysis
 from .base import SpecModel
-from .constraints import Constraint, MineConstraint
+from .constraints import ConstraintSpec, MineConstraint
+from .kinds import KindOf
 from .network import Network, PerGroupInputs
 from .sweep import Sweep
-from .task import Task
+from .task import TaskSpec
 from .training import Training
 
 
@@ -22,10 +23,10 @@ class Spec(SpecModel):
     """Free text describing the experiment."""
     network: Network
     """Network topology."""
-    task: Task
-    """Training task."""
-    constraints: list[Constraint] = []
-    """Extra loss terms (MI minimisation, L2, L1)."""
+    task: KindOf("tasks", TaskSpec)
+    """Training task; its `kind` selects the family (built-ins or a plugin's)."""
+    constraints: list[KindOf("constraints", ConstraintSpec)] = []
+    """Extra loss terms (MI minimisation `mine`, `l2`, `l1`, or a plugin's), each selected by its `kind`."""
     training: Training
     """Optimisation settings."""
     analysis: Analysis = Analysis()
@@ -46,71 +47,85 @@ class Spec(SpecModel):
         names = list(self.network.groups)
         return (names[0], names[1]) if len(names) >= 2 else None
 
+    def capabilities(self) -> frozenset[str]:
+        """What this spec offers the metrics and analyses: `two_groups`, `input_sets` (two or more input
+        sets), `classes` (a classification task), the cell's, the task's and the constraints' own."""
+        found = set(self.network.cell.capabilities) | set(self.task.capabilities)
+        found |= {c for constraint in self.constraints for c in constraint.provides}
+        if len(self.network.groups) >= 2:
+            found.add("two_groups")
+        if len(self.task.input_sets()) >= 2:
+            found.add("input_sets")
+        if self.task.n_classes() is not None:
+            found.add("classes")
+        return frozenset(found)
+
     @model_validator(mode="after")
     def _check_cross_section(self) -> "Spec":
-        groups = set(self.network.groups)
-        mines = [c for c in self.constraints if isinstance(c, MineConstraint)]
-        if len(mines) > 1:
+        if sum(isinstance(c, MineConstraint) for c in self.constraints) > 1:
             raise ValueError("constraints: at most one `mine` constraint is supported")
         for i, c in enumerate(self.constraints):
-            if not isinstance(c, MineConstraint):
-                continue
-            for g in c.between:
-                if g not in groups:
-                    raise ValueError(f"constraints[{i}].between: mine names group {g!r}, which is not one of "
-                                     f"network.groups {sorted(groups)}")
-            if c.between[0] == c.between[1]:
-                raise ValueError(f"constraints[{i}].between: mine needs two different groups")
+            c.check(self, i)
         if self.network.output_dim != self.task.output_dim:
             raise ValueError(
                 f"network readouts produce {self.network.output_dim} outputs but task "
                 f"{self.task.kind!r} has {self.task.output_dim} targets")
-        if isinstance(self.network.inputs, PerGroupInputs):
-            sets = self.task.input_sets()
-            for g, chans in self.network.inputs.channels.items():
-                unknown = [c for c in chans if isinstance(c, str) and c not in sets]
-                if unknown:
-                    raise ValueError(f"network.inputs.channels.{g}: {unknown} are not input sets of task "
-                                     f"{self.task.kind!r}; known: {sorted(sets)}")
-                bad = [c for c in chans if isinstance(c, int) and c >= self.task.input_dim]
-                if bad:
-                    raise ValueError(f"network.inputs.channels.{g}: channels {bad} do not exist; task "
-                                     f"{self.task.kind!r} has {self.task.input_dim} input channels")
+        self._check_input_pathways()
+        self._check_analysis()
+        step = self.task.time_step()
+        cell_step = self.network.cell.time_step()
+        if step is not None and cell_step is not None and step != cell_step:
+            raise ValueError(f"task.dt: {step} ms differs from network.cell.dt {cell_step} ms; "
+                             "the task's time step must be the cell's Euler step")
+        return self
+
+    def _check_input_pathways(self) -> None:
+        if not isinstance(self.network.inputs, PerGroupInputs):
+            return
+        sets = self.task.input_sets()
+        for g, chans in self.network.inputs.channels.items():
+            unknown = [c for c in chans if isinstance(c, str) and c not in sets]
+            if unknown:
+                raise ValueError(f"network.inputs.channels.{g}: {unknown} are not input sets of task "
+                                 f"{self.task.kind!r}; known: {sorted(sets)}")
+            bad = [c for c in chans if isinstance(c, int) and c >= self.task.input_dim]
+            if bad:
+                raise ValueError(f"network.inputs.channels.{g}: channels {bad} do not exist; task "
+                                 f"{self.task.kind!r} has {self.task.input_dim} input channels")
+
+    def _check_analysis(self) -> None:
+        from .. import registry
+
+        groups = set(self.network.groups)
         if self.analysis.groups is not None:
             for g in self.analysis.groups:
                 if g not in groups:
                     raise ValueError(f"analysis.groups names {g!r}, not one of network.groups {sorted(groups)}")
-        needs_two = {"d_out", "d_cor", "d_in"} & set(self.analysis.metrics)
-        if needs_two and len(groups) < 2:
-            raise ValueError(f"analysis metrics {sorted(needs_two)} need at least two groups")
-        if "d_in" in self.analysis.metrics and len(self.task.input_sets()) < 2:
-            raise ValueError(f"analysis.metrics: 'd_in' needs a task whose input channels split into sets "
-                             f"(e.g. flipflop bits); task {self.task.kind!r} has none")
-        needs_classes = {"accuracy", "specialisation"} & set(self.analysis.metrics)
-        if needs_classes and not hasattr(self.task, "classes"):
-            raise ValueError(f"analysis.metrics: {sorted(needs_classes)} need a classification task "
-                             f"(digit_parity, perceptual_decision, gonogo, multitask, neurogym); task {self.task.kind!r} is not one")
-        if "specialisation" in self.analysis.metrics and self.task.kind != "digit_parity":
-            raise ValueError(f"analysis.metrics: 'specialisation' needs the digit_parity task, not {self.task.kind!r}")
-        if "specialisation" in self.analysis.metrics and len(groups) < 2:
-            raise ValueError("analysis.metrics: 'specialisation' needs two modules (groups)")
-        if self.analysis.activity == "preactivation" and self.network.cell.kind != "leaky":
+        offered = self.capabilities()
+        for name in self.analysis.metrics:
+            missing = sorted(registry.metrics.get(name).needs - offered)
+            if missing:
+                raise ValueError(f"analysis.metrics: {name!r} needs {_describe(missing)}; this spec (task "
+                                 f"{self.task.kind!r}, {len(groups)} group(s)) has none")
+        if self.analysis.activity == "preactivation" and "preactivation" not in offered:
             raise ValueError(f"analysis.activity: 'preactivation' is the leaky cell's x; a "
                              f"{self.network.cell.kind} cell has no separate pre-activation (use hidden)")
-        if self.analysis.dynamics is not None:
-            if self.network.cell.kind != "ctrnn":
-                raise ValueError("analysis.dynamics: the dynamics analyses need a ctrnn cell")
-            if self.task.kind not in ("perceptual_decision", "gonogo", "multitask"):
-                raise ValueError(f"analysis.dynamics: needs a cognitive task, not {self.task.kind!r}")
-            if self.analysis.dynamics.task_partitions is not None and self.task.kind != "multitask":
-                raise ValueError("analysis.dynamics.task_partitions: only for the multitask task")
-            chunk = self.analysis.dynamics.task_partitions
-            if chunk is not None and 4 * chunk > self.task.eval_trials:
-                raise ValueError(f"analysis.dynamics.task_partitions: chunks of {chunk} trials need task.eval_trials "
-                                 f">= {4 * chunk} (two chunks per task), got {self.task.eval_trials}")
-        if self.network.cell.kind == "ctrnn" and hasattr(self.task, "dt") and self.task.dt != self.network.cell.dt:
-            raise ValueError(f"task.dt: {self.task.dt} ms differs from network.cell.dt {self.network.cell.dt} ms; "
-                             "the task's time step must be the cell's Euler step")
-        if "mi" in self.analysis.metrics and not mines:
-            raise ValueError("analysis metric 'mi' needs a `mine` constraint (weight 0 to only monitor)")
-        return self
+        dynamics = self.analysis.dynamics
+        if dynamics is None:
+            return
+        if "dynamics" not in offered:
+            raise ValueError("analysis.dynamics: the dynamics analyses need a ctrnn cell")
+        if "trials" not in offered:
+            raise ValueError(f"analysis.dynamics: needs a cognitive task, not {self.task.kind!r}")
+        if dynamics.task_partitions is not None and "task_identity" not in offered:
+            raise ValueError("analysis.dynamics.task_partitions: only for the multitask task")
+        chunk = dynamics.task_partitions
+        if chunk is not None and 4 * chunk > self.task.eval_trials:
+            raise ValueError(f"analysis.dynamics.task_partitions: chunks of {chunk} trials need task.eval_trials "
+                             f">= {4 * chunk} (two chunks per task), got {self.task.eval_trials}")
+
+
+def _describe(capabilities: list[str]) -> str:
+    from ..analysis.metrics import CAPABILITIES
+
+    return " and ".join(CAPABILITIES.get(c, f"the capability {c!r}") for c in capabilities)

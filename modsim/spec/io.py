@@ -13,8 +13,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .. import registry
 from .analysis import Analysis
 from .experiment import Spec
+from .kinds import registered_union
 
 Loc = tuple[str | int, ...]
 
@@ -141,6 +143,8 @@ def _model_at(loc: Loc, data: Any, root: type[BaseModel] = Spec) -> type[BaseMod
             if field is None:
                 return None
             ann = field.annotation
+            if field.metadata:  # pydantic keeps an Annotated field's extras apart (a registry union among them)
+                ann = typing.Annotated[(ann, *field.metadata)]
         else:
             ann = _unwrap_container(ann, part)
             if ann is None:
@@ -151,6 +155,10 @@ def _model_at(loc: Loc, data: Any, root: type[BaseModel] = Spec) -> type[BaseMod
 
 
 def _pick_model(ann: Any, value: Any) -> type[BaseModel] | None:
+    union = registered_union(ann)
+    if union is not None:
+        members = union.members()
+        return members.get(value.get("kind")) if isinstance(value, dict) else None
     ann = _strip_annotated(ann)
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann
@@ -173,6 +181,8 @@ def _strip_annotated(ann: Any) -> Any:
 
 
 def _unwrap_container(ann: Any, part: str | int) -> Any:
+    if registered_union(ann) is not None:
+        return None
     ann = _strip_annotated(ann)
     origin = typing.get_origin(ann)
     if origin in (list, tuple) and isinstance(part, int):
@@ -320,6 +330,7 @@ def parse_spec_text(text: str, filename: str = "<spec>", overrides: list[str] | 
 
 def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: list[str] | None,
                    shape_hint: str) -> Any:
+    registry.load_plugins()  # installed plugins' kinds are valid in every spec
     data, node = _parse_yaml(text, filename)
     locator = _Locator(node, filename)
     if not isinstance(data, dict):

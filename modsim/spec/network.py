@@ -8,82 +8,8 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from ..store.names import name_problem
 from .base import SpecModel
-
-
-class GRUCell(SpecModel):
-    """Gated recurrent unit (Chung et al. 2014), run with the fused torch kernel."""
-
-    kind: Literal["gru"]
-    """Cell family: a gated recurrent unit."""
-    units: PositiveInt
-    """Number of recurrent units N."""
-    bias: bool = True
-    """Whether the gates carry bias vectors."""
-
-
-class RNNCell(SpecModel):
-    """Discrete-time vanilla RNN h <- f(W_in u + W h + b), run with the fused torch kernel."""
-
-    kind: Literal["rnn"]
-    """Cell family: a plain (Elman) recurrent network."""
-    units: PositiveInt
-    """Number of recurrent units N."""
-    nonlinearity: Literal["tanh", "relu"] = "tanh"
-    """Activation f of the hidden state."""
-    bias: bool = True
-    """Whether the update carries a bias vector (the specialisation paper uses none)."""
-
-
-class LeakyCell(SpecModel):
-    """Leaky-integrator RNN (the MI paper's working-memory network), run with modsim's own time loop:
-    x <- (1 - alpha) x + alpha (W_in u + W tanh(x) + b) + sigma xi, activity r = tanh(x).
-
-    The analysed activity (correlations, MI, readout) is r. W ~ N(0, g^2 / N); W_in Glorot-uniform."""
-
-    kind: Literal["leaky"]
-    """Cell family: leaky integrator with tanh rates."""
-    units: PositiveInt
-    """Number of recurrent units N."""
-    alpha: float = Field(default=0.1, gt=0.0, le=1.0)
-    """Leak rate alpha = dt / tau (1 makes it a plain RNN on the pre-activation)."""
-    sigma: float = Field(default=0.1, ge=0.0)
-    """Standard deviation of the Gaussian noise added to x every step (not scaled by alpha)."""
-    g: float = Field(default=1.0, gt=0.0)
-    """Gain of the recurrent initialisation: W_ij ~ N(0, g^2 / N)."""
-    bias: bool = True
-    """Whether the update carries a bias vector b (initialised to zero)."""
-
-
-class CTRNNCell(SpecModel):
-    """Continuous-time RNN (rates) discretised with Euler steps, as in the modular-boundaries paper:
-    tau dr/dt = -r + f(W_in u + W r + b), i.e. r <- (1 - dt/tau) r + (dt/tau) f(W_in u + W r + b + sigma xi).
-
-    The analysed activity is r. Weights start as torch's nn.Linear default (uniform +-1/sqrt(fan_in))."""
-
-    kind: Literal["ctrnn"]
-    """Cell family: continuous-time rate network."""
-    units: PositiveInt
-    """Number of recurrent units N."""
-    tau: float = Field(default=100.0, gt=0.0)
-    """Time constant (ms)."""
-    dt: float = Field(default=20.0, gt=0.0)
-    """Euler step (ms); dt / tau is the update rate and must not exceed 1."""
-    activation: Literal["relu", "tanh", "softplus"] = "relu"
-    """Rate function f."""
-    sigma: float = Field(default=0.0, ge=0.0)
-    """Standard deviation of Gaussian noise added to the input of f every step."""
-    bias: bool = True
-    """Whether the update carries a bias vector b."""
-
-    @model_validator(mode="after")
-    def _stable_step(self) -> "CTRNNCell":
-        if self.dt > self.tau:
-            raise ValueError(f"dt ({self.dt}) must not exceed tau ({self.tau}); the Euler update needs dt/tau <= 1")
-        return self
-
-
-Cell = Annotated[Union[GRUCell, RNNCell, LeakyCell, CTRNNCell], Field(discriminator="kind")]
-"""Recurrent cell; the `kind` selects the family."""
+from .cells import CellSpec
+from .kinds import KindOf
 
 
 class DenseMask(SpecModel):
@@ -162,8 +88,8 @@ class Readout(SpecModel):
 class Network(SpecModel):
     """Topology of the recurrent network."""
 
-    cell: Cell
-    """Recurrent cell kind and size."""
+    cell: KindOf("cells", CellSpec)
+    """Recurrent cell: its `kind` (gru, rnn, leaky, ctrnn or a plugin's) selects the family."""
     groups: dict[str, PositiveInt | tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]]
     """Named partition of the units: either sizes in unit order (`{g1: 50, g2: 50}`) or half-open
     index ranges (`{g1: [0, 50], g2: [50, 100]}`). Together they must cover every unit exactly once."""

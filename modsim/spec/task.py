@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -35,8 +35,37 @@ class RosslerParams(SpecModel):
     """Time between stored points (the paper: 14000 points over t in [0, 700])."""
 
 
-class TaskBase(SpecModel):
-    """Defaults every task shares: no steps run without autograd, no named input sets."""
+class TaskSpec(SpecModel):
+    """Base of every task spec: the whole interface the compiler, the metrics and the report use, with the
+    defaults of a task that has none of the optional parts. A plugin's task subclasses it (setting `kind`,
+    `input_dim`, `output_dim`, `output_sets`, `washout`) and registers its data builder with
+    `modsim.register_task`."""
+
+    kind: str
+    """Task family (each subclass narrows it to one literal)."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """What the task offers the analyses beyond inputs and targets (`trials`: trial-aligned choice trials
+    with trial types, as the dynamics analyses need; `task_identity`: trials of several tasks; `digit_pairs`:
+    the digit-parity trial blocks of the specialisation measures)."""
+    loss: ClassVar[str] = "mse"
+    """Task loss (`modsim.compile.losses.task`): `mse` after the washout, `cross_entropy_last` (each output
+    set's logits at the last step) or `cross_entropy_steps` (the logits at every step)."""
+
+    @property
+    def input_dim(self) -> int:
+        """Number of input channels."""
+        raise NotImplementedError(f"task {self.kind!r} does not define input_dim")
+
+    @property
+    def output_dim(self) -> int:
+        """Number of target channels."""
+        raise NotImplementedError(f"task {self.kind!r} does not define output_dim")
+
+    @property
+    def washout(self) -> int:
+        """Leading steps excluded from the loss and the metrics (none)."""
+        return 0
 
     @property
     def grad_from(self) -> int:
@@ -47,17 +76,43 @@ class TaskBase(SpecModel):
         """Named sets of input channels (none)."""
         return {}
 
+    def output_sets(self) -> dict[str, list[int]]:
+        """Named sets of output channels (the separability indices compare the first two); one set of every
+        channel by default."""
+        return {"outputs": list(range(self.output_dim))}
 
-class _NoWashout(TaskBase):
-    """A task whose every step counts in the metrics."""
+    def input_names(self) -> list[str]:
+        """Label of every input channel."""
+        return [f"input {c}" for c in range(self.input_dim)]
 
-    @property
-    def washout(self) -> int:
-        """Leading steps excluded from the metrics (none)."""
-        return 0
+    def output_names(self) -> list[str]:
+        """Label of every output channel."""
+        return [f"output{c}" for c in range(self.output_dim)]
+
+    def n_classes(self) -> int | None:
+        """Number of classes of a classification task (targets hold class indices); None otherwise."""
+        return None
+
+    def sign_success_threshold(self) -> float:
+        """Fraction of steps with the target's sign above which a run counts as a success (`sign_accuracy`)."""
+        return 0.9
+
+    def time_step(self) -> float | None:
+        """The task's time step in ms, when it has one (a CTRNN cell's dt must equal it)."""
+        return None
+
+    def trial_type_names(self) -> list[str]:
+        """Readable names of the trial types of a trial-aligned task (none by default)."""
+        return []
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """`--set` overrides that keep the task's structure but make its data tiny (the test suite runs every
+        shipped spec shrunk this way)."""
+        return []
 
 
-class LorenzRosslerTask(TaskBase):
+class LorenzRosslerTask(TaskSpec):
     """Separate the elementwise sum of a Lorenz and a Roessler trajectory into both signals.
 
     Input: 3 channels (Lorenz + Roessler); target: 6 channels (Lorenz x, y, z then Roessler x, y, z).
@@ -73,7 +128,7 @@ class LorenzRosslerTask(TaskBase):
     """Points kept per trajectory, after the dropped transient."""
     drop: Annotated[int, Field(ge=0)] = 4000
     """Initial points discarded as the attractor transient."""
-    washout: Annotated[int, Field(ge=0)] = 200
+    washout_steps: Annotated[int, Field(ge=0, alias="washout")] = 200
     """Leading steps of each sequence excluded from the task loss and the metrics."""
     substeps: PositiveInt = 4
     """Classical Runge-Kutta substeps between stored points (accuracy of the integrator)."""
@@ -107,6 +162,16 @@ class LorenzRosslerTask(TaskBase):
         """Label of every output channel."""
         return ["lorenz_x", "lorenz_y", "lorenz_z", "rossler_x", "rossler_y", "rossler_z"]
 
+    @property
+    def washout(self) -> int:
+        """Leading steps excluded from the loss and the metrics (the `washout` field)."""
+        return self.washout_steps
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """Short trajectories, few of them, one integration substep."""
+        return ["task.length=40", "task.drop=10", "task.washout=5", "task.train_trajectories=3",
+                "task.eval_trajectories=2", "task.substeps=1"]
 
     @model_validator(mode="after")
     def _check_lengths(self) -> "LorenzRosslerTask":
@@ -117,7 +182,7 @@ class LorenzRosslerTask(TaskBase):
         return self
 
 
-class FlipFlopTask(TaskBase):
+class FlipFlopTask(TaskSpec):
     """n-bit flip-flop working memory (Sussillo & Abbott 2009; the MI paper's 2-bit task).
 
     Each bit has an ON and an OFF input line (channels [on1, off1, on2, off2, ...]). A pulse of
@@ -180,8 +245,17 @@ class FlipFlopTask(TaskBase):
         """Label of every output channel."""
         return list(self.output_sets())
 
+    def sign_success_threshold(self) -> float:
+        """The task's `success_threshold`."""
+        return self.success_threshold
 
-class DigitParityTask(_NoWashout):
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """A short transient and sequence, a few held-out sequences."""
+        return ["task.transient=10", "task.length=40", "task.eval_sequences=2", "task.onset_prob=0.05"]
+
+
+class DigitParityTask(TaskSpec):
     """Digit-pair parity choice (Bena & Goodman): two images, digits d1 and d2; with s = (d1 + d2) % 2 the
     network reports T' = d1 if s else d2 and T'' the other one, decided at the last time step.
 
@@ -194,6 +268,8 @@ class DigitParityTask(_NoWashout):
 
     kind: Literal["digit_parity"]
     """Task family: digit-pair parity (specialisation under resource constraints)."""
+    capabilities: ClassVar[frozenset[str]] = frozenset({"digit_pairs"})
+    loss: ClassVar[str] = "cross_entropy_last"
     source: Literal["sklearn_digits", "idx"] = "sklearn_digits"
     """Images: scikit-learn's bundled 8x8 digits (1797 images, no download), or local IDX files
     (MNIST / EMNIST format, optionally gzipped) named by `images` and `labels`."""
@@ -249,6 +325,16 @@ class DigitParityTask(_NoWashout):
         """Label of every output channel."""
         return [f"t{j + 1}_{c}" for j in range(2) for c in range(self.classes)]
 
+    def n_classes(self) -> int:
+        """Digit classes."""
+        return self.classes
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """The bundled 8x8 digits and few held-out pairs."""
+        return ["task.source=sklearn_digits", "task.pixels=64", "task.test_images=null", "task.test_labels=null",
+                "task.eval_pairs=20"]
+
     @model_validator(mode="after")
     def _check_source(self) -> "DigitParityTask":
         if self.source == "idx" and (self.images is None or self.labels is None):
@@ -260,7 +346,7 @@ class DigitParityTask(_NoWashout):
         return self
 
 
-class _ChoiceTask(_NoWashout):
+class _ChoiceTask(TaskSpec):
     """Shared fields of the trial-aligned cognitive tasks: fixed epochs in ms, a step of `dt` ms; every
     trial ends with its decision epoch. The network is trained with cross-entropy at every step against
     the class of that step (0 = fixate, then the choices)."""
@@ -273,6 +359,9 @@ class _ChoiceTask(_NoWashout):
     """Consecutive trials in each training sequence, the state carried from one to the next (neurogym's
     Dataset streams trials this way, so the network must reset itself in every fixation epoch). Held-out
     trials are always single trials from the zero state."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({"trials"})
+    loss: ClassVar[str] = "cross_entropy_steps"
 
     def _steps(self, ms: float) -> int:
         return int(round(ms / self.dt))
@@ -294,10 +383,33 @@ class _ChoiceTask(_NoWashout):
         """Number of input channels."""
         return len(self.input_names())
 
-    @property
-    def classes(self) -> int:
+    def n_classes(self) -> int:
         """Number of output classes."""
         return len(self.class_names())
+
+    def time_step(self) -> float:
+        """The task's `dt`."""
+        return self.dt
+
+    def trial_type_count(self) -> int:
+        """Trial types `modsim.tasks.cognitive.trial_types` distinguishes (two per task)."""
+        return 2
+
+    def cue_channel(self) -> int:
+        """The input channel whose weights split the units by sign and that the recurrent lesions perturb
+        (stimulus 1, or the go cue)."""
+        return 1
+
+    def perceptual_trials(self, types):
+        """Boolean mask of the trials whose stimuli carry evidence (perceptual decision trials)."""
+        import numpy as np
+
+        return np.zeros(len(types), dtype=bool)
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """Few held-out trials."""
+        return ["task.eval_trials=12"]
 
     @property
     def output_dim(self) -> int:
@@ -337,6 +449,21 @@ class PerceptualDecisionTask(_ChoiceTask):
         """Output classes."""
         return ["fixate", "choice1", "choice2"]
 
+    def trial_type_names(self) -> list[str]:
+        """Trials by the stimulus that is larger."""
+        return ["stimulus 1 trials", "stimulus 2 trials"]
+
+    def perceptual_trials(self, types):
+        """Every trial."""
+        import numpy as np
+
+        return np.ones(len(types), dtype=bool)
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """A short stimulus, few held-out trials."""
+        return ["task.stimulus=200", "task.eval_trials=12"]
+
 
 class GoNoGoTask(_ChoiceTask):
     """Go / no-go (neurogym's GoNogo): a go or a no-go cue, a delay under fixation, then respond (go) or
@@ -361,6 +488,19 @@ class GoNoGoTask(_ChoiceTask):
         """Output classes."""
         return ["fixate", "go"]
 
+    def cue_channel(self) -> int:
+        """The go cue."""
+        return 2
+
+    def trial_type_names(self) -> list[str]:
+        """No-go and go trials."""
+        return ["no-go trials", "go trials"]
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """Short epochs, few held-out trials."""
+        return ["task.stimulus=100", "task.delay=100", "task.decision=100", "task.eval_trials=12"]
+
 
 class MultiTask(_ChoiceTask):
     """Perceptual decision and go / no-go trials interleaved, with a one-hot task-identity input.
@@ -370,6 +510,7 @@ class MultiTask(_ChoiceTask):
 
     kind: Literal["multitask"]
     """Task family: both cognitive tasks in one network."""
+    capabilities: ClassVar[frozenset[str]] = frozenset({"trials", "task_identity"})
     perceptual_decision: PerceptualDecisionTask = PerceptualDecisionTask(kind="perceptual_decision")
     """Settings of the perceptual decision trials (their dt, eval_trials and trials_per_sequence are ignored)."""
     gonogo: GoNoGoTask = GoNoGoTask(kind="gonogo")
@@ -382,6 +523,23 @@ class MultiTask(_ChoiceTask):
     def class_names(self) -> list[str]:
         """Output classes."""
         return ["fixate", "choice1", "choice2"]
+
+    def trial_type_count(self) -> int:
+        """Two perceptual-decision and two go / no-go trial types."""
+        return 4
+
+    def trial_type_names(self) -> list[str]:
+        """Both tasks' trial types."""
+        return ["PDM stimulus 1", "PDM stimulus 2", "no-go", "go"]
+
+    def perceptual_trials(self, types):
+        """The perceptual decision trials (types 0 and 1)."""
+        return types < 2
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """A short perceptual stimulus, few held-out trials (and task-identification chunks that fit them)."""
+        return ["task.perceptual_decision.stimulus=200", "task.eval_trials=12", "analysis.dynamics.task_partitions=3"]
 
 
 class NeurogymTask(_ChoiceTask):
@@ -407,8 +565,3 @@ class NeurogymTask(_ChoiceTask):
     def class_names(self) -> list[str]:
         """Output classes."""
         return [f"action{i}" for i in range(self.actions)]
-
-
-Task = Annotated[Union[LorenzRosslerTask, FlipFlopTask, DigitParityTask, PerceptualDecisionTask, GoNoGoTask,
-                       MultiTask, NeurogymTask], Field(discriminator="kind")]
-"""Task; the `kind` selects the family (flipflop, digit_parity and cognitive tasks join this union)."""

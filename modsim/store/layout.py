@@ -9,6 +9,11 @@
   structure/group_labels   (units,)  group index per unit (names in attrs["group_names"])
   structure/mask_<param>   masks of the masked weights
   dynamics/<name>          module and dynamics analyses of the final network (CTRNN cognitive tasks)
+  weights/recurrent|inputs|readout   final effective matrices as the metrics see them (the report's input)
+  analysis/<name>          (analysed checkpoints, ...) results of the last `modsim analyze`
+
+<sweep>/                   attrs: kind = "sweep", store_version, name, spec, sweep_sha256, runs, swept
+  runs/<run name>/         one run group (as above) per expanded run; attrs sweep_values
 """
 
 STORE_VERSION = 1
@@ -19,6 +24,15 @@ METRICS = "metrics"
 CHECKPOINTS = "checkpoints"
 EVAL = "eval"
 STRUCTURE = "structure"
+DYNAMICS = "dynamics"
+WEIGHTS = "weights"
+ANALYSIS = "analysis"
+SWEEP_RUNS = "runs"
+"""The group of a sweep store holding its run groups."""
+KIND_SWEEP = "sweep"
+"""The `kind` attribute of a sweep store."""
+INTEGER_SUFFIXES = ("_partition", "_modules", "_types", "_task")
+"""Analysis results stored as integers (partitions, labels) besides `step`."""
 
 STATUS_RUNNING = "running"
 STATUS_FINISHED = "finished"

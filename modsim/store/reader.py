@@ -30,7 +30,7 @@ def store_kind(path: str | Path) -> str | None:
         attrs = zarr.open_group(str(path), mode="r").attrs
     except Exception:  # unreadable or corrupt metadata: not something we know how to replace
         return None
-    if attrs.get("kind") == "sweep":
+    if attrs.get("kind") == layout.KIND_SWEEP:
         return "sweep"
     return "run" if "store_version" in attrs else None
 
@@ -65,3 +65,24 @@ def read_section(group: zarr.Group, section: str) -> dict[str, np.ndarray]:
 def read_metrics(group: zarr.Group) -> dict[str, np.ndarray]:
     """Metric time courses over checkpoints, including `step`."""
     return read_section(group, layout.METRICS)
+
+
+def read_analysis(path: str | Path) -> dict[str, np.ndarray]:
+    """The results of the last `modsim analyze` of a run (FileNotFoundError when it has none)."""
+    group = open_run(path)
+    if layout.ANALYSIS not in group:
+        raise FileNotFoundError(f"{path} has not been analysed yet; run `modsim analyze {path}`")
+    return read_section(group, layout.ANALYSIS)
+
+
+def checkpoint_steps(group: zarr.Group) -> np.ndarray:
+    """Training step of every stored checkpoint."""
+    if layout.CHECKPOINTS not in group or "step" not in group[layout.CHECKPOINTS]:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(group[f"{layout.CHECKPOINTS}/step"][...])
+
+
+def read_checkpoint(group: zarr.Group, index: int) -> dict[str, np.ndarray]:
+    """The weights of checkpoint `index` (negative counts from the last), by parameter name."""
+    return {name: np.asarray(arr[index]) for name, arr in group[layout.CHECKPOINTS].arrays() if name != "step"}
+

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -148,11 +150,19 @@ class RunWriter:
 
     def write_dynamics(self, arrays: dict[str, np.ndarray]) -> None:
         """Write the dynamics analyses of the final network (`dynamics/<name>`), replacing earlier ones."""
-        if "dynamics" in self.group:
-            del self.group["dynamics"]
-        grp = self.group.create_group("dynamics")
-        for name, value in arrays.items():
-            grp.create_array(name, data=np.asarray(value))
+        self._replace_group(layout.DYNAMICS, arrays)
+
+    def write_weights(self, recurrent: np.ndarray, inputs: np.ndarray, readout: np.ndarray) -> None:
+        """Write the final effective weight matrices as the metrics see them (`weights/`): what the report
+        draws, so it needs no torch."""
+        self._replace_group(layout.WEIGHTS, {"recurrent": recurrent, "inputs": inputs, "readout": readout})
+
+    def _replace_group(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        if name in self.group:
+            del self.group[name]
+        grp = self.group.create_group(name)
+        for key, value in arrays.items():
+            grp.create_array(key, data=np.asarray(value))
 
     def write_structure(self, labels: np.ndarray, group_names: list[str], masks: dict[str, np.ndarray],
                         output_names: list[str]) -> None:
@@ -170,3 +180,43 @@ class RunWriter:
             attrs["summary"] = {k: (None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v)
                                 for k, v in summary.items()}
         self.group.attrs.update(attrs)
+
+
+def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndarray]) -> None:
+    """Write `modsim analyze` results (arrays over the analysed checkpoints) as the run's `analysis/` group.
+
+    They go to a uniquely named temporary group first, which then replaces `analysis` (two analyses of one
+    run at once never share a temporary name; the last to finish wins)."""
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{layout.ANALYSIS}.", suffix=".tmp", dir=path))
+    final, old = path / layout.ANALYSIS, Path(f"{tmp}.old")
+    try:
+        sub = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        sub.attrs.update({"plan": plan_json, "created": now(), "versions": package_versions()})
+        for key, value in results.items():
+            integer = key == "step" or key.endswith(layout.INTEGER_SUFFIXES)
+            sub.create_array(key, data=np.asarray(value).astype(np.int64 if integer else np.float64))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        os.replace(final, old)
+    except FileNotFoundError:
+        pass
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str, np.ndarray]) -> None:
+    """A labelled table as a Zarr group (replacing `path`): one string array per coordinate (its own
+    dimension) and each array over all coordinates, in order; opens with
+    `xarray.open_zarr(path, consolidated=False)`."""
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    dims = list(coords)
+    for coord, labels in coords.items():
+        # Variable-length strings: the Zarr v3 string type (fixed-width numpy strings have no spec).
+        group.create_array(coord, shape=(len(labels),), dtype=str, dimension_names=[coord])
+        group[coord][...] = np.array(labels, dtype=object)
+    for name, values in arrays.items():
+        group.create_array(name, data=values, dimension_names=dims)
+

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..spec.task import LorenzParams, LorenzRosslerTask, RosslerParams
 from .sequences import SequenceData
+from .data import TaskData, task_streams
 
 Field = Callable[[np.ndarray], np.ndarray]
 
@@ -72,3 +73,11 @@ def lorenz_rossler_data(spec: LorenzRosslerTask, count: int, rng: np.random.Gene
     inputs = (lor + ros).astype(np.float32)
     targets = np.concatenate([lor, ros], axis=-1).astype(np.float32)
     return SequenceData(inputs, targets)
+
+
+def build(spec: LorenzRosslerTask, seed: int) -> TaskData:
+    """A pool of training trajectory pairs and a held-out set."""
+    train_rng, eval_rng = task_streams(seed)
+    return TaskData(train=lorenz_rossler_data(spec, spec.train_trajectories, train_rng),
+                    eval=lorenz_rossler_data(spec, spec.eval_trajectories, eval_rng), washout=spec.washout,
+                    output_names=spec.output_names(), output_sets=spec.output_sets())

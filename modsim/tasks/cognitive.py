@@ -8,6 +8,7 @@ import numpy as np
 
 from ..spec.task import GoNoGoTask, MultiTask, NeurogymTask, PerceptualDecisionTask
 from .sequences import SequenceData
+from .data import TaskData, task_streams
 
 
 def _epochs(spec, names: tuple[str, ...]) -> list[int]:
@@ -149,3 +150,11 @@ def trial_stream(spec, count: int, rng: np.random.Generator) -> SequenceData:
     inputs, targets = data.inputs, data.targets
     return SequenceData(inputs.reshape(count, k * inputs.shape[1], inputs.shape[2]),
                         targets.reshape(count, k * targets.shape[1], targets.shape[2]))
+
+
+def build(spec: PerceptualDecisionTask | GoNoGoTask | MultiTask | NeurogymTask, seed: int) -> TaskData:
+    """A stream of fresh training trials for every minibatch and balanced held-out single trials."""
+    _, eval_rng = task_streams(seed)
+    return TaskData(train=None, eval=choice_trials(spec, spec.eval_trials, eval_rng, balanced=True)[0], washout=0,
+                    output_names=spec.output_names(), output_sets=spec.output_sets(),
+                    draw=lambda count, rng: trial_stream(spec, count, rng))

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..spec.task import DigitParityTask
 from .sequences import SequenceData
+from .data import TaskData, task_streams
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -161,3 +162,15 @@ def eval_blocks(sampler: PairSampler, count: int, rng: np.random.Generator) -> S
     new_first = sampler.partner(second, rng)  # the covariance is symmetric in the two digits
     blocks = [sampler.render(f, s, rng) for f, s in ((first, second), (first, new_second), (new_first, second))]
     return SequenceData(np.concatenate([b.inputs for b in blocks]), np.concatenate([b.targets for b in blocks]))
+
+
+def build(spec: DigitParityTask, seed: int) -> TaskData:
+    """Fresh training pairs for every minibatch from the training images; three held-out blocks from the test
+    images (a seeded split, or the test files)."""
+    _, eval_rng = task_streams(seed)
+    split_rng = np.random.default_rng(np.random.SeedSequence(seed + 1).spawn(1)[0])
+    train_split, test_split = load_images(spec, split_rng)
+    train_pairs, test_pairs = PairSampler(spec, train_split), PairSampler(spec, test_split)
+    return TaskData(train=None, eval=eval_blocks(test_pairs, spec.eval_pairs, eval_rng), washout=0,
+                    output_names=spec.output_names(), output_sets=spec.output_sets(),
+                    draw=lambda count, rng: train_pairs.render(*train_pairs.pairs(count, rng), rng))

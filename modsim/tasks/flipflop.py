@@ -6,6 +6,7 @@ import numpy as np
 
 from ..spec.task import FlipFlopTask
 from .sequences import SequenceData
+from .data import TaskData, task_streams
 
 
 def pulse_events(spec: FlipFlopTask, count: int, steps: int, rng: np.random.Generator
@@ -49,3 +50,11 @@ def flipflop_data(spec: FlipFlopTask, count: int, rng: np.random.Generator) -> S
         ramp = start_value + level[k] * spec.ramp * np.arange(1, end - t + 1)
         targets[s, t:end, b] = np.minimum(ramp, 1.0) if level[k] > 0 else np.maximum(ramp, -1.0)
     return SequenceData(inputs, targets)
+
+
+def build(spec: FlipFlopTask, seed: int) -> TaskData:
+    """Fresh training sequences for every minibatch and a held-out set; the transient runs without autograd."""
+    _, eval_rng = task_streams(seed)
+    return TaskData(train=None, eval=flipflop_data(spec, spec.eval_sequences, eval_rng), washout=spec.washout,
+                    output_names=spec.output_names(), output_sets=spec.output_sets(), grad_from=spec.grad_from,
+                    draw=lambda count, rng: flipflop_data(spec, count, rng))

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ..spec.network import LeakyCell
+from ...spec.cells import LeakyCellSpec
 
 
 class LeakyRNN(nn.Module):
@@ -19,7 +19,14 @@ class LeakyRNN(nn.Module):
     views, and each step is one fused add, one `addmm` and one `tanh` (three autograd nodes).
     """
 
-    def __init__(self, input_dim: int, cell: LeakyCell):
+    gate_blocks = ("all",)
+    """One row block: the whole weight matrices."""
+    analysed_block = "all"
+    """The block the analyses read."""
+    has_preactivation = True
+    """`forward(..., preactivation=True)` returns x instead of the rates."""
+
+    def __init__(self, input_dim: int, cell: LeakyCellSpec):
         super().__init__()
         n = cell.units
         self.units, self.alpha, self.sigma = n, cell.alpha, cell.sigma

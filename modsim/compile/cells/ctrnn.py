@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ..spec.network import CTRNNCell
+from ...spec.cells import CTRNNCellSpec
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "softplus": nn.functional.softplus}
 
@@ -18,7 +18,14 @@ class CTRNN(nn.Module):
     Same parameter names as torch's fused cells (`weight_ih_l0`, `weight_hh_l0`, `bias_l0`). The input
     drive of all steps is one batched op; each step is one `addmm`, one activation and one `lerp`."""
 
-    def __init__(self, input_dim: int, cell: CTRNNCell):
+    gate_blocks = ("all",)
+    """One row block: the whole weight matrices."""
+    analysed_block = "all"
+    """The block the analyses read."""
+    has_preactivation = False
+    """The rates are the state: there is no separate pre-activation."""
+
+    def __init__(self, input_dim: int, cell: CTRNNCellSpec):
         super().__init__()
         n = cell.units
         self.units, self.alpha, self.sigma = n, cell.dt / cell.tau, cell.sigma

@@ -1,4 +1,5 @@
-"""MINE: a statistics network T(x, y) and the Donsker-Varadhan lower bound on mutual information."""
+"""MINE: a statistics network T(x, y), the Donsker-Varadhan lower bound on mutual information, and the loss
+term that minimises it between two groups (adversarially: k statistics-network steps per model step)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 import torch
 from torch import nn
 
-from ..spec.constraints import MineConstraint
+from ...spec.constraints import MineConstraint
+from .base import LossTerm, TermContext
 
 
 class StatisticsNetwork(nn.Module):
@@ -112,3 +114,66 @@ class MineEstimator:
         finally:
             for p in params:
                 p.requires_grad_(True)
+
+
+class MineTerm(LossTerm):
+    """`mine`: weight x the MINE estimate of I(group a; group b) on the activity after the washout.
+
+    Warm-up trains the statistics network on the initial network; every step then trains it
+    `steps_per_update` times on the minibatch's (detached) activity before the model's penalty is taken
+    on the same rows (kept differentiable). The estimate is monitored (`mi_estimate`), the statistics
+    network's last bound logged (`mi_statistics`), and at every checkpoint the estimate on held-out
+    activity is the metric `mi`."""
+
+    name = "mi"
+    order = 2
+
+    def __init__(self, spec: MineConstraint, context: TermContext):
+        self.spec = spec
+        self.device = context.device
+        self.washout = context.data.washout
+        self.units = tuple(context.group_units[g] for g in spec.between)
+        self.estimator = MineEstimator(spec, len(self.units[0]), len(self.units[1]), context.device, context.seed)
+        self._pair: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def pair(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch x time, units) activity rows of the two groups, washout removed."""
+        h = hidden[:, self.washout:]
+        rows = h.reshape(-1, h.shape[-1])
+        return rows.index_select(1, self.units[0]), rows.index_select(1, self.units[1])
+
+    def warmup(self, experiment) -> None:
+        """`warmup_steps` statistics steps, `steps_per_update` per fresh minibatch of the initial network."""
+        done, per_forward = 0, self.spec.steps_per_update
+        while done < self.spec.warmup_steps:
+            inputs, _ = experiment.next_batch()
+            with torch.no_grad():
+                _, hidden = experiment.forward(inputs)
+            pair = self.pair(hidden)
+            for _ in range(min(per_forward, self.spec.warmup_steps - done)):
+                self.estimator.train_step(*pair)
+                done += 1
+
+    def before_loss(self, hidden: torch.Tensor) -> dict[str, float]:
+        """Select the rows once (detached for the critic, live for the penalty); train the critic."""
+        self._pair = self.pair(hidden)
+        detached = [t.detach() for t in self._pair]
+        bound = None
+        for _ in range(self.spec.steps_per_update):
+            bound = self.estimator.train_step(*detached)
+        return {} if bound is None else {"mi_statistics": float(bound)}
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, hidden: torch.Tensor
+             ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """weight x the estimate on this step's rows (None at weight 0: the MI is only monitored)."""
+        pair = self._pair if self._pair is not None else self.pair(hidden)
+        self._pair = None
+        estimate = self.estimator.estimate(*pair)
+        term = self.spec.weight * estimate if self.spec.weight > 0 else None
+        return term, {"mi_estimate": estimate.detach()}
+
+    @torch.no_grad()
+    def heldout(self, hidden) -> dict[str, float]:
+        """The estimate on held-out activity: the metric `mi`."""
+        return {"mi": float(self.estimator.estimate(*self.pair(torch.from_numpy(hidden).to(self.device))))}
+

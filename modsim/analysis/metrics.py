@@ -1,0 +1,221 @@
+"""Every metric recorded at a checkpoint, one `Metric` entry each in `modsim.registry.metrics`: its name,
+label, what it needs from the spec, the keys it stores and how it is shown. `evaluate_plan` is a loop
+over these; the command line, the report and the sweep figures read their lists from here.
+
+A metric's `compute(snapshot, context)` returns named values (floats or arrays) from a `Snapshot` and the
+plan's shared `PlanContext` (resolved conventions, analysed activity, the correlations computed once).
+A plugin metric is a `Metric` registered with `modsim.register_metric`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+
+from ..spec.analysis import ResolvedConventions
+from .modularity import directed_q, newman_q, q_max, q_max_degree, structural_adjacency
+from .performance import last_step_accuracy, mse as mean_squared_error, r2_per_output, sign_accuracy as sign_acc
+from .separability import d_cor as d_cor_index, d_weights, silenced_groups
+from .snapshot import Correlations, Snapshot
+from .specialisation import digit_classes, specialisation as specialisation_f, specialisation_measures
+
+CAPABILITIES = {
+    "two_groups": "at least two groups",
+    "input_sets": "a task whose input channels split into sets (e.g. flipflop bits)",
+    "classes": "a classification task (digit_parity, perceptual_decision, gonogo, multitask, neurogym)",
+    "mine": "a `mine` constraint (weight 0 to only monitor)",
+    "digit_pairs": "the digit_parity task",
+    "trials": "a cognitive task with trials (perceptual_decision, gonogo, multitask)",
+    "preactivation": "a leaky cell (the only cell with a separate pre-activation)",
+}
+"""What each capability a metric may need means (named in validation errors)."""
+
+
+@dataclass
+class PlanContext:
+    """What the metrics of one snapshot share: conventions, analysed activity, correlations (computed once)."""
+
+    conventions: ResolvedConventions
+    """The plan's resolved convention options."""
+    activity: np.ndarray
+    """(trials, time, units) activity the correlations run on (hidden, or the leaky cell's x)."""
+    correlations: Correlations
+    """Correlations of `activity`, pooled or per trial."""
+    snapshot: Snapshot
+    """The snapshot itself."""
+
+    @property
+    def per_trial(self) -> bool:
+        """Whether correlations are per trial."""
+        return self.conventions.correlation == "per_trial"
+
+    @cached_property
+    def flat_activity(self) -> np.ndarray:
+        """(samples, units) hidden activity."""
+        return self.snapshot.activity.reshape(-1, self.snapshot.activity.shape[-1])
+
+    @cached_property
+    def flat_outputs(self) -> np.ndarray:
+        """(samples, outputs) network outputs."""
+        return self.snapshot.outputs.reshape(-1, self.snapshot.outputs.shape[-1])
+
+
+Values = dict[str, "float | np.ndarray"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: how it is computed, what it needs, what it stores and how it is shown."""
+
+    name: str
+    """Name in `analysis.metrics`."""
+    compute: Callable[[Snapshot, PlanContext], Values]
+    """Its values at one checkpoint."""
+    label: str
+    """Human label of its main value."""
+    needs: frozenset[str] = frozenset()
+    """Capabilities the spec must offer (keys of `CAPABILITIES`, or a task's or constraint's own)."""
+    stores: tuple[str, ...] = ()
+    """Stored keys (`<group>`, `<measure>` stand for each group or measure); default: the name alone."""
+    shown: tuple[tuple[str, str], ...] | None = None
+    """(stored key, label) pairs listed in run summaries; default: the name with its label."""
+    over_training: bool = False
+    """Drawn over training in run reports."""
+    key: bool = False
+    """Shown as a bar per condition in sweep reports."""
+    heatmap: bool = False
+    """Shown as a heatmap over two swept fields in sweep reports."""
+
+    @property
+    def stored_keys(self) -> tuple[str, ...]:
+        """Keys it stores (templates for per-group or per-measure keys)."""
+        return self.stores or (self.name,)
+
+    @property
+    def summary(self) -> tuple[tuple[str, str], ...]:
+        """(stored key, label) pairs of run summaries."""
+        return self.shown if self.shown is not None else ((self.name, self.label),)
+
+
+def _q_normalised(q: float, adjacency: np.ndarray, labels: np.ndarray, conv: ResolvedConventions) -> float:
+    top = q_max(labels) if conv.q_max == "partition" else q_max_degree(adjacency, labels)
+    return q / top if top > 0 else float("nan")
+
+
+def _q_cor(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"q_cor": newman_q(ctx.correlations.functional, snap.labels)}
+
+
+def _q_cor_norm(snap: Snapshot, ctx: PlanContext) -> Values:
+    q = newman_q(ctx.correlations.functional, snap.labels)
+    return {"q_cor_norm": _q_normalised(q, ctx.correlations.functional, snap.labels, ctx.conventions)}
+
+
+def _q_str(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"q_str": newman_q(structural_adjacency(snap.recurrent_weights), snap.labels)}
+
+
+def _q_str_norm(snap: Snapshot, ctx: PlanContext) -> Values:
+    adjacency = structural_adjacency(snap.recurrent_weights)
+    q = newman_q(adjacency, snap.labels)
+    return {"q_str_norm": _q_normalised(q, adjacency, snap.labels, ctx.conventions)}
+
+
+def _d_out(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"d_out": d_weights(snap.readout_weights, snap.output_sets, snap.labels, snap.groups)}
+
+
+def _d_in(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"d_in": d_weights(snap.input_weights.T, snap.input_sets, snap.labels, snap.groups)}
+
+
+def _d_cor(snap: Snapshot, ctx: PlanContext) -> Values:
+    reference = snap.targets if ctx.conventions.d_cor_reference == "targets" else snap.outputs
+    return {"d_cor": d_cor_index(ctx.activity, reference, snap.output_sets, snap.labels, snap.groups, ctx.per_trial)}
+
+
+def _r2(snap: Snapshot, ctx: PlanContext) -> Values:
+    per = r2_per_output(snap.outputs, snap.targets)
+    return {"r2": float(per.mean()), "r2_per_output": per}
+
+
+def _mse(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"mse": mean_squared_error(snap.outputs, snap.targets)}
+
+
+def _sign_accuracy(snap: Snapshot, ctx: PlanContext) -> Values:
+    value = sign_acc(snap.outputs, snap.targets)
+    return {"sign_accuracy": value, "success": float(value > snap.success_threshold)}
+
+
+def _silenced(snap: Snapshot, ctx: PlanContext) -> Values:
+    flags = silenced_groups(ctx.flat_activity, ctx.flat_outputs, snap.readout_weights, snap.labels)
+    out: Values = {f"silenced_{group}": float(flags[g]) for g, group in enumerate(snap.group_names)}
+    out["silenced"] = float(flags.sum())
+    return out
+
+
+def _activity_sd(snap: Snapshot, ctx: PlanContext) -> Values:
+    sd = ctx.flat_activity.std(axis=0)
+    return {f"activity_sd_{group}": float(sd[snap.labels == g].mean()) for g, group in enumerate(snap.group_names)}
+
+
+def _accuracy(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"accuracy": last_step_accuracy(snap.outputs, snap.targets, snap.all_output_sets)}
+
+
+def _q_mask(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"q_mask": directed_q((snap.recurrent_weights != 0).astype(float), snap.labels)}
+
+
+def _specialisation(snap: Snapshot, ctx: PlanContext) -> Values:
+    measures = specialisation_measures(snap.activity, digit_classes(snap.targets), snap.labels, snap.groups,
+                                       snap.classes, pairs=ctx.conventions.specialisation_pairs)
+    out: Values = {}
+    for measure, mbar in measures.items():
+        _, f = specialisation_f(mbar)
+        out[f"specialisation_{measure}"] = float(f[-1])
+        out[f"specialisation_{measure}_t"] = f
+        out[f"specialisation_{measure}_mbar"] = mbar
+    return out
+
+
+def _mi(snap: Snapshot, ctx: PlanContext) -> Values:
+    return {"mi": float("nan") if snap.mi is None else snap.mi}
+
+
+TWO = frozenset({"two_groups"})
+q_cor = Metric("q_cor", _q_cor, "Q_cor", over_training=True, key=True, heatmap=True)
+q_str = Metric("q_str", _q_str, "Q_str", over_training=True, key=True, heatmap=True)
+q_cor_norm = Metric("q_cor_norm", _q_cor_norm, "Q_cor / Q_max")
+q_str_norm = Metric("q_str_norm", _q_str_norm, "Q_str / Q_max")
+d_out = Metric("d_out", _d_out, "D_out", TWO, over_training=True, key=True)
+d_in = Metric("d_in", _d_in, "D_in", TWO | {"input_sets"}, over_training=True, key=True)
+d_cor = Metric("d_cor", _d_cor, "D_cor", TWO, over_training=True, key=True, heatmap=True)
+r2 = Metric("r2", _r2, "R2 mean", stores=("r2", "r2_per_output"), shown=(("r2", "R2 mean"),), over_training=True,
+            key=True, heatmap=True)
+mse = Metric("mse", _mse, "MSE", key=True)
+sign_accuracy = Metric("sign_accuracy", _sign_accuracy, "sign accuracy", stores=("sign_accuracy", "success"),
+                       shown=(("sign_accuracy", "sign accuracy"), ("success", "success")), over_training=True,
+                       key=True)
+accuracy = Metric("accuracy", _accuracy, "accuracy", frozenset({"classes"}), over_training=True, key=True,
+                  heatmap=True)
+mi = Metric("mi", _mi, "MI estimate (nats)", frozenset({"mine"}), key=True)
+activity_sd = Metric("activity_sd", _activity_sd, "activity sd", stores=("activity_sd_<group>",), shown=())
+silenced = Metric("silenced", _silenced, "silenced groups", stores=("silenced", "silenced_<group>"))
+q_mask = Metric("q_mask", _q_mask, "Q of the mask", key=True, heatmap=True)
+specialisation = Metric(
+    "specialisation", _specialisation, "specialisation", frozenset({"classes", "digit_pairs", "two_groups"}),
+    stores=("specialisation_<measure>", "specialisation_<measure>_t", "specialisation_<measure>_mbar"),
+    shown=(("specialisation_retrain", "F retraining (last step)"), ("specialisation_ablate", "F ablation (last step)"),
+           ("specialisation_corr", "F correlation (last step)")))
+
+BUILTIN = ("q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in", "d_cor", "r2", "mse", "sign_accuracy",
+           "accuracy", "mi", "activity_sd", "silenced", "q_mask", "specialisation")
+"""Names of the built-in metrics (each a module attribute of that name)."""
+
+SPECIALISATION_KEYS = ("specialisation_retrain", "specialisation_ablate", "specialisation_corr")
+"""The final specialisation scores (heatmaps and bars of sweep reports)."""

@@ -1,0 +1,78 @@
+"""What the metrics need from a run at one checkpoint (a `Snapshot`), and its correlations, computed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .correlation import cross_corr, trial_corr
+
+
+@dataclass
+class Snapshot:
+    """What the metrics need from a run at one checkpoint, as numpy arrays."""
+
+    activity: np.ndarray
+    """(trials, time, units) analysed activity, washout removed."""
+    outputs: np.ndarray
+    """(trials, time, outputs) network outputs, washout removed."""
+    targets: np.ndarray
+    """(trials, time, outputs) targets, washout removed."""
+    recurrent_weights: np.ndarray
+    """(units, units) recurrent weights used by q_str, [post, pre]."""
+    readout_weights: np.ndarray
+    """(outputs, units) effective readout weights."""
+    input_weights: np.ndarray | None
+    """(units, input channels) input weights, when the analysis may need them."""
+    labels: np.ndarray
+    """Group index of every unit."""
+    group_names: list[str]
+    """Name of each group index."""
+    output_sets: tuple[list[int], list[int]] | None
+    """The two output-channel sets compared by the D indices."""
+    groups: tuple[int, int] | None
+    """Indices of the two groups compared by the D indices."""
+    mi: float | None = None
+    """MINE estimate on held-out activity, when a statistics network exists."""
+    input_sets: tuple[list[int], list[int]] | None = None
+    """The two input-channel sets compared by D_in (tasks with separable inputs)."""
+    success_threshold: float = 0.9
+    """sign_accuracy above which a run counts as a success."""
+    all_output_sets: list[list[int]] | None = None
+    """Every output set in order (classification: the logits of target channel j)."""
+    classes: int | None = None
+    """Number of classes of a classification task (digit classes for the specialisation measures)."""
+    cell_kind: str = "gru"
+    """Cell kind of the network (the `tomoda` conventions depend on it)."""
+    preactivation: np.ndarray | None = None
+    """(trials, time, units) pre-activations x of a leaky cell, washout removed, when the plan analyses them."""
+
+    def __post_init__(self) -> None:
+        for name in ("activity", "outputs", "targets", "recurrent_weights", "readout_weights", "input_weights",
+                     "preactivation"):
+            value = getattr(self, name)
+            if value is not None:  # every metric is computed in float64, whatever the stored dtype
+                setattr(self, name, np.asarray(value, dtype=np.float64))
+
+
+@dataclass
+class Correlations:
+    """The activity correlations of one snapshot, computed once and shared by every metric."""
+
+    functional: np.ndarray
+    """|corr| with the diagonal zeroed (pooled, or the mean over trials of |corr|): Q_cor's graph."""
+    signed: np.ndarray
+    """corr (pooled, or the mean over trials of corr): the partition analyses' activity_corr matrix."""
+
+    @classmethod
+    def of(cls, activity: np.ndarray, per_trial: bool) -> "Correlations":
+        """Correlations of (trials, time, units) activity, pooled over all samples or per trial."""
+        if per_trial:
+            signed, functional = trial_corr(activity, activity)
+        else:
+            flat = activity.reshape(-1, activity.shape[-1])
+            signed = cross_corr(flat, flat)
+            functional = np.abs(signed)
+        np.fill_diagonal(functional, 0.0)
+        return cls(functional, signed)

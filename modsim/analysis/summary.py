@@ -1,0 +1,53 @@
+"""The numbers a run summary lists (command line, report) and the judgements drawn from them, read from the
+metric registry and the dynamics labels: one list, one definition of a silenced group."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import registry
+from .dynamics import DYNAMICS_KEY, DYNAMICS_LABELS
+
+
+def labelled_keys() -> list[tuple[str, str]]:
+    """(stored key, label) of every summary number, registered metrics first, then the dynamics results."""
+    return [pair for metric in registry.metrics for pair in metric.summary] + list(DYNAMICS_LABELS)
+
+
+def key_metrics() -> list[str]:
+    """Final numbers shown as bars per condition in sweep reports."""
+    return [k for m in registry.metrics if m.key for k, _ in m.summary] + list(DYNAMICS_KEY)
+
+
+def heatmap_metrics() -> list[str]:
+    """Final numbers shown as heatmaps over two swept fields in sweep reports."""
+    return [k for m in registry.metrics if m.heatmap for k, _ in m.summary]
+
+
+def over_training() -> list[tuple[str, str]]:
+    """(key, label) of the checkpoint metrics drawn over training."""
+    return [(m.name, m.label) for m in registry.metrics if m.over_training]
+
+
+def is_detection(key: str) -> bool:
+    """Whether a stored key is a community detection's or induced modularity's headline number."""
+    return key.endswith(("_nmi", "_count")) or (key.startswith("induced_q") and not key.endswith(("_mean", "_sd")))
+
+
+def summary_rows(metrics: dict, output_names: list[str] | None = None) -> list[tuple[str, float]]:
+    """(label, value) rows of a run's final metrics: R2 per output, every labelled number present, then the
+    community detections."""
+    rows: list[tuple[str, float]] = []
+    if "r2_per_output" in metrics and output_names:
+        rows += [(f"R2 {name}", float(v)) for name, v in zip(output_names, np.ravel(metrics["r2_per_output"]))]
+    rows += [(label, float(metrics[key])) for key, label in labelled_keys() if key in metrics
+             and np.ndim(metrics[key]) == 0]
+    rows += [(key, float(v)) for key, v in metrics.items() if is_detection(key) and np.ndim(v) == 0]
+    return rows
+
+
+def silenced(metrics: dict) -> list[str]:
+    """Groups the `silenced` metric flagged: their output correlations and readout weights are both below a
+    fifth of the most engaged group's (the MI paper's failure mode: the penalty met by silencing a group)."""
+    return [key.removeprefix("silenced_") for key, flag in metrics.items()
+            if key.startswith("silenced_") and np.ndim(flag) == 0 and flag]

@@ -1,0 +1,5 @@
+"""`python -m modsim.cli`: the command line."""
+
+from . import main
+
+main()

@@ -1,0 +1,34 @@
+"""`modsim analyze`: re-run an analysis plan on a stored run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .common import console, fmt, user_errors
+
+
+@click.command()
+@click.argument("run_path", type=click.Path(file_okay=False, exists=True))
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML analysis plan to use instead of the run's own `analysis` section.")
+@user_errors
+def analyze(run_path: str, plan_file: str | None) -> None:
+    """Re-run an analysis plan on a stored run (no retraining); results go to RUN/analysis."""
+    from ..evaluate import analyze_run
+    from ..spec import load_analysis_plan
+
+    plan = load_analysis_plan(plan_file) if plan_file is not None else None
+    results = analyze_run(run_path, plan)
+    table = Table(title=f"{Path(run_path).name}: analysis at step {int(results['step'][-1])}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, values in results.items():
+        if key == "step" or values.ndim != 1:
+            continue
+        table.add_row(key, fmt(float(values[-1])))
+    console.print(table)
+    console.print(f"written to [bold]{Path(run_path) / 'analysis'}[/] ({len(results['step'])} checkpoints)",
+                  highlight=False)

@@ -1,0 +1,123 @@
+"""`modsim run`: train one spec into the store and print its final numbers."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ..spec import load_spec
+from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, err_console, error, fmt,
+                     user_errors)
+
+
+@click.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a field before validation, e.g. --set training.steps=10 (repeatable).")
+@click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False),
+              help="Directory holding run groups.")
+@click.option("--name", default=None, help="Run name (default: the spec's name, suffixed -2, -3 when taken).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run of the same --name.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Shorthand for --set training.device=...")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--report", "with_report", is_flag=True,
+              help="Write the run's report (figures + index.html) to STORE/<name>-report when it finishes.")
+@user_errors
+def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, overwrite: bool,
+        device: str | None, quiet: bool, with_report: bool) -> None:
+    """Train the experiment in SPEC_FILE and store everything under STORE/<name>."""
+    spec = load_spec(spec_file, list(overrides) + ([f"training.device={device}"] if device else []))
+    from ..compile import compile_experiment, resolve_device
+    from ..execute import execute_run
+    from ..store import allocate_run_path
+    from ..train import RunDiverged
+
+    try:
+        dev = resolve_device(spec.training.device)
+    except RuntimeError as exc:
+        error(f"{spec_file}: training.device: {exc}")
+    path = allocate_run_path(Path(store_root), spec.name if name is None else name, exact=name is not None,
+                             overwrite=overwrite)
+    console.print(f"[bold]{spec.name}[/] on {dev}: compiling (task data, network)...", highlight=False)
+    try:
+        experiment = compile_experiment(spec, dev)
+    except (FileNotFoundError, ValueError) as exc:  # data files named by the spec: missing or malformed
+        error(f"{spec_file}: {exc}")
+    console.print(f"run -> {path}", highlight=False)
+    try:
+        if quiet or not sys.stdout.isatty():
+            result = execute_run(spec, path, None if quiet else _line_progress(spec.training.steps), overwrite,
+                                 experiment)
+        else:
+            result = _with_bar(spec, path, overwrite, experiment)
+    except RunDiverged as exc:
+        err_console.print(f"[bold red]diverged[/] {exc}", highlight=False)
+        sys.exit(EXIT_DIVERGED)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted; partial run kept in {path}")
+        sys.exit(EXIT_INTERRUPTED)
+    print_summary(result)
+    if with_report:
+        from .report import write_and_print
+
+        write_and_print([path])
+
+
+def _stats(values: dict[str, float]) -> str:
+    mi = f" mi={values['mi_estimate']:.4f}" if "mi_estimate" in values else ""
+    return f"loss={values['total']:.5f} task={values['task']:.5f}{mi}"
+
+
+def _line_progress(total: int):
+    """Plain-text progress for logs: about 20 lines per run, with elapsed time and ETA."""
+    every = max(1, total // 20)
+    started = time.perf_counter()
+
+    def report(step: int, values: dict[str, float]) -> None:
+        if step % every == 0 or step == total:
+            elapsed = time.perf_counter() - started
+            eta = elapsed / step * (total - step)
+            console.print(f"step {step}/{total} {_stats(values)} elapsed={elapsed:.0f}s eta={eta:.0f}s",
+                          highlight=False)
+
+    return report
+
+
+def _with_bar(spec, path: Path, overwrite: bool, experiment):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    from ..execute import execute_run
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(spec.name, total=spec.training.steps, stats="")
+
+        def report(step: int, values: dict[str, float]) -> None:
+            bar.update(task, completed=step, stats=_stats(values))
+
+        return execute_run(spec, path, report, overwrite, experiment)
+
+
+def print_summary(result) -> None:
+    """The run's final numbers as a table, then the library's warnings (silenced groups)."""
+    from ..analysis.summary import silenced, summary_rows
+
+    title = f"{Path(result.path).name}: {result.steps} steps in {result.seconds:.1f} s"
+    table = Table(title=title, min_width=len(title) + 2)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for label, value in summary_rows(result.metrics, result.output_names):
+        table.add_row(label, fmt(value))
+    console.print(table)
+    for group in silenced(result.metrics):
+        err_console.print(f"[bold yellow]warning[/] group {group!r} takes no part in the output (its output "
+                          "correlations and readout weights are below a fifth of the other group's): the MI "
+                          "penalty was met by silencing it (the paper's failed-trial mode)", highlight=False)
+    console.print(f"stored in [bold]{result.path}[/]", highlight=False)

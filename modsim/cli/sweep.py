@@ -1,0 +1,70 @@
+"""`modsim sweep`: run every combination of a spec's `sweep` section with a registered executor."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .. import registry
+from .common import DEFAULT_STORE, console, err_console, user_errors
+
+
+@click.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a field of every run.")
+@click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Sweep store name (default: the spec's name).")
+@click.option("--executor", default="local", show_default=True,
+              help="Registered executor: " + ", ".join(registry.executors.current()) + " (or a plugin's).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs in parallel (local executor); each gets cpu_count // jobs torch threads.")
+@click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: start one here).")
+@click.option("--ray-cpus", type=click.IntRange(min=1), default=None, help="CPUs of the Ray instance started here.")
+@click.option("--dry-run", is_flag=True, help="List the runs and exit.")
+@click.option("--overwrite", is_flag=True, help="Delete an existing sweep store of this name first.")
+@click.option("--report", "with_report", is_flag=True,
+              help="Write the sweep's report to STORE/<name>-report when every run has finished.")
+@user_errors
+def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, executor: str, jobs: int,
+          ray_address: str | None, ray_cpus: int | None, dry_run: bool, overwrite: bool, with_report: bool) -> None:
+    """Run every combination of SPEC_FILE's `sweep` section; re-running resumes unfinished runs."""
+    from .. import sweep as sweeps
+    from ..store import check_name, check_replaceable
+
+    base, runs = sweeps.expand(spec_file, list(overrides))
+    if executor not in registry.executors:
+        raise ValueError(f"--executor: unknown executor {executor!r}; known: {registry.executors.names()}")
+    if dry_run:
+        for line in sweeps.describe(runs):
+            console.print(line, highlight=False)
+        console.print(f"{len(runs)} runs", highlight=False)
+        return
+    path = Path(store_root) / check_name(base.name if name is None else name, "sweep name")
+    if overwrite and (path.exists() or path.is_symlink()):
+        check_replaceable(path, "sweep")
+        shutil.rmtree(path)
+    sweeps.open_store(path, base, runs)
+    todo = sweeps.pending_runs(path, runs)
+    console.print(f"sweep {path}: {len(runs)} runs, {len(runs) - len(todo)} already finished, {len(todo)} to run "
+                  f"({executor})", highlight=False)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int, run_name: str, outcome: dict) -> None:
+        console.print(f"[{done}/{total}] {run_name}: {outcome['status']} ({sweeps.eta_text(started, done, total)})",
+                      highlight=False)
+
+    results = sweeps.run_sweep(path, todo, executor, sweeps.ExecutorOptions(jobs, ray_address, ray_cpus), progress)
+    failed = [r for r in results if r["status"] != "finished"]
+    for r in failed:
+        err_console.print(f"[bold red]{r['status']}[/] {r['name']}: {r.get('message', '')}", highlight=False)
+    console.print(f"done: {len(runs) - len(failed)}/{len(runs)} finished in {path}", highlight=False)
+    if failed:
+        sys.exit(1)
+    if with_report:
+        from .report import write_and_print
+
+        write_and_print([path])

@@ -1,0 +1,40 @@
+"""`modsim validate` and `modsim schema`: check spec files; export the JSON Schema."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..spec import SpecError, load_spec
+from .common import EXIT_INVALID, console, report_spec_error, user_errors
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a field before validation, e.g. --set training.steps=10.")
+def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Validate spec FILES; exit 2 listing every problem with its field and file:line."""
+    bad = 0
+    for f in files:
+        try:
+            load_spec(f, list(overrides))
+            console.print(f"[green]ok[/] {f}", highlight=False)
+        except SpecError as exc:
+            report_spec_error(exc)
+            bad += 1
+    if bad:
+        sys.exit(EXIT_INVALID)
+
+
+@click.command()
+@click.option("-o", "--out", "out_dir", default="schemas", show_default=True, type=click.Path(file_okay=False),
+              help="Directory that receives spec.schema.json.")
+@user_errors
+def schema(out_dir: str) -> None:
+    """Write the JSON Schema of specs (for editors and CI) to OUT/spec.schema.json (installed plugins'
+    kinds included)."""
+    from ..schema import write_schema
+
+    console.print(f"wrote {write_schema(out_dir)}", highlight=False)

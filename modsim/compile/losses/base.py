@@ -1,0 +1,52 @@
+"""The `LossTerm` interface and what every term is built with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ...tasks import TaskData
+
+
+@dataclass
+class TermContext:
+    """What a loss term may need from the compiled experiment when it is built."""
+
+    model: torch.nn.Module
+    """The network (`ModularRNN`): weight sets, readout."""
+    device: torch.device
+    """Where tensors live."""
+    data: TaskData
+    """The task's data (washout, output sets)."""
+    group_units: dict[str, torch.Tensor]
+    """Unit indices of every group, on the device."""
+    seed: int
+    """Seed of the term's own random streams (each term that draws numbers seeds its own generator)."""
+
+
+class LossTerm:
+    """A part of the training objective, with hooks into the training loop (every hook is optional)."""
+
+    name: str = "term"
+    """Key of the term in the training log; terms of one name are summed."""
+    order: ClassVar[int] = 1
+    """Place in the summed objective (task 0, weight penalties 1, activity terms 2; stable within one)."""
+
+    def warmup(self, experiment: Any) -> None:
+        """Before the first checkpoint (MINE: the statistics network's warm-up on the initial network)."""
+
+    def before_loss(self, hidden: torch.Tensor) -> dict[str, float]:
+        """Every training step, after the forward pass and before the objective; returns monitored values."""
+        return {}
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, hidden: torch.Tensor
+             ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """The weighted term (None when it only monitors) and monitored values (not optimised)."""
+        raise NotImplementedError
+
+    def heldout(self, hidden: np.ndarray) -> dict[str, float]:
+        """Values on the held-out activity (trials, time, units) at a checkpoint (MINE: `mi`)."""
+        return {}

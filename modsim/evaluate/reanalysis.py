@@ -1,0 +1,67 @@
+"""Re-run an analysis plan on a stored run, without retraining (`modsim analyze`).
+
+The network is rebuilt from the run's stored spec, each selected checkpoint's weights are loaded strictly
+and run on the stored held-out inputs, and the plan's results replace the run's `analysis/` group
+atomically (`store.write_analysis`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..analysis import evaluate_plan
+from ..spec import Spec
+from ..spec.analysis import Analysis
+from ..store import layout, open_run, read_section
+from ..store.reader import checkpoint_steps, read_checkpoint
+from ..store.writer import write_analysis
+from .checkpoint import build_network, load_weights
+from .heldout import needs_preactivation, run_heldout
+from .snapshot import build_snapshot
+
+
+def stored_spec(group, plan: Analysis | None = None) -> Spec:
+    """The spec a run was trained with (its analysis plan replaced by `plan`, re-checked against it)."""
+    data = dict(group.attrs["spec"])
+    if plan is not None:
+        data["analysis"] = plan.model_dump(mode="json", by_alias=True)
+    return Spec.model_validate(data)
+
+
+def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.ndarray]:
+    """Evaluate `plan` (default: the run's own) at the run's checkpoints; write and return the results
+    as arrays over the analysed checkpoints (with `step`)."""
+    path = Path(path)
+    group = open_run(path)
+    held = read_section(group, layout.EVAL)
+    if "inputs" not in held:
+        raise ValueError(f"{path} has no held-out data (eval/inputs); the run did not finish "
+                         f"(status {group.attrs.get('status')!r})")
+    spec = stored_spec(group, plan)
+    plan = spec.analysis
+    steps = checkpoint_steps(group)
+    indices = list(range(len(steps))) if plan.checkpoints == "all" else [len(steps) - 1]
+    stored_mi = read_section(group, layout.METRICS).get("mi")
+    model = build_network(spec)
+    rows: list[dict] = []
+    for i in indices:
+        load_weights(model, read_checkpoint(group, i), f"{path} checkpoint {i}")
+        outputs, hidden, pre = run_heldout(model, held["inputs"], torch.device("cpu"), needs_preactivation(plan, spec))
+        mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
+        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, held["targets"], mi, pre)))
+    results = {"step": steps[indices]}
+    for key in rows[0]:
+        results[key] = np.stack([np.asarray(r[key], dtype=np.float64) for r in rows])
+    if plan.dynamics is not None:  # on the final weights (the loop above ends with them loaded)
+        from .dynamics import run_dynamics
+
+        if indices[-1] != len(steps) - 1:
+            load_weights(model, read_checkpoint(group, len(steps) - 1), f"{path} final checkpoint")
+            outputs, hidden, _ = run_heldout(model, held["inputs"], torch.device("cpu"))
+        for key, value in run_dynamics(spec, model, held["inputs"], held["targets"], hidden, outputs).items():
+            results[f"dynamics_{key}"] = np.asarray(value)
+    write_analysis(path, plan.model_dump(mode="json", by_alias=True), results)
+    return results

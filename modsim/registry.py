@@ -1,0 +1,188 @@
+"""One registry per kind family: cells, tasks, constraints (loss terms), metrics and executors.
+
+Each entry pairs a short `kind` name with what it is made of. Built-in entries are import strings
+(`"module:attribute"`) resolved on first use, so validating a spec never imports torch; plugins register
+objects directly, either by calling the `register_*` functions of `modsim` or from an entry point of
+their package (groups `modsim.cells`, `modsim.tasks`, `modsim.constraints`, `modsim.metrics`,
+`modsim.executors`; the entry point names a module, imported for its registrations, or a callable,
+called with no arguments). The spec's discriminated unions and the JSON Schema are built from the
+registries, so a registered kind is valid in a spec at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+def resolve(target: Any) -> Any:
+    """The object an import string `"package.module:attribute"` names (other objects are returned as is)."""
+    if not isinstance(target, str):
+        return target
+    module, _, attribute = target.partition(":")
+    obj = import_module(module)
+    for part in attribute.split(".") if attribute else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass
+class Kind:
+    """A registered kind: its spec model (pydantic, a `kind: Literal[name]` field) and what it builds."""
+
+    name: str
+    """The `kind:` value that selects it in a spec."""
+    spec: Any
+    """The spec model class, or an import string naming it."""
+    impl: Any = None
+    """What the spec builds (a torch cell class, a task data builder, a loss-term class), or an import
+    string naming it; resolved on first use."""
+
+    def spec_class(self) -> Any:
+        """The spec model class."""
+        self.spec = resolve(self.spec)
+        return self.spec
+
+    def build(self) -> Any:
+        """The implementation object."""
+        self.impl = resolve(self.impl)
+        return self.impl
+
+
+class Registry(Generic[T]):
+    """Named entries of one family, filled by built-ins, entry points and `register`."""
+
+    def __init__(self, family: str, builtins: dict[str, T]):
+        self.family = family
+        """Family name; entry points are read from the group `modsim.<family>`."""
+        self._entries: dict[str, T] = dict(builtins)
+        self._plugins_loaded = False
+
+    def register(self, name: str, entry: T, replace: bool = False) -> T:
+        """Add an entry; a name already taken raises ValueError unless `replace`."""
+        if not replace and name in self._entries:
+            raise ValueError(f"{self.family}: a kind named {name!r} is already registered")
+        self._entries[name] = entry
+        _changed()
+        return entry
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests use it to undo a registration)."""
+        self._entries.pop(name, None)
+        _changed()
+
+    def get(self, name: str) -> T:
+        """The entry of `name`; KeyError naming the known ones otherwise."""
+        load_plugins()
+        try:
+            entry = self._entries[name]
+        except KeyError:
+            raise KeyError(f"unknown {self.family} kind {name!r}; known: {sorted(self._entries)}") from None
+        if isinstance(entry, str):  # a built-in named by its import string
+            entry = self._entries[name] = resolve(entry)
+        return entry
+
+    def names(self) -> list[str]:
+        """Registered names, in registration order (built-ins first)."""
+        load_plugins()
+        return list(self._entries)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter([self.get(n) for n in self.names()])
+
+    def current(self) -> dict[str, T]:
+        """The entries registered so far, without reading entry points (the spec models' unions are built
+        from this while their modules import; `load_plugins` rebuilds them afterwards)."""
+        return dict(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        load_plugins()
+        return name in self._entries
+
+
+def _kinds(**entries: tuple[str, str]) -> dict[str, Kind]:
+    return {name: Kind(name, spec, impl) for name, (spec, impl) in entries.items()}
+
+
+cells: Registry[Kind] = Registry("cells", _kinds(
+    gru=("modsim.spec.cells:GRUCellSpec", "modsim.compile.cells.gru:GRU"),
+    rnn=("modsim.spec.cells:RNNCellSpec", "modsim.compile.cells.rnn:RNN"),
+    leaky=("modsim.spec.cells:LeakyCellSpec", "modsim.compile.cells.leaky:LeakyRNN"),
+    ctrnn=("modsim.spec.cells:CTRNNCellSpec", "modsim.compile.cells.ctrnn:CTRNN"),
+))
+"""Recurrent cells: spec model -> torch module class (the `Cell` protocol of `modsim.compile.cells`)."""
+
+tasks: Registry[Kind] = Registry("tasks", _kinds(
+    lorenz_rossler=("modsim.spec.task:LorenzRosslerTask", "modsim.tasks.chaos:build"),
+    flipflop=("modsim.spec.task:FlipFlopTask", "modsim.tasks.flipflop:build"),
+    digit_parity=("modsim.spec.task:DigitParityTask", "modsim.tasks.digits:build"),
+    perceptual_decision=("modsim.spec.task:PerceptualDecisionTask", "modsim.tasks.cognitive:build"),
+    gonogo=("modsim.spec.task:GoNoGoTask", "modsim.tasks.cognitive:build"),
+    multitask=("modsim.spec.task:MultiTask", "modsim.tasks.cognitive:build"),
+    neurogym=("modsim.spec.task:NeurogymTask", "modsim.tasks.cognitive:build"),
+))
+"""Tasks: spec model (the `TaskSpec` interface) -> data builder `build(spec, seed) -> TaskData`."""
+
+constraints: Registry[Kind] = Registry("constraints", _kinds(
+    mine=("modsim.spec.constraints:MineConstraint", "modsim.compile.losses.mine:MineTerm"),
+    l2=("modsim.spec.constraints:L2Constraint", "modsim.compile.losses.penalty:WeightPenalty"),
+    l1=("modsim.spec.constraints:L1Constraint", "modsim.compile.losses.penalty:WeightPenalty"),
+))
+"""Constraints: spec model -> `LossTerm` class (`modsim.compile.losses`)."""
+
+metrics: Registry[Any] = Registry("metrics", {name: f"modsim.analysis.metrics:{name}" for name in (
+    "q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in", "d_cor", "r2", "mse", "sign_accuracy", "accuracy",
+    "mi", "activity_sd", "silenced", "q_mask", "specialisation")})
+"""Metrics recorded at checkpoints: name -> `Metric` (`modsim.analysis.metrics`)."""
+
+executors: Registry[Any] = Registry("executors", {"local": "modsim.sweep.local:LocalExecutor",
+                                                  "ray": "modsim.sweep.ray:RayExecutor"})
+"""Sweep executors: name -> `Executor` class (or an import string naming it)."""
+
+FAMILIES = {"cells": cells, "tasks": tasks, "constraints": constraints, "metrics": metrics, "executors": executors}
+"""Every registry by family name (the entry-point group is `modsim.<family>`)."""
+
+_listeners: list[Callable[[], None]] = []
+_loading = False
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Call `callback` whenever an entry is added or removed (the spec models rebuild their unions)."""
+    _listeners.append(callback)
+
+
+def _changed() -> None:
+    if _loading:
+        return
+    for callback in _listeners:
+        callback()
+
+
+def load_plugins() -> None:
+    """Import every installed plugin's entry points once (groups `modsim.<family>`)."""
+    global _loading
+    if all(r._plugins_loaded for r in FAMILIES.values()):
+        return
+    _loading = True
+    try:
+        for registry in FAMILIES.values():
+            registry._plugins_loaded = True
+        for family in FAMILIES:
+            for point in entry_points(group=f"modsim.{family}"):
+                loaded = point.load()
+                if callable(loaded) and not isinstance(loaded, type):
+                    loaded()
+    finally:
+        _loading = False
+    _changed()
+
+
+def reload_plugins() -> None:
+    """Read the entry points again (after installing a plugin in a running interpreter)."""
+    for registry in FAMILIES.values():
+        registry._plugins_loaded = False
+    load_plugins()

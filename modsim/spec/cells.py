@@ -1,0 +1,110 @@
+"""Cell specs: one model per recurrent cell kind (the torch cells they build are in `modsim.compile.cells`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from .base import SpecModel
+
+
+class CellSpec(SpecModel):
+    """Base of every cell spec: a `kind` literal and the number of units. A plugin's cell spec subclasses
+    it and is registered with `modsim.register_cell`."""
+
+    kind: str
+    """Cell family (each subclass narrows it to one literal)."""
+    units: PositiveInt
+    """Number of recurrent units N."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """What the cell offers the analyses (`preactivation`: a separate pre-activation x; `dynamics`: the
+    Euler step the dynamics probes differentiate)."""
+
+    def time_step(self) -> float | None:
+        """The cell's time step in ms, when it has one (the task's must equal it)."""
+        return None
+
+    @property
+    def noisy(self) -> bool:
+        """Whether the cell draws noise while it runs (held-out runs then use a fixed, seeded stream)."""
+        return getattr(self, "sigma", 0.0) > 0
+
+
+class GRUCellSpec(CellSpec):
+    """Gated recurrent unit (Chung et al. 2014), run with the fused torch kernel."""
+
+    kind: Literal["gru"]
+    """Cell family: a gated recurrent unit."""
+    units: PositiveInt
+    """Number of recurrent units N."""
+    bias: bool = True
+    """Whether the gates carry bias vectors."""
+
+
+class RNNCellSpec(CellSpec):
+    """Discrete-time vanilla RNN h <- f(W_in u + W h + b), run with the fused torch kernel."""
+
+    kind: Literal["rnn"]
+    """Cell family: a plain (Elman) recurrent network."""
+    units: PositiveInt
+    """Number of recurrent units N."""
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+    """Activation f of the hidden state."""
+    bias: bool = True
+    """Whether the update carries a bias vector (the specialisation paper uses none)."""
+
+
+class LeakyCellSpec(CellSpec):
+    """Leaky-integrator RNN (the MI paper's working-memory network), run with modsim's own time loop:
+    x <- (1 - alpha) x + alpha (W_in u + W tanh(x) + b) + sigma xi, activity r = tanh(x).
+
+    The analysed activity (correlations, MI, readout) is r. W ~ N(0, g^2 / N); W_in Glorot-uniform."""
+
+    kind: Literal["leaky"]
+    """Cell family: leaky integrator with tanh rates."""
+    capabilities: ClassVar[frozenset[str]] = frozenset({"preactivation"})
+    units: PositiveInt
+    """Number of recurrent units N."""
+    alpha: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Leak rate alpha = dt / tau (1 makes it a plain RNN on the pre-activation)."""
+    sigma: float = Field(default=0.1, ge=0.0)
+    """Standard deviation of the Gaussian noise added to x every step (not scaled by alpha)."""
+    g: float = Field(default=1.0, gt=0.0)
+    """Gain of the recurrent initialisation: W_ij ~ N(0, g^2 / N)."""
+    bias: bool = True
+    """Whether the update carries a bias vector b (initialised to zero)."""
+
+
+class CTRNNCellSpec(CellSpec):
+    """Continuous-time RNN (rates) discretised with Euler steps, as in the modular-boundaries paper:
+    tau dr/dt = -r + f(W_in u + W r + b), i.e. r <- (1 - dt/tau) r + (dt/tau) f(W_in u + W r + b + sigma xi).
+
+    The analysed activity is r. Weights start as torch's nn.Linear default (uniform +-1/sqrt(fan_in))."""
+
+    kind: Literal["ctrnn"]
+    """Cell family: continuous-time rate network."""
+    capabilities: ClassVar[frozenset[str]] = frozenset({"dynamics"})
+    units: PositiveInt
+    """Number of recurrent units N."""
+    tau: float = Field(default=100.0, gt=0.0)
+    """Time constant (ms)."""
+    dt: float = Field(default=20.0, gt=0.0)
+    """Euler step (ms); dt / tau is the update rate and must not exceed 1."""
+    activation: Literal["relu", "tanh", "softplus"] = "relu"
+    """Rate function f."""
+    sigma: float = Field(default=0.0, ge=0.0)
+    """Standard deviation of Gaussian noise added to the input of f every step."""
+    bias: bool = True
+    """Whether the update carries a bias vector b."""
+
+    def time_step(self) -> float:
+        """The Euler step `dt`."""
+        return self.dt
+
+    @model_validator(mode="after")
+    def _stable_step(self) -> "CTRNNCellSpec":
+        if self.dt > self.tau:
+            raise ValueError(f"dt ({self.dt}) must not exceed tau ({self.tau}); the Euler update needs dt/tau <= 1")
+        return self

@@ -1,0 +1,95 @@
+"""Sweep stores: a Zarr group whose attributes hold the sweep spec and its hash, with one ordinary run group
+per expanded run under `runs/<run name>` (`layout`)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import zarr
+
+from . import layout
+from .writer import spec_hash
+
+
+def run_path(sweep: str | Path, name: str) -> Path:
+    """Where run `name` of a sweep store lives."""
+    return Path(sweep) / layout.SWEEP_RUNS / name
+
+
+def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], swept: list[str]) -> zarr.Group:
+    """Create the sweep group, or reopen it when it holds the same sweep (same spec hash); FileExistsError
+    when it holds another."""
+    path = Path(path)
+    digest = spec_hash(spec_json)
+    if (path / "zarr.json").exists():
+        group = zarr.open_group(str(path), mode="r+")
+        if group.attrs.get("sweep_sha256") != digest:
+            raise FileExistsError(f"{path} holds a different sweep (spec hash differs); choose another "
+                                  "--name or pass --overwrite")
+        return group
+    group = zarr.open_group(str(path), mode="w-", zarr_format=3)
+    group.attrs.update({"store_version": layout.STORE_VERSION, "kind": layout.KIND_SWEEP, "name": path.name,
+                        "spec": spec_json, "sweep_sha256": digest, "runs": list(run_names), "swept": sorted(swept)})
+    group.create_group(layout.SWEEP_RUNS)
+    return group
+
+
+def run_status(path: str | Path) -> str | None:
+    """Status attribute of a run group, None when it does not exist, `broken` when it cannot be read."""
+    path = Path(path)
+    if not (path / "zarr.json").exists():
+        return None
+    try:
+        return zarr.open_group(str(path), mode="r").attrs.get("status")
+    except Exception:  # a group half-written by a killed process
+        return "broken"
+
+
+def clear_unfinished(sweep: str | Path, names: list[str]) -> list[str]:
+    """Names of the runs not finished yet; their leftovers (killed or failed runs) are removed."""
+    todo = []
+    for name in names:
+        path = run_path(sweep, name)
+        if run_status(path) == layout.STATUS_FINISHED:
+            continue
+        if path.exists():
+            shutil.rmtree(path)
+        todo.append(name)
+    return todo
+
+
+@dataclass
+class StoredRun:
+    """A run of a sweep store as the statistics read it."""
+
+    name: str
+    """Run name."""
+    path: Path
+    """The run group."""
+    values: dict
+    """Swept field path -> value."""
+    summary: dict
+    """Final scalar summary numbers."""
+
+
+def sweep_run_names(path: str | Path) -> list[str]:
+    """Every planned run of a sweep store (ValueError when `path` is not one)."""
+    path = Path(path)
+    group = zarr.open_group(str(path), mode="r")
+    if group.attrs.get("kind") != layout.KIND_SWEEP:
+        raise ValueError(f"{path} is not a sweep store (made by `modsim sweep`)")
+    return list(group.attrs.get("runs", []))
+
+
+def finished_runs(path: str | Path) -> list[StoredRun]:
+    """The finished runs of a sweep store, in planned order."""
+    out = []
+    for name in sweep_run_names(path):
+        rp = run_path(path, name)
+        if run_status(rp) != layout.STATUS_FINISHED:
+            continue
+        attrs = zarr.open_group(str(rp), mode="r").attrs
+        out.append(StoredRun(name, rp, dict(attrs.get("sweep_values") or {}), dict(attrs.get("summary") or {})))
+    return out

@@ -1,0 +1,41 @@
+"""The Ray executor: each run a Ray task on a local Ray started here, or on an existing cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .executor import ExecutorOptions, Progress, collect, execute_planned, target
+from .expand import PlannedRun
+
+
+class RayExecutor:
+    """One CPU per run (a GPU when the spec asks for cuda); workers write their own run groups."""
+
+    def __init__(self, options: ExecutorOptions):
+        self.address, self.cpus = options.address, options.cpus
+
+    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[dict]:
+        """Execute `runs` as Ray tasks."""
+        try:
+            import ray
+        except ImportError as exc:  # pragma: no cover - depends on the extra
+            raise RuntimeError("the ray executor needs the `ray` extra: pip install 'modsim[ray]'") from exc
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(address=self.address, num_cpus=self.cpus if self.address is None else None,
+                     include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        try:
+            tasks = {}
+            for run in runs:
+                gpus = 1 if run.spec.training.device == "cuda" else 0
+                remote = ray.remote(num_cpus=1, num_gpus=gpus)(execute_planned)
+                tasks[remote.remote(run.spec_json, run.values, str(Path(target(sweep, run)).resolve()), 1)] = run
+            results: list[dict] = []
+            pending = list(tasks)
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                collect(results, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
+            return results
+        finally:
+            if started_here:
+                ray.shutdown()

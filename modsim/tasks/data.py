@@ -1,0 +1,55 @@
+"""What a task's data builder returns, the seeded streams it draws from, and the minibatch sampler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .sequences import SequenceData
+
+
+def task_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent seeded generators of a task's training and held-out data."""
+    train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    return train_rng, eval_rng
+
+
+@dataclass
+class TaskData:
+    """Training pool and held-out set of a task, plus what the loss and metrics need to know."""
+
+    train: SequenceData | None
+    """Pool that minibatches are drawn from; None when every minibatch is drawn fresh (`draw`)."""
+    eval: SequenceData
+    """Held-out sequences for metrics and the stored evaluation data."""
+    washout: int
+    """Leading time steps excluded from the loss and the metrics."""
+    output_names: list[str]
+    """Label of every output channel."""
+    output_sets: dict[str, list[int]]
+    """Named sets of output channels for the separability indices."""
+    grad_from: int = 0
+    """Leading time steps run without autograd."""
+    draw: Callable[[int, np.random.Generator], SequenceData] | None = None
+    """Generator of fresh training sequences (count, rng), for tasks without a pool."""
+
+
+
+class BatchSampler:
+    """Draws minibatches of pool indices without replacement, reshuffling after each pass."""
+
+    def __init__(self, size: int, batch: int, rng: np.random.Generator):
+        self.size, self.batch, self.rng = size, min(batch, size), rng
+        self._order = rng.permutation(size)
+        self._pos = 0
+
+    def next(self) -> np.ndarray:
+        """Indices of the next minibatch."""
+        if self._pos + self.batch > self.size:
+            self._order = self.rng.permutation(self.size)
+            self._pos = 0
+        idx = self._order[self._pos:self._pos + self.batch]
+        self._pos += self.batch
+        return np.sort(idx)
