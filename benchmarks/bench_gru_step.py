@@ -33,19 +33,21 @@ def main() -> None:
     exp = compile_experiment(spec, device)
     x, y = exp.train_inputs, exp.train_targets
 
+    mine = next(t for t in exp.terms if t.name == "mi")
+
     def modsim_step() -> None:
         out, hidden = exp.model(x)
-        terms, _ = exp.loss_terms(out, y, exp.mine_pair(hidden))
+        terms, _ = exp.objective(out, y, hidden)
         exp.optimizer.zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         exp.optimizer.step()
         exp.model.apply_masks_()
 
-    pair = [t.detach() for t in exp.mine_pair(exp.model(x)[1])]
+    pair = [t.detach() for t in mine.pair(exp.model(x)[1])]
 
     def statistics_steps() -> None:
         for _ in range(spec.mine.steps_per_update):
-            exp.mine.train_step(*pair)
+            mine.estimator.train_step(*pair)
 
     torch.manual_seed(0)
     gru = nn.GRU(3, args.units, batch_first=True).to(device)

@@ -22,21 +22,14 @@ def build_network(spec: Spec) -> ModularRNN:
 
 
 def load_weights(model: ModularRNN, weights: dict[str, np.ndarray], source: str = "checkpoint") -> ModularRNN:
-    """Load stored weights into `model`; raise CheckpointMismatch when any parameter is missing or unexpected
-    (mask buffers excepted) or a shape differs."""
+    """Load stored weights into `model` strictly; raise CheckpointMismatch when a parameter is missing or
+    unexpected or a shape differs. The mask buffers, which checkpoints do not hold, come from the network
+    itself (they are built from the spec)."""
     state = {name: torch.as_tensor(np.asarray(value)) for name, value in weights.items()}
-    masks = {name for name, _ in model.named_buffers() if name.startswith("mask_")}
+    masks = {name: buf for name, buf in model.state_dict().items() if name.startswith("mask_")}
     try:
-        result = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # a shape mismatch
-        raise CheckpointMismatch(f"{source} does not match the network of its spec: {exc}") from None
-    missing = sorted(set(result.missing_keys) - masks)
-    if missing or result.unexpected_keys:
-        parts = []
-        if missing:
-            parts.append(f"the network has {missing} but the {source} does not")
-        if result.unexpected_keys:
-            parts.append(f"the {source} holds {sorted(result.unexpected_keys)} that the network does not have")
-        raise CheckpointMismatch(f"{source} does not match the network of its spec: " + "; ".join(parts)
-                                 + " (was it written by another version of a cell?)")
+        model.load_state_dict({**masks, **state}, strict=True)
+    except RuntimeError as exc:  # missing / unexpected keys, or a shape mismatch
+        raise CheckpointMismatch(f"{source} does not match the network of its spec (was it written by another "
+                                 f"version of a cell?): {exc}") from None
     return model

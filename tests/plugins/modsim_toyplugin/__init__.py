@@ -1,0 +1,154 @@
+"""A plugin package outside modsim, as a researcher would write one: a task, a cell, a metric and a loss term,
+each registered through an entry point (see `tests/test_plugins.py`, which installs it in a throwaway
+environment). Nothing here touches modsim's own files."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+import modsim
+from modsim.spec import CellSpec, ConstraintSpec, TaskSpec
+
+
+class LeakyAverageTask(TaskSpec):
+    """Report the leaky running average y_t = (1 - r) y_{t-1} + r x_t of each of two noise channels."""
+
+    kind: Literal["leaky_average"]
+    """Task family."""
+    rate: float = Field(default=0.2, gt=0.0, le=1.0)
+    """Averaging rate r."""
+    length: PositiveInt = 30
+    """Steps per sequence."""
+    trials: PositiveInt = 16
+    """Training sequences in the pool."""
+    eval_trials: PositiveInt = 6
+    """Held-out sequences."""
+
+    @property
+    def input_dim(self) -> int:
+        """Two noise channels."""
+        return 2
+
+    @property
+    def output_dim(self) -> int:
+        """The average of each."""
+        return 2
+
+    def input_sets(self) -> dict[str, list[int]]:
+        """One channel each."""
+        return {"a": [0], "b": [1]}
+
+    def output_sets(self) -> dict[str, list[int]]:
+        """One average each."""
+        return {"a": [0], "b": [1]}
+
+
+def _sequences(spec: LeakyAverageTask, count: int, rng: np.random.Generator):
+    x = rng.standard_normal((count, spec.length, 2)).astype(np.float32)
+    y = np.zeros_like(x)
+    for t in range(spec.length):
+        y[:, t] = (1 - spec.rate) * (y[:, t - 1] if t else 0) + spec.rate * x[:, t]
+    return modsim.SequenceData(x, y)
+
+
+def build_leaky_average(spec: LeakyAverageTask, seed: int):
+    """A pool of training sequences and a held-out set."""
+    from modsim.tasks import task_streams
+
+    train_rng, eval_rng = task_streams(seed)
+    return modsim.TaskData(train=_sequences(spec, spec.trials, train_rng), eval=_sequences(spec, spec.eval_trials, eval_rng),
+                           washout=0, output_names=["avg_a", "avg_b"], output_sets=spec.output_sets())
+
+
+class ClippedCellSpec(CellSpec):
+    """h <- clip(W_in u + W h + b, -1, 1): a hard-saturating rate network."""
+
+    kind: Literal["clipped"]
+    """Cell family."""
+    units: PositiveInt
+    """Number of units."""
+
+
+def _clipped_cell():
+    import torch
+    from torch import nn
+
+    class ClippedCell(nn.Module):
+        """The torch side of `ClippedCellSpec`."""
+
+        gate_blocks = ("all",)
+        analysed_block = "all"
+        has_preactivation = False
+
+        def __init__(self, input_dim: int, spec: ClippedCellSpec):
+            super().__init__()
+            n = spec.units
+            self.weight_ih_l0 = nn.Parameter(torch.randn(n, input_dim) / input_dim ** 0.5)
+            self.weight_hh_l0 = nn.Parameter(torch.randn(n, n) * 0.5 / n ** 0.5)
+            self.bias_l0 = nn.Parameter(torch.zeros(n))
+
+        def forward(self, inputs, state=None, generator=None):
+            h = inputs.new_zeros(inputs.shape[0], self.weight_hh_l0.shape[0]) if state is None else state
+            states = []
+            for u in inputs.unbind(1):
+                h = torch.clamp(u @ self.weight_ih_l0.T + h @ self.weight_hh_l0.T + self.bias_l0, -1.0, 1.0)
+                states.append(h)
+            return torch.stack(states, dim=1), h
+
+    return ClippedCell
+
+
+class ActivityL2Spec(ConstraintSpec):
+    """Penalise the mean squared activity (a metabolic cost)."""
+
+    kind: Literal["activity_l2"]
+    """Constraint kind."""
+    weight: float = Field(ge=0.0)
+    """Coefficient of the penalty."""
+
+
+def _activity_term():
+    from modsim.compile.losses import LossTerm
+
+    class ActivityL2(LossTerm):
+        """weight x mean(h^2) over the minibatch."""
+
+        name = "activity_l2"
+        order = 2
+
+        def __init__(self, spec: ActivityL2Spec, context):
+            self.weight = spec.weight
+
+        def loss(self, outputs, targets, hidden):
+            return self.weight * hidden.pow(2).mean(), {}
+
+    return ActivityL2
+
+
+def _mean_rate(snapshot, context):
+    return {"mean_rate": float(np.abs(snapshot.activity).mean())}
+
+
+def register_task() -> None:
+    """Entry point `modsim.tasks`."""
+    modsim.register_task(LeakyAverageTask, build_leaky_average)
+
+
+def register_cell() -> None:
+    """Entry point `modsim.cells`."""
+    modsim.register_cell(ClippedCellSpec, _clipped_cell())
+
+
+def register_constraint() -> None:
+    """Entry point `modsim.constraints`."""
+    modsim.register_constraint(ActivityL2Spec, _activity_term())
+
+
+def register_metric() -> None:
+    """Entry point `modsim.metrics`."""
+    from modsim.analysis.metrics import Metric
+
+    modsim.register_metric(Metric("mean_rate", _mean_rate, "mean |activity|", over_training=True))
