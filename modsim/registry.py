@@ -135,8 +135,8 @@ constraints: Registry[Kind] = Registry("constraints", _kinds(
 """Constraints: spec model -> `LossTerm` class (`modsim.compile.losses`)."""
 
 metrics: Registry[Any] = Registry("metrics", {name: f"modsim.analysis.metrics:{name}" for name in (
-    "q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in", "d_cor", "r2", "mse", "sign_accuracy", "accuracy",
-    "mi", "activity_sd", "silenced", "q_mask", "specialisation")})
+    "r2", "mse", "sign_accuracy", "accuracy", "mi", "q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in",
+    "d_cor", "silenced", "activity_sd", "q_mask", "specialisation")})
 """Metrics recorded at checkpoints: name -> `Metric` (`modsim.analysis.metrics`)."""
 
 executors: Registry[Any] = Registry("executors", {"local": "modsim.sweep.local:LocalExecutor",

@@ -61,6 +61,7 @@ def test_the_source_loads_no_checkpoint_loosely():
     assert offenders == []
 
 
+@pytest.mark.slow
 def test_report_module_and_a_whole_report_import_no_torch(tiny_run: Path, tmp_path: Path):
     code = ("import sys; import modsim.report; assert 'torch' not in sys.modules, 'import';"
             f"modsim.report.write_report([{str(tiny_run)!r}], {str(tmp_path / 'report')!r});"

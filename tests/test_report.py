@@ -80,6 +80,7 @@ def figure_stems(report: Path) -> set[str]:
     return {p.stem for p in report.glob("*.png")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["gru", "pdm", "wm", "modules"])
 def test_every_figure_is_a_png_of_sensible_size_and_on_the_page(reports, which):
     report = reports[which]
@@ -178,6 +179,7 @@ def browser():
     return browser_check
 
 
+@pytest.mark.slow
 def test_browser_check_catches_a_broken_image_and_a_console_error(browser, tmp_path):
     png = next(Path(__file__).parent.parent.glob("schemas/*.json"))  # any non-image file
     shutil.copy(png, tmp_path / "not_an_image.png")
@@ -189,6 +191,7 @@ def test_browser_check_catches_a_broken_image_and_a_console_error(browser, tmp_p
     assert "boom" in errors
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["gru", "pdm", "wm", "modules"])
 def test_report_opens_in_headless_chromium_with_every_image_loaded(reports, browser, which):
     pages = [reports[which] / "index.html"]

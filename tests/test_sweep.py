@@ -66,6 +66,7 @@ def _sweep_cmd(store: Path, extra: list[str]) -> list[str]:
             *extra]
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     killed = tmp_path / "killed"

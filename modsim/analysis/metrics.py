@@ -86,8 +86,9 @@ class Metric:
     """Drawn over training in run reports."""
     key: bool = False
     """Shown as a bar per condition in sweep reports."""
-    heatmap: bool = False
-    """Shown as a heatmap over two swept fields in sweep reports."""
+    heatmap: int = 0
+    """Shown as a heatmap over two swept fields in sweep reports when > 0; higher comes first (a sweep
+    report draws the first few present)."""
 
     @property
     def stored_keys(self) -> tuple[str, ...]:
@@ -188,34 +189,28 @@ def _mi(snap: Snapshot, ctx: PlanContext) -> Values:
 
 
 TWO = frozenset({"two_groups"})
-q_cor = Metric("q_cor", _q_cor, "Q_cor", over_training=True, key=True, heatmap=True)
-q_str = Metric("q_str", _q_str, "Q_str", over_training=True, key=True, heatmap=True)
+q_cor = Metric("q_cor", _q_cor, "Q_cor", over_training=True, key=True, heatmap=1)
+q_str = Metric("q_str", _q_str, "Q_str", over_training=True, key=True, heatmap=1)
 q_cor_norm = Metric("q_cor_norm", _q_cor_norm, "Q_cor / Q_max")
 q_str_norm = Metric("q_str_norm", _q_str_norm, "Q_str / Q_max")
 d_out = Metric("d_out", _d_out, "D_out", TWO, over_training=True, key=True)
 d_in = Metric("d_in", _d_in, "D_in", TWO | {"input_sets"}, over_training=True, key=True)
-d_cor = Metric("d_cor", _d_cor, "D_cor", TWO, over_training=True, key=True, heatmap=True)
+d_cor = Metric("d_cor", _d_cor, "D_cor", TWO, over_training=True, key=True, heatmap=1)
 r2 = Metric("r2", _r2, "R2 mean", stores=("r2", "r2_per_output"), shown=(("r2", "R2 mean"),), over_training=True,
-            key=True, heatmap=True)
+            key=True, heatmap=1)
 mse = Metric("mse", _mse, "MSE", key=True)
 sign_accuracy = Metric("sign_accuracy", _sign_accuracy, "sign accuracy", stores=("sign_accuracy", "success"),
                        shown=(("sign_accuracy", "sign accuracy"), ("success", "success")), over_training=True,
                        key=True)
 accuracy = Metric("accuracy", _accuracy, "accuracy", frozenset({"classes"}), over_training=True, key=True,
-                  heatmap=True)
+                  heatmap=2)
 mi = Metric("mi", _mi, "MI estimate (nats)", frozenset({"mine"}), key=True)
 activity_sd = Metric("activity_sd", _activity_sd, "activity sd", stores=("activity_sd_<group>",), shown=())
 silenced = Metric("silenced", _silenced, "silenced groups", stores=("silenced", "silenced_<group>"))
-q_mask = Metric("q_mask", _q_mask, "Q of the mask", key=True, heatmap=True)
+q_mask = Metric("q_mask", _q_mask, "Q of the mask", key=True, heatmap=1)
 specialisation = Metric(
     "specialisation", _specialisation, "specialisation", frozenset({"classes", "digit_pairs", "two_groups"}),
     stores=("specialisation_<measure>", "specialisation_<measure>_t", "specialisation_<measure>_mbar"),
     shown=(("specialisation_retrain", "F retraining (last step)"), ("specialisation_ablate", "F ablation (last step)"),
-           ("specialisation_corr", "F correlation (last step)")))
+           ("specialisation_corr", "F correlation (last step)")), key=True, heatmap=3)
 
-BUILTIN = ("q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in", "d_cor", "r2", "mse", "sign_accuracy",
-           "accuracy", "mi", "activity_sd", "silenced", "q_mask", "specialisation")
-"""Names of the built-in metrics (each a module attribute of that name)."""
-
-SPECIALISATION_KEYS = ("specialisation_retrain", "specialisation_ablate", "specialisation_corr")
-"""The final specialisation scores (heatmaps and bars of sweep reports)."""

@@ -20,8 +20,9 @@ def key_metrics() -> list[str]:
 
 
 def heatmap_metrics() -> list[str]:
-    """Final numbers shown as heatmaps over two swept fields in sweep reports."""
-    return [k for m in registry.metrics if m.heatmap for k, _ in m.summary]
+    """Final numbers shown as heatmaps over two swept fields in sweep reports, highest priority first."""
+    ranked = sorted((m for m in registry.metrics if m.heatmap), key=lambda m: -m.heatmap)
+    return [k for m in ranked for k, _ in m.summary]
 
 
 def over_training() -> list[tuple[str, str]]:
