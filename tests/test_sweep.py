@@ -125,7 +125,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
 
 
 def test_summarize_two_sweeps_and_statistics():
-    from modsim.stats import RunRecord, compare, summarize, welch_p
+    from modsim.sweep.stats import RunRecord, compare, summarize, welch_p
 
     rng = np.random.default_rng(0)
     groups = {"mi": [RunRecord(str(i), {}, {"q": float(v)}) for i, v in enumerate(0.3 + 0.01 * rng.standard_normal(8))],

@@ -26,6 +26,7 @@ CAPABILITIES = {
     "two_groups": "at least two groups",
     "input_sets": "a task whose input channels split into sets (e.g. flipflop bits)",
     "classes": "a classification task (digit_parity, perceptual_decision, gonogo, multitask, neurogym)",
+    "regression": "a task whose targets are values (lorenz_rossler, flipflop), not class indices",
     "mine": "a `mine` constraint (weight 0 to only monitor)",
     "digit_pairs": "the digit_parity task",
     "trials": "a cognitive task with trials (perceptual_decision, gonogo, multitask)",
@@ -86,6 +87,8 @@ class Metric:
     """Drawn over training in run reports."""
     key: bool = False
     """Shown as a bar per condition in sweep reports."""
+    rises: bool = False
+    """Its time course is summarised by its rise step (`t50_<name>`, which rises first) in sweep statistics."""
     heatmap: int = 0
     """Shown as a heatmap over two swept fields in sweep reports when > 0; higher comes first (a sweep
     report draws the first few present)."""
@@ -189,17 +192,18 @@ def _mi(snap: Snapshot, ctx: PlanContext) -> Values:
 
 
 TWO = frozenset({"two_groups"})
-q_cor = Metric("q_cor", _q_cor, "Q_cor", over_training=True, key=True, heatmap=1)
-q_str = Metric("q_str", _q_str, "Q_str", over_training=True, key=True, heatmap=1)
+q_cor = Metric("q_cor", _q_cor, "Q_cor", over_training=True, key=True, heatmap=1, rises=True)
+q_str = Metric("q_str", _q_str, "Q_str", over_training=True, key=True, heatmap=1, rises=True)
 q_cor_norm = Metric("q_cor_norm", _q_cor_norm, "Q_cor / Q_max")
 q_str_norm = Metric("q_str_norm", _q_str_norm, "Q_str / Q_max")
-d_out = Metric("d_out", _d_out, "D_out", TWO, over_training=True, key=True)
-d_in = Metric("d_in", _d_in, "D_in", TWO | {"input_sets"}, over_training=True, key=True)
-d_cor = Metric("d_cor", _d_cor, "D_cor", TWO, over_training=True, key=True, heatmap=1)
-r2 = Metric("r2", _r2, "R2 mean", stores=("r2", "r2_per_output"), shown=(("r2", "R2 mean"),), over_training=True,
+d_out = Metric("d_out", _d_out, "D_out", TWO, over_training=True, key=True, rises=True)
+d_in = Metric("d_in", _d_in, "D_in", TWO | {"input_sets"}, over_training=True, key=True, rises=True)
+d_cor = Metric("d_cor", _d_cor, "D_cor", TWO, over_training=True, key=True, heatmap=1, rises=True)
+REGRESSION = frozenset({"regression"})
+r2 = Metric("r2", _r2, "R2 mean", REGRESSION, stores=("r2", "r2_per_output"), shown=(("r2", "R2 mean"),), over_training=True,
             key=True, heatmap=1)
-mse = Metric("mse", _mse, "MSE", key=True)
-sign_accuracy = Metric("sign_accuracy", _sign_accuracy, "sign accuracy", stores=("sign_accuracy", "success"),
+mse = Metric("mse", _mse, "MSE", REGRESSION, key=True)
+sign_accuracy = Metric("sign_accuracy", _sign_accuracy, "sign accuracy", REGRESSION, stores=("sign_accuracy", "success"),
                        shown=(("sign_accuracy", "sign accuracy"), ("success", "success")), over_training=True,
                        key=True)
 accuracy = Metric("accuracy", _accuracy, "accuracy", frozenset({"classes"}), over_training=True, key=True,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-RISE_METRICS = ("q_cor", "q_str", "d_cor", "d_in", "d_out")
-"""Metrics whose time courses are summarised by their rise step."""
+from .. import registry
+
+
+def rise_metrics() -> list[str]:
+    """Metrics whose time courses are summarised by their rise step (registered with `rises`)."""
+    return [m.name for m in registry.metrics if m.rises]
 
 
 def rise_step(steps: np.ndarray, values: np.ndarray, fraction: float = 0.5) -> float:
@@ -25,7 +29,7 @@ def rise_step(steps: np.ndarray, values: np.ndarray, fraction: float = 0.5) -> f
 
 
 def rise_steps(metrics: dict[str, np.ndarray], fraction: float = 0.5) -> dict[str, float]:
-    """`t50_<metric>` (for fraction 0.5) of every RISE_METRICS time course in `metrics` (with `step`)."""
+    """`t50_<metric>` (for fraction 0.5) of every rising metric's time course in `metrics` (with `step`)."""
     label = f"t{round(fraction * 100)}_"
     return {label + m: rise_step(metrics["step"], metrics[m], fraction)
-            for m in RISE_METRICS if m in metrics and "step" in metrics}
+            for m in rise_metrics() if m in metrics and "step" in metrics}

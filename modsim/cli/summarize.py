@@ -35,7 +35,7 @@ def _table(summary, comparison, pair) -> Table:
 def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str] | None, out_dir: str | None) -> None:
     """Mean, sd and n of every final metric per condition, with Welch's t-tests. Given two sweep stores,
     each store is one condition (e.g. an MI sweep against its control sweep)."""
-    from .. import stats
+    from ..sweep import stats
 
     groups = stats.group_records(list(sweeps), list(by) or None)
     if not groups:

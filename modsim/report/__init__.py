@@ -76,7 +76,7 @@ def report_run(path: Path, out: Path) -> Path:
 def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     """Figures and index.html comparing the conditions of one or more sweep stores; with `runs`, a report
     of every finished run under OUT/runs/ linked from the page."""
-    from .. import stats
+    from ..sweep import stats
     from .sweep_figures import KEY_METRICS, condition_bars, condition_time_courses, heatmaps, present
 
     groups = stats.group_records(paths)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.summary import heatmap_metrics, key_metrics
-from ..stats import SEED_PATH, RunRecord, Summary, summarize, welch_p
+from ..sweep.stats import SEED_PATH, RunRecord, Summary, summarize, welch_p
 from ..store import open_run, read_metrics
 from .run_figures import TIME_COURSES
 from .style import Figure, colour, pyplot, save

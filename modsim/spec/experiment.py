@@ -49,15 +49,14 @@ class Spec(SpecModel):
 
     def capabilities(self) -> frozenset[str]:
         """What this spec offers the metrics and analyses: `two_groups`, `input_sets` (two or more input
-        sets), `classes` (a classification task), the cell's, the task's and the constraints' own."""
+        sets), `classes` (a classification task) or `regression` (targets are values), the cell's, the task's and the constraints' own."""
         found = set(self.network.cell.capabilities) | set(self.task.capabilities)
         found |= {c for constraint in self.constraints for c in constraint.provides}
         if len(self.network.groups) >= 2:
             found.add("two_groups")
         if len(self.task.input_sets()) >= 2:
             found.add("input_sets")
-        if self.task.n_classes() is not None:
-            found.add("classes")
+        found.add("classes" if self.task.n_classes() is not None else "regression")
         return frozenset(found)
 
     @model_validator(mode="after")

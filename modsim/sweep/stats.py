@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis.timecourse import rise_steps
-from .store import open_run, read_metrics
-from .store.sweep import finished_runs
-from .store.writer import write_table
+from ..analysis.timecourse import rise_steps
+from ..store import open_run, read_metrics
+from ..store.sweep import finished_runs
+from ..store.writer import write_table
 
 SEED_PATH = "training.seed"
 
