@@ -45,7 +45,7 @@ from modsim.compile import compile_experiment
 from modsim.spec import load_spec
 from modsim.tasks.digits import write_idx
 from modsim.train import _clip, train_step
-from bench_leaky_step import hand_written  # benchmarks/ (the script's directory is on sys.path)
+from bench_leaky_step import passes  # benchmarks/ (the script's directory is on sys.path)
 from timing import timed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,20 +143,7 @@ def bench_leaky(args, device) -> tuple[str, list[dict]]:
             if args.tiny else [])
     spec, exp = experiment("specs/paper/tomoda_wm_mi.yaml", over, device)
     x, y = exp.next_batch()
-    cell, head = exp.model.rnn, exp.model.heads[0]
-    w_in, w, b = cell.weight_ih_l0, cell.weight_hh_l0, cell.bias_l0
-
-    def ours(backward: bool) -> None:
-        rates, _ = cell(x)
-        loss = nn.functional.mse_loss(head(rates), y)
-        if backward:
-            loss.backward()
-
-    def theirs(backward: bool) -> None:
-        rates = hand_written(x, w_in, w, b, cell.alpha, cell.sigma)
-        loss = nn.functional.mse_loss(head(rates), y)
-        if backward:
-            loss.backward()
+    ours, theirs = passes(exp.model.rnn, exp.model.heads[0], x, y)
 
     with torch.no_grad():
         rows = [measure("hand-written loop, forward", lambda: theirs(False), args.repeats, device),

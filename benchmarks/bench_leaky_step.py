@@ -33,13 +33,9 @@ def hand_written(u: torch.Tensor, w_in: torch.Tensor, w: torch.Tensor, b: torch.
     return torch.stack(rates, dim=1)
 
 
-def main() -> None:
-    args, device = step_benchmark_args(__doc__, units=40, batch=20, length=2000, repeats=7)
-    torch.manual_seed(0)
-    cell = LeakyRNN(4, LeakyCell(kind="leaky", units=args.units)).to(device)
-    head = nn.Linear(args.units, 2).to(device)
-    u = (torch.rand(args.batch, args.length, 4, device=device) < 0.01).float()
-    y = torch.sign(torch.randn(args.batch, args.length, 2, device=device))
+def passes(cell, head: nn.Module, u: torch.Tensor, y: torch.Tensor):
+    """(ours, theirs): modsim's loop and the hand-written one with a linear readout and MSE; each takes
+    `backward` (run the backward pass too)."""
     w_in, w, b = cell.weight_ih_l0, cell.weight_hh_l0, cell.bias_l0
 
     def ours(backward: bool) -> None:
@@ -53,6 +49,20 @@ def main() -> None:
         loss = nn.functional.mse_loss(head(rates), y)
         if backward:
             loss.backward()
+
+    return ours, theirs
+
+
+def main() -> None:
+    args, device = step_benchmark_args(__doc__, units=40, batch=20, length=2000, repeats=7)
+    torch.manual_seed(0)
+    cell = LeakyRNN(4, LeakyCell(kind="leaky", units=args.units)).to(device)
+    head = nn.Linear(args.units, 2).to(device)
+    u = (torch.rand(args.batch, args.length, 4, device=device) < 0.01).float()
+    y = torch.sign(torch.randn(args.batch, args.length, 2, device=device))
+    w_in, w, b = cell.weight_ih_l0, cell.weight_hh_l0, cell.bias_l0
+
+    ours, theirs = passes(cell, head, u, y)
 
     with torch.no_grad():
         fwd_theirs = timed(lambda: theirs(False), args.repeats, device)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from .spec import Spec
+from .errors import UserError
 
 
 def execute_run(spec: Spec, path: str | Path, progress=None, overwrite: bool = False, experiment=None,
-                extra_attrs: dict | None = None):
+                extra_attrs: dict | None = None, lock=None):
     """Compile `spec` (unless `experiment` is given), create its run group at `path` and train it there.
 
     Returns the `RunResult`; raises `RunDiverged` when the loss becomes non-finite (the run is kept, marked
     diverged) and re-raises an interruption after marking the run interrupted. `extra_attrs` are added to
-    the run's attributes (a sweep records its swept values)."""
+    the run's attributes (a sweep records its swept values); `lock`: the run's lock, already taken."""
     from .compile import compile_experiment, resolve_device
     from .store import RunWriter
     from .train import train
@@ -22,7 +23,35 @@ def execute_run(spec: Spec, path: str | Path, progress=None, overwrite: bool = F
     device = experiment.device if experiment is not None else resolve_device(spec.training.device)
     experiment = experiment or compile_experiment(spec, device)
     writer = RunWriter.create(path, path.name, spec.model_dump(mode="json", by_alias=True), spec.training.seed,
-                              str(device), overwrite=overwrite)
+                              str(device), overwrite=overwrite, lock=lock)
     if extra_attrs:
         writer.group.attrs.update(extra_attrs)
     return train(spec, writer, progress=progress, experiment=experiment)
+
+
+def resume_run(path: str | Path, progress=None, lock=None):
+    """Continue an unfinished run (killed, interrupted, or whose process died) from its last saved training
+    state, with the spec it was started with; the finished run is bit-identical to an uninterrupted one. A
+    run killed before its first saved state starts again from step 0 (nothing it did counted yet).
+    UserError when the run has finished; RunLocked when a live process owns it."""
+    from .compile import compile_experiment, resolve_device
+    from .store import RunWriter, layout, open_run, read_state
+    from .store.writer import claim_run
+    from .train import train
+
+    path = Path(path)
+    attrs = open_run(path).attrs
+    if attrs.get("status") == layout.STATUS_FINISHED:
+        raise UserError(f"{path} has finished; nothing to resume")
+    spec = Spec.model_validate(dict(attrs["spec"]))
+    lock = lock or claim_run(path)
+    try:
+        experiment = compile_experiment(spec, resolve_device(spec.training.device))
+        if read_state(path) is None:
+            extra = {k: attrs[k] for k in ("sweep_values",) if k in attrs}
+            return execute_run(spec, path, progress, experiment=experiment, extra_attrs=extra, lock=lock)
+        writer = RunWriter.reopen(path, lock)
+    except BaseException:
+        lock.release()
+        raise
+    return train(spec, writer, progress=progress, experiment=experiment, resume=True)

@@ -11,6 +11,7 @@ registries, so a registered kind is valid in a spec at once.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -173,9 +174,13 @@ def load_plugins() -> None:
             registry._plugins_loaded = True
         for family in FAMILIES:
             for point in entry_points(group=f"modsim.{family}"):
-                loaded = point.load()
-                if callable(loaded) and not isinstance(loaded, type):
-                    loaded()
+                try:
+                    loaded = point.load()
+                    if callable(loaded) and not isinstance(loaded, type):
+                        loaded()
+                except Exception as exc:  # a broken plugin must not break modsim: say which and go on
+                    warnings.warn(f"modsim plugin {point.name!r} ({point.value}, group modsim.{family}) failed to "
+                                  f"load: {type(exc).__name__}: {exc}", stacklevel=2)
     finally:
         _loading = False
     _changed()

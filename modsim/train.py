@@ -14,10 +14,11 @@ from torch import nn
 
 from .analysis import evaluate_plan
 from .compile import Experiment, compile_experiment
+from .compile.state import restore_state, save_state
 from .evaluate import HeldOut, evaluate_experiment, snapshot_of
 from .spec import Spec
-from .store import RunWriter
-from .store import layout
+from .store import RunWriter, layout, read_metrics, read_state
+from .errors import UserError
 
 
 class RunDiverged(RuntimeError):
@@ -130,12 +131,31 @@ def _final(exp: Experiment, writer: RunWriter, heldout: HeldOut, metrics: dict) 
     return metrics
 
 
-def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressFn | None) -> tuple[HeldOut, dict]:
-    spec = exp.spec
+def _start(exp: Experiment, writer: RunWriter, resume: bool) -> tuple[int, tuple[HeldOut, dict] | None]:
+    """A new run: the terms' warm-up and checkpoint 0. A resumed one: its saved state restored and what was
+    written after it dropped. Returns the last completed step and (when known) the last checkpoint."""
+    if resume:
+        blob = read_state(writer.path)
+        if blob is None:
+            raise UserError(f"{writer.path} has no saved training state to resume from (it was written by an "
+                             "older modsim, or killed before its first checkpoint); start it again with --overwrite")
+        step = restore_state(exp, blob)
+        writer.truncate(step)
+        return step, None
     for term in exp.terms:
         term.warmup(exp)
     last = checkpoint(exp, writer, 0)
-    for step in range(1, spec.training.steps + 1):
+    writer.write_state(save_state(exp, 0))
+    return 0, last
+
+
+def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressFn | None,
+          resume: bool = False) -> tuple[HeldOut, dict]:
+    spec = exp.spec
+    done, last = _start(exp, writer, resume)
+    saved = time.monotonic()
+    every_seconds = None if spec.training.checkpoint_minutes is None else 60 * spec.training.checkpoint_minutes
+    for step in range(done + 1, spec.training.steps + 1):
         values = train_step(exp)
         log.add(step, values)
         if not math.isfinite(values["total"]):
@@ -146,22 +166,42 @@ def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressF
         if step % spec.training.checkpoint_every == 0 or step == spec.training.steps:
             log.flush()
             last = checkpoint(exp, writer, step)
+        elif every_seconds is not None and time.monotonic() - saved >= every_seconds:
+            log.flush()  # a state save between checkpoints: no evaluation, so no draw changes the run
+        else:
+            continue
+        writer.write_state(save_state(exp, step))
+        saved = time.monotonic()
+    if last is None:  # resumed after the final checkpoint: its metrics are stored
+        metrics = {k: v[-1] for k, v in read_metrics(writer.group).items() if k != "step"}
+        last = evaluate_experiment(exp), metrics
     return last
 
 
 def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
-          experiment: Experiment | None = None) -> RunResult:
-    """Train a spec, writing everything to `writer`; raises RunDiverged on NaN/inf (run kept)."""
-    if spec.training.threads:
-        torch.set_num_threads(spec.training.threads)
-    exp = experiment or compile_experiment(spec)
-    writer.write_structure(exp.labels, list(spec.network.groups),
-                           {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
-                           exp.data.output_names)
+          experiment: Experiment | None = None, resume: bool = False) -> RunResult:
+    """Train a spec, writing everything to `writer`; raises RunDiverged on NaN/inf (run kept). With
+    `resume`, continue the run in `writer` from its saved state: the result is bit-identical to a run that
+    was never interrupted. torch's thread count is the spec's while it trains (then restored)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec.training.threads)
+    try:
+        exp = experiment or compile_experiment(spec)
+        if not resume:
+            writer.write_structure(exp.labels, list(spec.network.groups),
+                                   {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
+                                   exp.data.output_names)
+        return _train(exp, writer, progress, resume)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(exp: Experiment, writer: RunWriter, progress: ProgressFn | None, resume: bool) -> RunResult:
+    spec = exp.spec
     log = TrainLog(writer)
     started = time.perf_counter()
     try:
-        heldout, metrics = _loop(exp, writer, log, progress)
+        heldout, metrics = _loop(exp, writer, log, progress, resume)
         metrics = _final(exp, writer, heldout, metrics)
         elapsed = time.perf_counter() - started
         summary = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}

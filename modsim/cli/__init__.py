@@ -1,4 +1,4 @@
-"""Command line: modsim run | validate | schema | analyze | sweep | summarize | report | figure | ls.
+"""Command line: modsim run | resume | validate | schema | analyze | sweep | summarize | report | figure | ls.
 
 Each command is one thin module: parse the options, call the library, print; user errors go through one
 decorator (`common.user_errors`: a message and exit code 2)."""
@@ -10,7 +10,7 @@ import click
 from .analyze import analyze
 from .ls import list_command
 from .report import figure, report
-from .run import run
+from .run import resume, run
 from .summarize import summarize
 from .sweep import sweep
 from .validate import schema, validate
@@ -22,7 +22,7 @@ def main() -> None:
     """modsim: declarative experiments on modular recurrent networks."""
 
 
-for command in (run, validate, schema, analyze, sweep, summarize, report, figure, list_command):
+for command in (run, resume, validate, schema, analyze, sweep, summarize, report, figure, list_command):
     main.add_command(command)
 
 __all__ = ["main"]

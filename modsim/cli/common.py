@@ -7,7 +7,9 @@ import sys
 
 from rich.console import Console
 
+from ..errors import UserError
 from ..spec import SpecError
+from ..store.lock import RunLocked
 
 EXIT_INVALID = 2
 """Bad input: a spec, a path, a name, a store."""
@@ -37,8 +39,9 @@ def report_spec_error(exc: SpecError) -> None:
 
 
 def user_errors(command):
-    """Turn the library's user-facing errors into a message and exit code 2 (never a traceback): bad specs,
-    missing or refused paths, unreadable stores, checkpoints that do not match their spec."""
+    """Turn the user's errors into a message and exit code 2 (never a traceback): bad specs, missing or
+    refused paths and names, unreadable stores, runs owned by another process, checkpoints that do not match
+    their spec (`modsim.errors.UserError`). Any other exception is a bug and keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -47,8 +50,8 @@ def user_errors(command):
         except SpecError as exc:
             report_spec_error(exc)
             sys.exit(EXIT_INVALID)
-        except (FileNotFoundError, FileExistsError, ValueError, KeyError) as exc:
-            error(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
+        except (FileNotFoundError, FileExistsError, UserError, RunLocked) as exc:
+            error(str(exc))
 
     return wrapper
 

@@ -12,7 +12,7 @@ from .common import DEFAULT_STORE, console, fmt
 @click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
 def list_command(store_root: str) -> None:
     """List the runs in a store with their status and final metrics."""
-    from ..store import list_runs, open_run
+    from ..store import list_runs, open_run, shown_status
 
     table = Table()
     for col in ("run", "status", "steps", "R2", "Q_cor", "Q_str", "D_out", "D_cor", "started"):
@@ -20,10 +20,10 @@ def list_command(store_root: str) -> None:
     for path in list_runs(store_root):
         try:
             g = open_run(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, ValueError, OSError):  # not a run, or unreadable metadata: skip it
             continue
         s = g.attrs.get("summary") or {}
-        table.add_row(path.name, g.attrs.get("status", "?"), str(g.attrs.get("last_step", "")),
+        table.add_row(path.name, shown_status(path, g), str(g.attrs.get("last_step", "")),
                       *(fmt(s.get(k)) for k in ("r2", "q_cor", "q_str", "d_out", "d_cor")),
                       str(g.attrs.get("started", "")))
     console.print(table)

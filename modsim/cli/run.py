@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from ..errors import UserError
 from ..spec import load_spec
 from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, err_console, error, fmt,
                      user_errors)
@@ -22,6 +23,8 @@ from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, er
               help="Directory holding run groups.")
 @click.option("--name", default=None, help="Run name (default: the spec's name, suffixed -2, -3 when taken).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run of the same --name.")
+@click.option("--resume", is_flag=True,
+              help="Continue the unfinished run STORE/<name> of this spec from its last saved state.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
               help="Shorthand for --set training.device=...")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -29,9 +32,12 @@ from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, er
               help="Write the run's report (figures + index.html) to STORE/<name>-report when it finishes.")
 @user_errors
 def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, overwrite: bool,
-        device: str | None, quiet: bool, with_report: bool) -> None:
+        resume: bool, device: str | None, quiet: bool, with_report: bool) -> None:
     """Train the experiment in SPEC_FILE and store everything under STORE/<name>."""
     spec = load_spec(spec_file, list(overrides) + ([f"training.device={device}"] if device else []))
+    if resume:
+        _resume_same_spec(spec, Path(store_root), spec.name if name is None else name, quiet, with_report)
+        return
     from ..compile import compile_experiment, resolve_device
     from ..execute import execute_run
     from ..store import allocate_run_path
@@ -47,25 +53,68 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
     try:
         experiment = compile_experiment(spec, dev)
     except (FileNotFoundError, ValueError) as exc:  # data files named by the spec: missing or malformed
+        path.rmdir()  # the reserved, still empty run directory
         error(f"{spec_file}: {exc}")
     console.print(f"run -> {path}", highlight=False)
+    _train_and_report(lambda progress: execute_run(spec, path, progress, overwrite, experiment), spec, path, quiet,
+                      with_report)
+
+
+def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -> None:
+    """Train (`start(progress)`), print the summary, optionally the report; exit 3 on divergence, 130 when
+    interrupted (the run is kept, resumable)."""
+    from ..train import RunDiverged
+
     try:
         if quiet or not sys.stdout.isatty():
-            result = execute_run(spec, path, None if quiet else _line_progress(spec.training.steps), overwrite,
-                                 experiment)
+            result = start(None if quiet else _line_progress(spec.training.steps))
         else:
-            result = _with_bar(spec, path, overwrite, experiment)
+            result = _with_bar(spec, start)
     except RunDiverged as exc:
         err_console.print(f"[bold red]diverged[/] {exc}", highlight=False)
         sys.exit(EXIT_DIVERGED)
     except KeyboardInterrupt:
-        err_console.print(f"interrupted; partial run kept in {path}")
+        err_console.print(f"interrupted; the run is kept in {path} (continue it with `modsim resume {path}`)")
         sys.exit(EXIT_INTERRUPTED)
     print_summary(result)
     if with_report:
         from .report import write_and_print
 
         write_and_print([path])
+
+
+def _resume_same_spec(spec, store: Path, name: str, quiet: bool, with_report: bool) -> None:
+    """`run --resume`: the stored run of this name must have been started with this very spec."""
+    from ..store import check_name, open_run, spec_hash
+
+    path = store / check_name(name, "run name")
+    stored = open_run(path).attrs.get("spec_sha256")
+    if stored != spec_hash(spec.model_dump(mode="json", by_alias=True)):
+        raise UserError(f"{path} was started with another spec (its resolved spec differs from this one with "
+                         "these overrides); resume it with `modsim resume` or start a new run")
+    resume_path(path, quiet, with_report)
+
+
+def resume_path(path: Path, quiet: bool = False, with_report: bool = False) -> None:
+    """Continue the unfinished run at `path` from its saved state and print its summary."""
+    from ..execute import resume_run
+    from ..spec import Spec
+    from ..store import open_run
+
+    spec = Spec.model_validate(dict(open_run(path).attrs["spec"]))
+    console.print(f"resuming {path}", highlight=False)
+    _train_and_report(lambda progress: resume_run(path, progress), spec, path, quiet, with_report)
+
+
+@click.command()
+@click.argument("run_path", type=click.Path(file_okay=False, exists=True))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--report", "with_report", is_flag=True, help="Write the run's report when it finishes.")
+@user_errors
+def resume(run_path: str, quiet: bool, with_report: bool) -> None:
+    """Continue an unfinished run (killed, interrupted, or whose process died) from its last saved state; the
+    finished run is bit-identical to one that was never interrupted."""
+    resume_path(Path(run_path), quiet, with_report)
 
 
 def _stats(values: dict[str, float]) -> str:
@@ -88,11 +137,9 @@ def _line_progress(total: int):
     return report
 
 
-def _with_bar(spec, path: Path, overwrite: bool, experiment):
+def _with_bar(spec, start):
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
-
-    from ..execute import execute_run
 
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
@@ -102,7 +149,7 @@ def _with_bar(spec, path: Path, overwrite: bool, experiment):
         def report(step: int, values: dict[str, float]) -> None:
             bar.update(task, completed=step, stats=_stats(values))
 
-        return execute_run(spec, path, report, overwrite, experiment)
+        return start(report)
 
 
 def print_summary(result) -> None:

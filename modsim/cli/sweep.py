@@ -11,6 +11,7 @@ import click
 
 from .. import registry
 from .common import DEFAULT_STORE, console, err_console, user_errors
+from ..errors import UserError
 
 
 @click.command()
@@ -37,7 +38,7 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
 
     base, runs = sweeps.expand(spec_file, list(overrides))
     if executor not in registry.executors:
-        raise ValueError(f"--executor: unknown executor {executor!r}; known: {registry.executors.names()}")
+        raise UserError(f"--executor: unknown executor {executor!r}; known: {registry.executors.names()}")
     if dry_run:
         for line in sweeps.describe(runs):
             console.print(line, highlight=False)
@@ -57,8 +58,17 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
         console.print(f"[{done}/{total}] {run_name}: {outcome['status']} ({sweeps.eta_text(started, done, total)})",
                       highlight=False)
 
-    results = sweeps.run_sweep(path, todo, executor, sweeps.ExecutorOptions(jobs, ray_address, ray_cpus), progress)
-    failed = [r for r in results if r["status"] != "finished"]
+    try:
+        results = sweeps.run_sweep(path, todo, executor, sweeps.ExecutorOptions(jobs, ray_address, ray_cpus),
+                                   progress)
+    except KeyboardInterrupt:
+        err_console.print(f"stopped; the runs in progress are marked interrupted and `modsim sweep {spec_file}` "
+                          "resumes them", highlight=False)
+        sys.exit(130)
+    failed = [r for r in results if r["status"] not in ("finished", "skipped")]
+    for r in results:
+        if r["status"] == "skipped":
+            console.print(f"skipped {r['name']}: {r.get('message', '')}", highlight=False)
     for r in failed:
         err_console.print(f"[bold red]{r['status']}[/] {r['name']}: {r.get('message', '')}", highlight=False)
     console.print(f"done: {len(runs) - len(failed)}/{len(runs)} finished in {path}", highlight=False)

@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from ..compile.network import ModularRNN
+from ..errors import UserError
 from ..spec import Spec
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(UserError):
     """A checkpoint's weights do not match the network its spec builds."""
 
 

@@ -21,6 +21,7 @@ from ..store.writer import write_analysis
 from .checkpoint import build_network, load_weights
 from .heldout import needs_preactivation, run_heldout
 from .snapshot import build_snapshot
+from ..errors import UserError
 
 
 def stored_spec(group, plan: Analysis | None = None) -> Spec:
@@ -38,7 +39,7 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     group = open_run(path)
     held = read_section(group, layout.EVAL)
     if "inputs" not in held:
-        raise ValueError(f"{path} has no held-out data (eval/inputs); the run did not finish "
+        raise UserError(f"{path} has no held-out data (eval/inputs); the run did not finish "
                          f"(status {group.attrs.get('status')!r})")
     spec = stored_spec(group, plan)
     plan = spec.analysis

@@ -15,6 +15,7 @@ from ..store.sweep import sweep_run_names
 from .html import Section, write_page
 from .rundata import RunData, load_run
 from .style import Figure
+from ..errors import UserError
 
 __all__ = ["write_report", "default_report_dir", "RunData", "load_run", "Figure"]
 
@@ -23,8 +24,8 @@ def store_kind(path: Path) -> str:
     kind = stored_kind(path)
     if kind is None:
         if not (path / "zarr.json").is_file():
-            raise ValueError(f"{path}: not a Zarr group (expected a run or a sweep store written by modsim)")
-        raise ValueError(f"{path}: a Zarr group but neither a modsim run nor a sweep store")
+            raise UserError(f"{path}: not a Zarr group (expected a run or a sweep store written by modsim)")
+        raise UserError(f"{path}: a Zarr group but neither a modsim run nor a sweep store")
     return kind
 
 
@@ -81,7 +82,7 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
 
     groups = stats.group_records(paths)
     if not groups:
-        raise ValueError(", ".join(map(str, paths)) + ": no finished runs to report")
+        raise UserError(", ".join(map(str, paths)) + ": no finished runs to report")
     summary = stats.summarize(groups)
     records = [r for recs in groups.values() for r in recs]
     figures = [condition_bars(summary, out), heatmaps(records, out), condition_time_courses(groups, out)]
@@ -130,7 +131,7 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, runs: b
     paths = [Path(p) for p in paths]
     kinds = [store_kind(p) for p in paths]
     if "run" in kinds and len(paths) > 1:
-        raise ValueError("report: give one run, or one or more sweep stores (not several runs)")
+        raise UserError("report: give one run, or one or more sweep stores (not several runs)")
     final = Path(out) if out is not None else default_report_dir(paths)
     check_report_target(final)
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -159,7 +159,8 @@ def fixed_points(data: RunData, out: Path) -> Figure | None:
         t = int(types[i])
         ax.plot(xy[:, 0], xy[:, 1], color=colour(t), lw=0.6, alpha=0.5,
                 label=names[t] if t < len(names) and i == int(np.argmax(types == t)) else None)
-    tol = data.spec.analysis.dynamics.fixed_points.tolerance if data.spec.analysis.dynamics.fixed_points else np.inf
+    search = data.dynamics_plan.fixed_points if data.dynamics_plan is not None else None
+    tol = search.tolerance if search is not None else np.inf
     q = d["fixed_point_q"]
     pts = (d["fixed_points"] - mean) @ pcs
     slow = q >= tol

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.correlation import cross_corr
-from ..spec import Spec
+from ..spec import Analysis, Spec
+from ..spec.analysis import DynamicsAnalysis
 from ..store import layout, open_run, read_metrics, read_section
+from ..store.reader import analysis_plan
 
 
 @dataclass
@@ -48,6 +50,8 @@ class RunData:
     weights: Weights | None
     dynamics: dict[str, np.ndarray] = field(default_factory=dict)
     """Dynamics analyses (those of the last `modsim analyze` when it ran them, else the run's own)."""
+    dynamics_plan: DynamicsAnalysis | None = None
+    """The plan the dynamics analyses were made with."""
     analysis: dict[str, np.ndarray] = field(default_factory=dict)
     """Results of `modsim analyze`, when it was run."""
 
@@ -92,11 +96,14 @@ def _final_weights(group) -> Weights | None:
     return Weights(stored["recurrent"], stored["inputs"], stored["readout"])
 
 
-def _dynamics(group) -> dict[str, np.ndarray]:
-    """The dynamics analyses: those of the last `modsim analyze` when it ran them, else the run's own."""
+def _dynamics(group, spec: Spec) -> tuple[dict[str, np.ndarray], DynamicsAnalysis | None]:
+    """The dynamics analyses and the plan that made them: those of the last `modsim analyze` when it ran
+    them, else the run's own."""
     analysed = {k.removeprefix("dynamics_"): v for k, v in read_section(group, layout.ANALYSIS).items()
                 if k.startswith("dynamics_")}
-    return analysed or read_section(group, layout.DYNAMICS)
+    if analysed:
+        return analysed, Analysis.model_validate(analysis_plan(group)).dynamics
+    return read_section(group, layout.DYNAMICS), spec.analysis.dynamics
 
 
 def load_run(path: str | Path) -> RunData:
@@ -109,6 +116,7 @@ def load_run(path: str | Path) -> RunData:
     labels = (np.asarray(structure["group_labels"][...]) if structure is not None and "group_labels" in structure
               else np.zeros(spec.network.units, dtype=np.int64))
     w = spec.task.washout
+    dynamics, dynamics_plan = _dynamics(group, spec)
     held_out = {k: v[:, w:] for k, v in read_section(group, layout.EVAL).items()}
     return RunData(
         path=path, name=str(attrs.get("name", path.name)), status=str(attrs.get("status", "?")),
@@ -117,4 +125,5 @@ def load_run(path: str | Path) -> RunData:
         labels=labels, group_names=list(spec.network.groups),
         output_names=list((structure.attrs.get("output_names") if structure is not None else None) or []),
         train=read_section(group, layout.TRAIN), metrics=read_metrics(group), eval=held_out,
-        weights=_final_weights(group), dynamics=_dynamics(group), analysis=read_section(group, layout.ANALYSIS))
+        weights=_final_weights(group), dynamics=dynamics, dynamics_plan=dynamics_plan,
+        analysis=read_section(group, layout.ANALYSIS))

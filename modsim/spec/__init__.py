@@ -1,7 +1,8 @@
 """Spec layer: pydantic models of a modsim experiment, YAML loading and errors. Never imports torch.
 
 The task, cell, constraint and metric unions are built from `modsim.registry`; whenever a kind is
-registered (a plugin), `rebuild_models` re-creates the models' validators and schemas.
+registered (a plugin), `rebuild_models` re-creates the models' validators and schemas. Installed plugins
+(entry points) are loaded when this package is imported.
 """
 
 from .. import registry
@@ -22,6 +23,7 @@ def rebuild_models() -> None:
 
 
 registry.on_change(rebuild_models)
+registry.load_plugins()  # installed plugins' kinds are valid wherever a spec is validated, stored ones too
 
 __all__ = [
     "Analysis", "CellSpec", "ConstraintSpec", "L1Constraint", "L2Constraint", "LorenzRosslerTask", "MineConstraint",

@@ -549,6 +549,9 @@ class NeurogymTask(_ChoiceTask):
 
     kind: Literal["neurogym"]
     """Task family: any neurogym TrialEnv."""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """None of the trial structure the dynamics analyses read (epochs, trial types) is known for an
+    arbitrary environment."""
     env: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
     """Registered environment id, e.g. `PerceptualDecisionMaking-v0`, `GoNogo-v0`."""
     kwargs: dict[str, float | int | str | bool | list[float] | dict[str, float]] = {}

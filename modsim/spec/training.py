@@ -36,8 +36,14 @@ class Training(SpecModel):
     seed: Annotated[int, Field(ge=0)] = 0
     """Seed of every random draw of the run (weights, masks, data, noise)."""
     checkpoint_every: PositiveInt = 50
-    """Model steps between checkpoints (weights and metrics are stored at each, and at the end)."""
+    """Model steps between checkpoints (weights, metrics and the full training state are stored at each, and
+    at the end); a killed run resumes from its last one (`modsim resume`)."""
+    checkpoint_minutes: PositiveFloat | None = None
+    """Also save the full training state (no metrics) when this many minutes have passed since the last save,
+    so a long run loses at most that much work; null saves only at checkpoints."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """`auto` uses CUDA when available, else the CPU."""
-    threads: PositiveInt | None = None
-    """CPU threads torch may use; null keeps torch's default."""
+    threads: PositiveInt = 1
+    """CPU threads torch uses while the run trains. The thread count changes the floating-point reduction order
+    and so the numbers (the adversarial MI game amplifies that), so it is part of the resolved spec: a run
+    gives the same numbers on any machine and under any `sweep --jobs`."""

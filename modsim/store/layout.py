@@ -11,13 +11,16 @@
   dynamics/<name>          module and dynamics analyses of the final network (CTRNN cognitive tasks)
   weights/recurrent|inputs|readout   final effective matrices as the metrics see them (the report's input)
   analysis/<name>          (analysed checkpoints, ...) results of the last `modsim analyze`
+  training_state.bin       the full training state at the last checkpoint (resume), replaced atomically
+  .lock                    the owning process (pid, host) while a process trains the run
 
 <sweep>/                   attrs: kind = "sweep", store_version, name, spec, sweep_sha256, runs, swept
   runs/<run name>/         one run group (as above) per expanded run; attrs sweep_values
 """
 
-STORE_VERSION = 1
-"""Bumped whenever the layout changes incompatibly."""
+STORE_VERSION = 2
+"""Bumped whenever the layout changes incompatibly (2: specialisation_* names, weights/, the training state
+and the lock)."""
 
 TRAIN = "train"
 METRICS = "metrics"
@@ -39,6 +42,10 @@ STATUS_FINISHED = "finished"
 STATUS_DIVERGED = "diverged"
 STATUS_FAILED = "failed"
 STATUS_INTERRUPTED = "interrupted"
+STATUS_DEAD = "dead"
+"""Shown (never stored) for a run marked running whose process is gone: resumable like an interrupted one."""
+STATE_FILE = "training_state.bin"
+"""The run's latest full training state."""
 
 
 def param_key(name: str) -> str:

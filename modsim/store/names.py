@@ -9,6 +9,7 @@ Knows neither torch nor zarr.
 from __future__ import annotations
 
 import re
+from ..errors import UserError
 
 MAX_NAME_LENGTH = 200
 """Longest accepted name (sweep run names are built from swept values and cut to this length)."""
@@ -35,5 +36,5 @@ def check_name(name: object, what: str) -> str:
     """Return `name` when it is a safe single path component; raise ValueError naming `what` otherwise."""
     problem = name_problem(name)
     if problem is not None:
-        raise ValueError(f"{what} {name!r} is not allowed: {problem}")
+        raise UserError(f"{what} {name!r} is not allowed: {problem}")
     return name  # type: ignore[return-value]

@@ -75,6 +75,13 @@ def read_analysis(path: str | Path) -> dict[str, np.ndarray]:
     return read_section(group, layout.ANALYSIS)
 
 
+def analysis_plan(group: zarr.Group) -> dict | None:
+    """The plan (JSON) of the run's last `modsim analyze`, None when it has not been analysed."""
+    if layout.ANALYSIS not in group:
+        return None
+    return dict(group[layout.ANALYSIS].attrs.get("plan") or {}) or None
+
+
 def checkpoint_steps(group: zarr.Group) -> np.ndarray:
     """Training step of every stored checkpoint."""
     if layout.CHECKPOINTS not in group or "step" not in group[layout.CHECKPOINTS]:
@@ -85,4 +92,23 @@ def checkpoint_steps(group: zarr.Group) -> np.ndarray:
 def read_checkpoint(group: zarr.Group, index: int) -> dict[str, np.ndarray]:
     """The weights of checkpoint `index` (negative counts from the last), by parameter name."""
     return {name: np.asarray(arr[index]) for name, arr in group[layout.CHECKPOINTS].arrays() if name != "step"}
+
+
+def read_state(path: str | Path) -> bytes | None:
+    """The run's saved training state (None when it has none)."""
+    try:
+        return (Path(path) / layout.STATE_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def shown_status(path: str | Path, group: zarr.Group | None = None) -> str:
+    """The run's status as a person should see it: `dead` for a run marked running whose process is gone."""
+    from .lock import owner
+
+    group = group if group is not None else open_run(path)
+    status = str(group.attrs.get("status", "?"))
+    if status == layout.STATUS_RUNNING and owner(path) is None:
+        return layout.STATUS_DEAD
+    return status
 

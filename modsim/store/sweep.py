@@ -3,7 +3,6 @@ per expanded run under `runs/<run name>` (`layout`)."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import zarr
 
 from . import layout
 from .writer import spec_hash
+from ..errors import UserError
 
 
 def run_path(sweep: str | Path, name: str) -> Path:
@@ -47,19 +47,6 @@ def run_status(path: str | Path) -> str | None:
         return "broken"
 
 
-def clear_unfinished(sweep: str | Path, names: list[str]) -> list[str]:
-    """Names of the runs not finished yet; their leftovers (killed or failed runs) are removed."""
-    todo = []
-    for name in names:
-        path = run_path(sweep, name)
-        if run_status(path) == layout.STATUS_FINISHED:
-            continue
-        if path.exists():
-            shutil.rmtree(path)
-        todo.append(name)
-    return todo
-
-
 @dataclass
 class StoredRun:
     """A run of a sweep store as the statistics read it."""
@@ -79,7 +66,7 @@ def sweep_run_names(path: str | Path) -> list[str]:
     path = Path(path)
     group = zarr.open_group(str(path), mode="r")
     if group.attrs.get("kind") != layout.KIND_SWEEP:
-        raise ValueError(f"{path} is not a sweep store (made by `modsim sweep`)")
+        raise UserError(f"{path} is not a sweep store (made by `modsim sweep`)")
     return list(group.attrs.get("runs", []))
 
 

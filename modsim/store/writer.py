@@ -16,6 +16,7 @@ import numpy as np
 import zarr
 
 from . import layout
+from .lock import RunLock, RunLocked, owner
 from .names import check_name
 from .reader import check_replaceable
 
@@ -48,47 +49,89 @@ def now() -> str:
 
 
 def allocate_run_path(root: Path, name: str, exact: bool = False, overwrite: bool = False) -> Path:
-    """Path of a new run: `root/name`, else `root/name-2`, `-3`, ... (or exactly `name` when asked).
+    """Reserve the directory of a new run (created empty, atomically, so two processes never get the same):
+    `root/name`, else `root/name-2`, `-3`, ... (or exactly `name` when asked).
 
     `name` must be one safe path component (ValueError otherwise); with `overwrite`, an existing entry
-    of that name is accepted only when it is a modsim run (FileExistsError otherwise)."""
+    of that name is replaced only when it is a modsim run that no live process owns (FileExistsError or
+    RunLocked otherwise)."""
     root = Path(root)
     path = root / check_name(name, "run name")
+    root.mkdir(parents=True, exist_ok=True)
     if exact or overwrite:
         if path.exists() or path.is_symlink():
             if not overwrite:
-                raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it")
-            check_replaceable(path, "run")
+                raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it (or --resume to "
+                                      "continue it)")
+            _remove_run(path)
+        path.mkdir()
         return path
     k = 2
-    while path.exists():
-        path = root / f"{name}-{k}"
-        k += 1
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path = root / f"{name}-{k}"
+            k += 1
+
+
+def claim_run(path: str | Path) -> RunLock:
+    """Create the directory of a run if needed and take its lock (RunLocked when a live process owns it)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return RunLock(path).acquire()
+
+
+def clear_run(path: Path) -> None:
+    """Delete everything of a run this process has locked, except the lock."""
+    for entry in Path(path).iterdir():
+        if entry.name == ".lock":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _remove_run(path: Path) -> None:
+    """Delete a modsim run that no live process owns."""
+    check_replaceable(path, "run")
+    held = owner(path)
+    if held is not None:
+        raise RunLocked(f"{path} is in use by process {held.get('pid')} on {held.get('host')}; not replaced")
+    shutil.rmtree(path)
 
 
 class RunWriter:
     """Writes one run into its own Zarr v3 group. Knows numpy, not torch."""
 
-    def __init__(self, group: zarr.Group, path: Path):
+    def __init__(self, group: zarr.Group, path: Path, lock: RunLock | None = None):
         self.group = group
         self.path = path
-        self._checkpoints = 0
+        self.lock = lock
+        """This process's lock of the run (released by `finish`)."""
 
     @classmethod
     def create(cls, path: Path, name: str, spec_json: dict, seed: int, device: str,
-               overwrite: bool = False) -> "RunWriter":
-        """Create the run group at `path` and record the resolved spec and provenance."""
+               overwrite: bool = False, lock: RunLock | None = None) -> "RunWriter":
+        """Create the run group at `path` and record the resolved spec and provenance. `path` may be a
+        reserved empty directory; with `lock` (this process's, already held) it may hold leftovers of an
+        unfinished run, which are replaced."""
         path = Path(path)
         check_name(path.name, "run name")
-        if path.exists() or path.is_symlink():
-            if not overwrite:
-                raise FileExistsError(f"run {path} already exists")
-            check_replaceable(path, "run")
-            shutil.rmtree(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        group = zarr.open_group(str(path), mode="w-", zarr_format=3)
-        group.attrs.update({
+        if lock is not None:
+            clear_run(path)
+        elif path.exists() or path.is_symlink():
+            reserved = path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+            if not reserved:
+                if not overwrite:
+                    raise FileExistsError(f"run {path} already exists")
+                _remove_run(path)
+        path.mkdir(parents=True, exist_ok=True)
+        lock = lock or RunLock(path).acquire()
+        # the directory holds nothing but our lock (reserved, cleared, or new): create the group beside it
+        group = zarr.open_group(str(path), mode="a", zarr_format=3, attributes={
             "store_version": layout.STORE_VERSION,
             "name": name,
             "spec": spec_json,
@@ -101,10 +144,45 @@ class RunWriter:
             "status": layout.STATUS_RUNNING,
             "message": "",
             "last_step": 0,
-        })
+        })  # one write of the group's metadata: a run is never a bare group without its attributes
         for sub in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE):
             group.create_group(sub)
-        return cls(group, path)
+        return cls(group, path, lock)
+
+    @classmethod
+    def reopen(cls, path: Path, lock: RunLock | None = None) -> "RunWriter":
+        """Take an unfinished run back to continue it (RunLocked when a live process owns it; `lock`: this
+        process's, already held)."""
+        path = Path(path)
+        lock = lock or RunLock(path).acquire()
+        try:
+            group = zarr.open_group(str(path), mode="r+")
+        except BaseException:
+            lock.release()
+            raise
+        return cls(group, path, lock)
+
+    def truncate(self, step: int) -> None:
+        """Drop every record after model step `step` (what a killed process wrote past its last saved state),
+        so all arrays of a section end together."""
+        for section in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS):
+            grp = self.group[section]
+            steps = np.asarray(grp["step"][...]) if "step" in grp else np.zeros(0, dtype=np.int64)
+            keep = int(np.searchsorted(steps, step, side="right"))
+            for _, arr in grp.arrays():
+                if arr.shape[0] != keep:
+                    arr.resize((keep, *arr.shape[1:]))
+        self.group.attrs.update({"status": layout.STATUS_RUNNING, "message": "", "finished": None,
+                                 "last_step": int(step)})
+
+    def write_state(self, blob: bytes) -> None:
+        """Replace the run's saved training state atomically (a temporary file, flushed, then renamed)."""
+        tmp = self.path / f".{layout.STATE_FILE}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path / layout.STATE_FILE)
 
     def _append(self, sub: str, name: str, values: np.ndarray, chunk_rows: int) -> None:
         grp = self.group[sub]
@@ -116,23 +194,23 @@ class RunWriter:
 
     def append_train(self, records: dict[str, np.ndarray]) -> None:
         """Append per-step loss terms (each a 1-D array over the same steps, including `step`)."""
-        for name, values in records.items():
+        for name, values in sorted(records.items(), key=lambda kv: kv[0] == "step"):  # step last
             self._append(layout.TRAIN, name, np.asarray(values, dtype=np.int64 if name == "step" else np.float64),
                          4096)
 
     def append_metrics(self, step: int, metrics: dict[str, Any]) -> None:
-        """Append one checkpoint's metrics (scalars, or fixed-shape arrays)."""
-        self._append(layout.METRICS, "step", np.array([step], dtype=np.int64), 256)
+        """Append one checkpoint's metrics (scalars, or fixed-shape arrays); `step` last, so a row counts
+        only once every value of it is written."""
         for name, value in metrics.items():
             arr = np.asarray(value, dtype=np.float64)[None]
             self._append(layout.METRICS, name, arr, 256)
+        self._append(layout.METRICS, "step", np.array([step], dtype=np.int64), 256)
 
     def append_checkpoint(self, step: int, params: dict[str, np.ndarray]) -> None:
         """Append one checkpoint of named weight arrays (one chunk per checkpoint)."""
-        self._append(layout.CHECKPOINTS, "step", np.array([step], dtype=np.int64), 256)
         for name, value in params.items():
             self._append(layout.CHECKPOINTS, layout.param_key(name), np.asarray(value, np.float32)[None], 1)
-        self._checkpoints += 1
+        self._append(layout.CHECKPOINTS, "step", np.array([step], dtype=np.int64), 256)
         self.group.attrs["last_step"] = step
 
     def write_eval(self, arrays: dict[str, np.ndarray]) -> None:
@@ -179,7 +257,11 @@ class RunWriter:
         if summary is not None:
             attrs["summary"] = {k: (None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v)
                                 for k, v in summary.items()}
-        self.group.attrs.update(attrs)
+        try:
+            self.group.attrs.update(attrs)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndarray]) -> None:

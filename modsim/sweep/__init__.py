@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .. import registry
 from ..spec import Spec
-from ..store.sweep import clear_unfinished, open_sweep_store
+from ..store import layout
+from ..store.sweep import open_sweep_store, run_path, run_status
 from .executor import Executor, ExecutorOptions, Progress, execute_planned
 from .expand import PlannedRun, describe, eta_text, expand
 
@@ -24,9 +25,9 @@ def open_store(path: Path, base: Spec, runs: list[PlannedRun]):
 
 
 def pending_runs(path: Path, runs: list[PlannedRun]) -> list[PlannedRun]:
-    """Runs that are not finished yet; unfinished leftovers are removed."""
-    todo = set(clear_unfinished(path, [r.name for r in runs]))
-    return [r for r in runs if r.name in todo]
+    """Runs that are not finished yet (a worker resumes those with a saved state, restarts the others, and
+    skips those another live process owns)."""
+    return [r for r in runs if run_status(run_path(path, r.name)) != layout.STATUS_FINISHED]
 
 
 def run_sweep(path: Path, runs: list[PlannedRun], executor: str = "local", options: ExecutorOptions | None = None,

@@ -38,19 +38,35 @@ class Executor(Protocol):
         ...
 
 
-def execute_planned(spec_json: dict, values: dict, path: str, threads: int) -> dict:
-    """Worker: train one run into `path` (replacing any unfinished group there); its outcome as a dict."""
-    import torch
-
-    from ..execute import execute_run
+def execute_planned(spec_json: dict, values: dict, path: str) -> dict:
+    """Worker: take run `path` (skip it when another live process owns it or it has finished), then resume
+    it from its saved state when it has one (a killed or interrupted run), else train it from the start
+    (replacing leftovers); its outcome as a dict."""
+    from ..execute import execute_run, resume_run
+    from ..store import layout as store_layout
+    from ..store.lock import RunLocked
+    from ..store.sweep import run_status
+    from ..store.writer import claim_run
     from ..train import RunDiverged
 
-    torch.set_num_threads(threads)
-    spec = Spec.model_validate(spec_json)
     try:
-        result = execute_run(spec, Path(path), overwrite=True, extra_attrs={"sweep_values": dict(values)})
+        lock = claim_run(path)
+    except RunLocked as exc:
+        return {"status": "skipped", "message": str(exc)}
+    status = run_status(path)
+    try:
+        if status == store_layout.STATUS_FINISHED:
+            lock.release()
+            return {"status": store_layout.STATUS_FINISHED, "message": "finished by another process"}
+        if status in (store_layout.STATUS_RUNNING, store_layout.STATUS_INTERRUPTED):
+            result = resume_run(path, lock=lock)  # from its saved state (from step 0 when it has none)
+        else:
+            spec = Spec.model_validate(spec_json)
+            result = execute_run(spec, Path(path), extra_attrs={"sweep_values": dict(values)}, lock=lock)
     except RunDiverged as exc:
         return {"status": layout.STATUS_DIVERGED, "message": str(exc)}
+    finally:
+        lock.release()  # a no-op when the run released it on finishing
     return {"status": layout.STATUS_FINISHED, "seconds": result.seconds}
 
 

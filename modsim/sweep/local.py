@@ -1,8 +1,15 @@
-"""The local executor: runs in spawned processes on this machine."""
+"""The local executor: runs in spawned processes on this machine.
+
+Stopping is safe: on SIGINT or SIGTERM the parent starts no further run, tells the workers to stop (each
+marks its run interrupted, resumable) and kills any worker still alive a few seconds later. Workers never
+outlive their parent: the kernel sends them SIGTERM when it dies (Linux), and a watchdog thread checks too.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
@@ -10,22 +17,85 @@ from pathlib import Path
 from .executor import ExecutorOptions, Progress, collect, execute_planned, target
 from .expand import PlannedRun
 
+STOP_GRACE_SECONDS = 5.0
+"""How long stopped workers get to mark their runs interrupted before they are killed."""
+_stop = None
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _worker_init(stop, parent: int) -> None:
+    """In each worker: SIGTERM interrupts the run like Ctrl-C; die with the parent."""
+    global _stop
+    _stop = stop
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:  # Linux: the kernel sends SIGTERM when the parent dies
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watchdog() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watchdog, name="modsim-parent-watchdog", daemon=True).start()
+
+
+def _run_one(spec_json: dict, values: dict, path: str) -> dict:
+    if _stop is not None and _stop.is_set():
+        return {"status": "not started", "message": "the sweep was stopped before this run began"}
+    return execute_planned(spec_json, values, path)
+
 
 class LocalExecutor:
-    """`jobs` spawned processes, each with cpu_count // jobs torch threads."""
+    """`jobs` spawned processes, each training one run at a time with the spec's thread count."""
 
     def __init__(self, options: ExecutorOptions):
         self.jobs = options.jobs
 
     def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[dict]:
-        """Execute `runs`, `jobs` at a time."""
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        """Execute `runs`, `jobs` at a time; on SIGINT/SIGTERM stop as the module docstring says, then raise
+        KeyboardInterrupt."""
+        context = get_context("spawn")
+        stop = context.Event()
         results: list[dict] = []
-        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(execute_planned, r.spec_json, r.values, target(sweep, r), threads): r for r in runs}
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=_worker_init,
+                                   initargs=(stop, os.getpid()))
+        try:
+            futures = {pool.submit(_run_one, r.spec_json, r.values, target(sweep, r)): r for r in runs}
             remaining = set(futures)
             while remaining:
                 finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     collect(results, futures[fut], fut.result, len(runs), progress)
+        except KeyboardInterrupt:
+            stop.set()
+            _stop_workers(pool)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            pool.shutdown(wait=True, cancel_futures=True)
         return results
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Ask every worker to stop (SIGTERM: its run is marked interrupted), then kill the stragglers."""
+    import time
+
+    processes = list((pool._processes or {}).values())
+    for proc in processes:
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for proc in processes:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)

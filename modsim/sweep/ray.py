@@ -9,7 +9,8 @@ from .expand import PlannedRun
 
 
 class RayExecutor:
-    """One CPU per run (a GPU when the spec asks for cuda); workers write their own run groups."""
+    """One CPU per run (a GPU when the spec asks for cuda); workers write their own run groups. On
+    SIGINT/SIGTERM every pending task is cancelled and a Ray started here is shut down with its workers."""
 
     def __init__(self, options: ExecutorOptions):
         self.address, self.cpus = options.address, options.cpus
@@ -20,6 +21,11 @@ class RayExecutor:
             import ray
         except ImportError as exc:  # pragma: no cover - depends on the extra
             raise RuntimeError("the ray executor needs the `ray` extra: pip install 'modsim[ray]'") from exc
+        import signal
+
+        from .local import _interrupt
+
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address, num_cpus=self.cpus if self.address is None else None,
@@ -29,13 +35,19 @@ class RayExecutor:
             for run in runs:
                 gpus = 1 if run.spec.training.device == "cuda" else 0
                 remote = ray.remote(num_cpus=1, num_gpus=gpus)(execute_planned)
-                tasks[remote.remote(run.spec_json, run.values, str(Path(target(sweep, run)).resolve()), 1)] = run
+                tasks[remote.remote(run.spec_json, run.values, str(Path(target(sweep, run)).resolve()))] = run
             results: list[dict] = []
             pending = list(tasks)
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                collect(results, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
+            try:
+                while pending:
+                    ready, pending = ray.wait(pending, num_returns=1)
+                    collect(results, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
+            except KeyboardInterrupt:  # stop every task still queued or running
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                raise
             return results
         finally:
+            signal.signal(signal.SIGTERM, previous)
             if started_here:
                 ray.shutdown()

@@ -9,6 +9,7 @@ import numpy as np
 from ..spec.task import GoNoGoTask, MultiTask, NeurogymTask, PerceptualDecisionTask
 from .sequences import SequenceData
 from .data import TaskData, task_streams
+from ..errors import UserError
 
 
 def _epochs(spec, names: tuple[str, ...]) -> list[int]:
@@ -82,7 +83,7 @@ def neurogym_trials(spec: NeurogymTask, count: int, rng: np.random.Generator) ->
     try:
         import neurogym
     except ImportError as exc:
-        raise ValueError("task kind 'neurogym' needs neurogym: pip install 'modsim[neurogym]'") from exc
+        raise UserError("task kind 'neurogym' needs neurogym: pip install 'modsim[neurogym]'") from exc
     env = neurogym.make(spec.env, dt=spec.dt, **spec.kwargs).unwrapped
     env.seed(int(rng.integers(2**31 - 1)))
     obs, labels = [], []
@@ -91,9 +92,9 @@ def neurogym_trials(spec: NeurogymTask, count: int, rng: np.random.Generator) ->
         obs.append(np.asarray(env.ob, dtype=np.float32))
         labels.append(np.asarray(env.gt, dtype=np.int64))
     if obs[0].shape[1] != spec.inputs:
-        raise ValueError(f"task.inputs: {spec.env} observes {obs[0].shape[1]} channels, the spec says {spec.inputs}")
+        raise UserError(f"task.inputs: {spec.env} observes {obs[0].shape[1]} channels, the spec says {spec.inputs}")
     if max(int(lab.max()) for lab in labels) >= spec.actions:
-        raise ValueError(f"task.actions: {spec.env} uses more than {spec.actions} actions")
+        raise UserError(f"task.actions: {spec.env} uses more than {spec.actions} actions")
     steps = max(o.shape[0] for o in obs)
     inputs = np.zeros((count, steps, spec.inputs), dtype=np.float32)
     targets = np.zeros((count, steps, 1), dtype=np.float32)

@@ -12,6 +12,7 @@ import numpy as np
 from ..spec.task import DigitParityTask
 from .sequences import SequenceData
 from .data import TaskData, task_streams
+from ..errors import UserError
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -25,13 +26,13 @@ def read_idx(path: str | Path) -> np.ndarray:
     with opener(path, "rb") as fh:
         raw = fh.read()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
-        raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
+        raise UserError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
     dtype, rank = np.dtype(IDX_TYPES[raw[2]]), raw[3]
     shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
     offset = 4 + 4 * rank
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - offset != expected:
-        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes) but {len(raw) - offset} "
+        raise UserError(f"{path}: IDX header says shape {shape} ({expected} bytes) but {len(raw) - offset} "
                          "bytes of data follow")
     return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(shape)
 
@@ -43,7 +44,7 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     arr = np.asarray(array)
     dtype = arr.dtype.newbyteorder(">") if arr.dtype.itemsize > 1 else arr.dtype
     if dtype not in codes:
-        raise ValueError(f"IDX cannot store dtype {arr.dtype}")
+        raise UserError(f"IDX cannot store dtype {arr.dtype}")
     header = bytes([0, 0, codes[dtype], arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
     Path(path).write_bytes(header + arr.astype(dtype).tobytes())
 
@@ -82,11 +83,11 @@ def load_images(spec: DigitParityTask, rng: np.random.Generator) -> tuple[ImageS
         if split is None:
             continue
         if split.images.shape[0] != split.labels.shape[0]:
-            raise ValueError(f"{name}: {split.images.shape[0]} images but {split.labels.shape[0]} labels")
+            raise UserError(f"{name}: {split.images.shape[0]} images but {split.labels.shape[0]} labels")
         if split.images.shape[1] != spec.pixels:
-            raise ValueError(f"{name}: images have {split.images.shape[1]} pixels; task.pixels is {spec.pixels}")
+            raise UserError(f"{name}: images have {split.images.shape[1]} pixels; task.pixels is {spec.pixels}")
         if split.labels.min() < 0 or split.labels.max() >= spec.classes:
-            raise ValueError(f"{name}: labels span {split.labels.min()}..{split.labels.max()}; task.classes is "
+            raise UserError(f"{name}: labels span {split.labels.min()}..{split.labels.max()}; task.classes is "
                              f"{spec.classes}")
     if test is None:
         order = rng.permutation(data.images.shape[0])

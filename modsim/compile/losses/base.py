@@ -50,3 +50,10 @@ class LossTerm:
     def heldout(self, hidden: np.ndarray) -> dict[str, float]:
         """Values on the held-out activity (trials, time, units) at a checkpoint (MINE: `mi`)."""
         return {}
+
+    def state_dict(self) -> dict:
+        """Everything the term carries from step to step (networks, optimisers, generators), for resuming."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` returned."""

@@ -172,6 +172,20 @@ class MineTerm(LossTerm):
         term = self.spec.weight * estimate if self.spec.weight > 0 else None
         return term, {"mi_estimate": estimate.detach()}
 
+    def state_dict(self) -> dict:
+        """The statistics network, its optimiser, its generator and the moving average."""
+        est = self.estimator
+        return {"net": est.net.state_dict(), "optimizer": est.optimizer.state_dict(),
+                "generator": est.generator.get_state(), "moving_average": est._ma}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the statistics network's training state."""
+        est = self.estimator
+        est.net.load_state_dict(state["net"])
+        est.optimizer.load_state_dict(state["optimizer"])
+        est.generator.set_state(state["generator"].cpu())
+        est._ma = state["moving_average"]
+
     @torch.no_grad()
     def heldout(self, hidden) -> dict[str, float]:
         """The estimate on held-out activity: the metric `mi`."""

@@ -1,6 +1,7 @@
 """A plugin package outside modsim, as a researcher would write one: a task, a cell, a metric and a loss term,
 each registered through an entry point (see `tests/test_plugins.py`, which installs it in a throwaway
-environment). Nothing here touches modsim's own files."""
+environment). Nothing here touches modsim's own files. The torch parts live in `torch_parts.py`, named by
+import strings, so validating a spec never imports torch."""
 
 from __future__ import annotations
 
@@ -72,35 +73,6 @@ class ClippedCellSpec(CellSpec):
     """Number of units."""
 
 
-def _clipped_cell():
-    import torch
-    from torch import nn
-
-    class ClippedCell(nn.Module):
-        """The torch side of `ClippedCellSpec`."""
-
-        gate_blocks = ("all",)
-        analysed_block = "all"
-        has_preactivation = False
-
-        def __init__(self, input_dim: int, spec: ClippedCellSpec):
-            super().__init__()
-            n = spec.units
-            self.weight_ih_l0 = nn.Parameter(torch.randn(n, input_dim) / input_dim ** 0.5)
-            self.weight_hh_l0 = nn.Parameter(torch.randn(n, n) * 0.5 / n ** 0.5)
-            self.bias_l0 = nn.Parameter(torch.zeros(n))
-
-        def forward(self, inputs, state=None, generator=None):
-            h = inputs.new_zeros(inputs.shape[0], self.weight_hh_l0.shape[0]) if state is None else state
-            states = []
-            for u in inputs.unbind(1):
-                h = torch.clamp(u @ self.weight_ih_l0.T + h @ self.weight_hh_l0.T + self.bias_l0, -1.0, 1.0)
-                states.append(h)
-            return torch.stack(states, dim=1), h
-
-    return ClippedCell
-
-
 class ActivityL2Spec(ConstraintSpec):
     """Penalise the mean squared activity (a metabolic cost)."""
 
@@ -108,24 +80,6 @@ class ActivityL2Spec(ConstraintSpec):
     """Constraint kind."""
     weight: float = Field(ge=0.0)
     """Coefficient of the penalty."""
-
-
-def _activity_term():
-    from modsim.compile.losses import LossTerm
-
-    class ActivityL2(LossTerm):
-        """weight x mean(h^2) over the minibatch."""
-
-        name = "activity_l2"
-        order = 2
-
-        def __init__(self, spec: ActivityL2Spec, context):
-            self.weight = spec.weight
-
-        def loss(self, outputs, targets, hidden):
-            return self.weight * hidden.pow(2).mean(), {}
-
-    return ActivityL2
 
 
 def _mean_rate(snapshot, context):
@@ -139,12 +93,12 @@ def register_task() -> None:
 
 def register_cell() -> None:
     """Entry point `modsim.cells`."""
-    modsim.register_cell(ClippedCellSpec, _clipped_cell())
+    modsim.register_cell(ClippedCellSpec, "modsim_toyplugin.torch_parts:ClippedCell")
 
 
 def register_constraint() -> None:
     """Entry point `modsim.constraints`."""
-    modsim.register_constraint(ActivityL2Spec, _activity_term())
+    modsim.register_constraint(ActivityL2Spec, "modsim_toyplugin.torch_parts:ActivityL2")
 
 
 def register_metric() -> None:
