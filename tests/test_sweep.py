@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from modsim.cli import main
-from modsim.store import open_run, read_metrics
+from modsim.store import open_run, read_metrics, read_section
 from modsim.store.layout import SWEEP_RUNS as RUNS
 from modsim.store.sweep import run_status
 from modsim.sweep import expand
@@ -83,7 +83,6 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     stamps = {n: open_run(sweep_dir / RUNS / n).attrs["finished"] for n in done_before}
     resumed = subprocess.run(_sweep_cmd(killed, ["--jobs", "2"]), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{len(done_before)} already finished" in resumed.stdout
     assert len(finished_runs(sweep_dir)) == 6
     assert {n: open_run(sweep_dir / RUNS / n).attrs["finished"] for n in done_before} == stamps  # untouched
     clean = tmp_path / "clean"
@@ -138,3 +137,113 @@ def test_summarize_two_sweeps_and_statistics():
     a, b = rng.standard_normal(5), rng.standard_normal(7) + 1
     assert welch_p(a, b)[1] == pytest.approx(sstats.ttest_ind(a, b, equal_var=False).pvalue)
     assert np.isnan(welch_p(a[:1], b)[1])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _started(sweep_dir: Path) -> set[str]:
+    runs = sweep_dir / RUNS
+    return {p.name for p in runs.iterdir() if (p / "zarr.json").exists()} if runs.exists() else set()
+
+
+LONG = ["training.steps=400", "training.checkpoint_every=100"]
+"""Runs long enough (a few seconds each) to be stopped in the middle."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["sigterm_parent", "ctrl_c_group"])
+def test_signals_stop_every_worker_and_the_rerun_is_identical(tmp_path, how):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    store = tmp_path / "stopped"
+    cmd = [sys.executable, "-m", "modsim.cli", "sweep", str(SPEC), *sets(TINY + LONG + [GRID]), "--store", str(store),
+           "--jobs", "2"]
+    proc = subprocess.Popen(cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sweep_dir = store / "gru_lorenz_rossler"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(_started(sweep_dir)) < 2:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    if how == "sigterm_parent":
+        os.kill(proc.pid, signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    begun = _started(sweep_dir)
+    stop = time.time() + 10
+    while time.time() < stop and (proc.poll() is None or _group_alive(proc.pid)):  # poll reaps the parent
+        time.sleep(0.1)
+    assert not _group_alive(proc.pid), "a process of the sweep outlived the signal by 10 s"
+    assert proc.wait() != 0
+    assert _started(sweep_dir) == begun  # no run began after the signal
+    for name in begun:
+        status = open_run(sweep_dir / RUNS / name).attrs["status"]
+        assert status in ("interrupted", "finished"), (name, status)
+        assert not (sweep_dir / RUNS / name / ".lock").exists()
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    single = subprocess.run(cmd[:-4] + ["--store", str(tmp_path / "single"), "--jobs", "1"], env=env,
+                            capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-2000:]
+    _assert_same_sweeps(sweep_dir, tmp_path / "single" / "gru_lorenz_rossler")
+
+
+def _assert_same_sweeps(a_dir: Path, b_dir: Path) -> None:
+    a, b = metrics_of(a_dir), metrics_of(b_dir)
+    assert a.keys() == b.keys() and len(a) == 6
+    for run in a:
+        for key in a[run]:
+            np.testing.assert_array_equal(a[run][key], b[run][key], err_msg=f"{run} {key}")
+        np.testing.assert_array_equal(read_section(open_run(a_dir / RUNS / run), "train")["total"],
+                                      read_section(open_run(b_dir / RUNS / run), "train")["total"])
+
+
+@pytest.mark.slow
+def test_two_sweeps_on_one_store_run_each_run_once_and_agree_with_one_sweep(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    both = [subprocess.Popen(_sweep_cmd(tmp_path / "shared", ["--jobs", "1"]), env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in both]
+    assert [p.returncode for p in both] == [0, 0], [o[1][-1500:] for o in outs]
+    shared = tmp_path / "shared" / "gru_lorenz_rossler"
+    assert len(finished_runs(shared)) == 6
+    for name in finished_runs(shared):
+        group = open_run(shared / RUNS / name)
+        assert not (shared / RUNS / name / ".lock").exists()
+        steps = read_section(group, "train")["step"]
+        np.testing.assert_array_equal(steps, np.arange(1, 13))  # trained once: every step once
+        np.testing.assert_array_equal(read_section(group, "checkpoints")["step"], [0, 6, 12])
+    single = subprocess.run(_sweep_cmd(tmp_path / "single", ["--jobs", "2"]), env=env, capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-1500:]
+    _assert_same_sweeps(shared, tmp_path / "single" / "gru_lorenz_rossler")
+
+
+SWEEP_SPECS = [p for p in sorted((ROOT / "specs").rglob("*.yaml")) if "sweep:" in p.read_text()]
+
+
+@pytest.mark.parametrize("path", SWEEP_SPECS, ids=[str(p.relative_to(ROOT / "specs")) for p in SWEEP_SPECS])
+def test_a_sweep_run_gives_the_same_numbers_whatever_the_workers_thread_count(path, tmp_path):
+    """What `--jobs` changes in a worker is torch's thread count; the run sets the spec's own."""
+    import torch
+
+    from modsim.execute import execute_run
+    from tests.test_pipeline import shrunk
+
+    base = shrunk(path)
+    run = expand(path, _shrink_overrides(base))[1][0]
+    results = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        execute_run(run.spec, tmp_path / f"t{threads}")
+        results.append(read_metrics(open_run(tmp_path / f"t{threads}")))
+    torch.set_num_threads(2)
+    for key in results[0]:
+        np.testing.assert_array_equal(results[0][key], results[1][key], err_msg=key)
+
+
+def _shrink_overrides(spec) -> list[str]:
+    return SHRINK + spec.task.shrink() + (shrink_mine() if spec.mine is not None else [])

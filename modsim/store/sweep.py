@@ -23,16 +23,30 @@ def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], sw
     when it holds another."""
     path = Path(path)
     digest = spec_hash(spec_json)
-    if (path / "zarr.json").exists():
-        group = zarr.open_group(str(path), mode="r+")
-        if group.attrs.get("sweep_sha256") != digest:
-            raise FileExistsError(f"{path} holds a different sweep (spec hash differs); choose another "
-                                  "--name or pass --overwrite")
-        return group
-    group = zarr.open_group(str(path), mode="w-", zarr_format=3)
-    group.attrs.update({"store_version": layout.STORE_VERSION, "kind": layout.KIND_SWEEP, "name": path.name,
-                        "spec": spec_json, "sweep_sha256": digest, "runs": list(run_names), "swept": sorted(swept)})
-    group.create_group(layout.SWEEP_RUNS)
+    try:  # the directory is created atomically: of two sweeps started together, one creates the store
+        path.mkdir(parents=True)
+    except FileExistsError:
+        return _reopen(path, digest)
+    attrs = {"store_version": layout.STORE_VERSION, "kind": layout.KIND_SWEEP, "name": path.name, "spec": spec_json,
+             "sweep_sha256": digest, "runs": list(run_names), "swept": sorted(swept)}
+    (path / layout.SWEEP_RUNS).mkdir()
+    group = zarr.open_group(str(path), mode="a", zarr_format=3, attributes=attrs)
+    return group
+
+
+def _reopen(path: Path, digest: str, wait_seconds: float = 10.0) -> zarr.Group:
+    """An existing sweep store holding the same sweep (another process may still be writing its metadata)."""
+    import time
+
+    deadline = time.monotonic() + wait_seconds
+    while not (path / "zarr.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not (path / "zarr.json").exists():
+        raise FileExistsError(f"{path} exists and is not a sweep store; choose another --name")
+    group = zarr.open_group(str(path), mode="r+")
+    if group.attrs.get("sweep_sha256") != digest:
+        raise FileExistsError(f"{path} holds a different sweep (spec hash differs); choose another --name or pass "
+                              "--overwrite")
     return group
 
 

@@ -26,11 +26,20 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _interrupt_once(signum, frame) -> None:
+    """A worker's first SIGINT or SIGTERM interrupts its run; later ones are ignored, so marking the run
+    interrupted is never itself interrupted (Ctrl-C reaches the workers, then the parent's SIGTERM)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _worker_init(stop, parent: int) -> None:
-    """In each worker: SIGTERM interrupts the run like Ctrl-C; die with the parent."""
+    """In each worker: SIGINT and SIGTERM interrupt the run once; die with the parent."""
     global _stop
     _stop = stop
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt_once)
+    signal.signal(signal.SIGINT, _interrupt_once)
     try:  # Linux: the kernel sends SIGTERM when the parent dies
         import ctypes
 
