@@ -94,3 +94,13 @@ def test_yaml_12_booleans_keep_words_as_strings(tmp_path: Path):
     spec_file.write_text(GOOD.replace("name: tiny", "name: 'no'\ndescription: on"))
     spec = load_spec(spec_file)
     assert spec.name == "no" and spec.description == "on"
+
+
+def test_yaml_merge_keys_work_and_explicit_keys_override(tmp_path: Path):
+    spec = tmp_path / "merged.yaml"
+    spec.write_text("name: merged\nnetwork:\n  cell: {kind: gru, units: 8}\n  groups: {g1: 4, g2: 4}\n"
+                    "  readouts:\n    - {name: out, dim: 6, from: [g1, g2]}\n"
+                    "task:\n  <<: {kind: lorenz_rossler, length: 50, drop: 10, washout: 7}\n  washout: 5\n"
+                    "training: {steps: 2}\n")
+    loaded = load_spec(spec)
+    assert (loaded.task.kind, loaded.task.length, loaded.task.washout) == ("lorenz_rossler", 50, 5)

@@ -17,10 +17,11 @@ from .common import console, fmt, user_errors
 @user_errors
 def analyze(run_path: str, plan_file: str | None) -> None:
     """Re-run an analysis plan on a stored run (no retraining); results go to RUN/analysis."""
-    from ..evaluate import analyze_run
     from ..spec import load_analysis_plan
 
-    plan = load_analysis_plan(plan_file) if plan_file is not None else None
+    plan = load_analysis_plan(plan_file) if plan_file is not None else None  # checked before torch is imported
+    from ..evaluate import analyze_run
+
     results = analyze_run(run_path, plan)
     table = Table(title=f"{Path(run_path).name}: analysis at step {int(results['step'][-1])}")
     table.add_column("metric")

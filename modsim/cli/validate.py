@@ -15,12 +15,16 @@ from .common import EXIT_INVALID, console, report_spec_error, user_errors
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Override a field before validation, e.g. --set training.steps=10.")
 def validate(files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
-    """Validate spec FILES; exit 2 listing every problem with its field and file:line."""
+    """Validate spec FILES (and every run of a `sweep` section); exit 2 listing every problem with its field
+    and file:line."""
+    from ..sweep import expand
+
     bad = 0
     for f in files:
         try:
-            load_spec(f, list(overrides))
-            console.print(f"[green]ok[/] {f}", highlight=False)
+            spec = load_spec(f, list(overrides))
+            runs = expand(f, list(overrides))[1] if spec.sweep is not None else []
+            console.print(f"[green]ok[/] {f}" + (f" ({len(runs)} sweep runs)" if runs else ""), highlight=False)
         except SpecError as exc:
             report_spec_error(exc)
             bad += 1

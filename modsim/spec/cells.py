@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from .base import SpecModel
+
+
+Units = Annotated[int, Field(gt=0, le=1_000_000)]
+"""A number of recurrent units (at most a million: the weights alone would need 4 TB)."""
 
 
 class CellSpec(SpecModel):
@@ -15,7 +19,7 @@ class CellSpec(SpecModel):
 
     kind: str
     """Cell family (each subclass narrows it to one literal)."""
-    units: PositiveInt
+    units: Units
     """Number of recurrent units N."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
@@ -37,7 +41,7 @@ class GRUCellSpec(CellSpec):
 
     kind: Literal["gru"]
     """Cell family: a gated recurrent unit."""
-    units: PositiveInt
+    units: Units
     """Number of recurrent units N."""
     bias: bool = True
     """Whether the gates carry bias vectors."""
@@ -48,7 +52,7 @@ class RNNCellSpec(CellSpec):
 
     kind: Literal["rnn"]
     """Cell family: a plain (Elman) recurrent network."""
-    units: PositiveInt
+    units: Units
     """Number of recurrent units N."""
     nonlinearity: Literal["tanh", "relu"] = "tanh"
     """Activation f of the hidden state."""
@@ -65,7 +69,7 @@ class LeakyCellSpec(CellSpec):
     kind: Literal["leaky"]
     """Cell family: leaky integrator with tanh rates."""
     capabilities: ClassVar[frozenset[str]] = frozenset({"preactivation"})
-    units: PositiveInt
+    units: Units
     """Number of recurrent units N."""
     alpha: float = Field(default=0.1, gt=0.0, le=1.0)
     """Leak rate alpha = dt / tau (1 makes it a plain RNN on the pre-activation)."""
@@ -86,7 +90,7 @@ class CTRNNCellSpec(CellSpec):
     kind: Literal["ctrnn"]
     """Cell family: continuous-time rate network."""
     capabilities: ClassVar[frozenset[str]] = frozenset({"dynamics"})
-    units: PositiveInt
+    units: Units
     """Number of recurrent units N."""
     tau: float = Field(default=100.0, gt=0.0)
     """Time constant (ms)."""

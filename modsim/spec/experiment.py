@@ -14,6 +14,11 @@ from .task import TaskSpec
 from .training import Training
 
 
+MEMORY_LIMIT_BYTES = 256 * 2**30
+"""Specs whose estimated memory (weights and optimiser state, a minibatch's activations, the task's data)
+exceeds this are refused at validation, before anything is allocated."""
+
+
 class Spec(SpecModel):
     """A complete modsim experiment: network, task, constraints, training and analysis plan."""
 
@@ -71,12 +76,30 @@ class Spec(SpecModel):
                 f"{self.task.kind!r} has {self.task.output_dim} targets")
         self._check_input_pathways()
         self._check_analysis()
+        self._check_size()
         step = self.task.time_step()
         cell_step = self.network.cell.time_step()
         if step is not None and cell_step is not None and step != cell_step:
             raise ValueError(f"task.dt: {step} ms differs from network.cell.dt {cell_step} ms; "
                              "the task's time step must be the cell's Euler step")
         return self
+
+    def _check_size(self) -> None:
+        """Refuse, before anything is allocated, a spec whose estimated memory exceeds MEMORY_LIMIT_BYTES,
+        naming the field that makes it so."""
+        n, inputs = self.network.units, self.task.input_dim
+        blocks = 3 if self.network.cell.kind == "gru" else 1  # the built-in cells' row blocks (an estimate)
+        steps = self.task.steps_per_sequence()
+        estimate = {"network.cell.units": 4 * 4 * blocks * n * (n + inputs + 1),  # weights, grads, Adam moments
+                    "training.batch": 4 * 4 * blocks * self.training.batch * steps * n,  # activations kept for autograd
+                    **self.task.data_bytes()}
+        total = sum(estimate.values())
+        if total > MEMORY_LIMIT_BYTES:
+            field = max(estimate, key=estimate.get)
+            parts = ", ".join(f"{k} {v / 2**30:.3g} GiB" for k, v in sorted(estimate.items(), key=lambda kv: -kv[1]))
+            raise ValueError(f"{field}: this spec would need about {total / 2**30:.3g} GiB ({parts}; a minibatch's "
+                             f"activations grow with training.batch x {steps} steps per sequence x units); the limit "
+                             f"is {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB")
 
     def _check_input_pathways(self) -> None:
         if not isinstance(self.network.inputs, PerGroupInputs):

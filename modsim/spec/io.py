@@ -51,6 +51,8 @@ class _StrictLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` merges a mapping; its keys may be overridden
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -59,7 +61,20 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
+def _refuse_binary(loader: _StrictLoader, node: yaml.Node) -> None:
+    raise yaml.constructor.ConstructorError(None, None, "!!binary values are not allowed in specs (a tag)",
+                                            node.start_mark)
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:binary", _refuse_binary)
+
+MAX_SPEC_BYTES = 1 << 20
+"""A spec (or plan) file larger than this is refused before it is parsed."""
+MAX_NODES = 100_000
+"""A document whose aliases expand to more nodes than this is refused (an alias bomb) before any walk."""
+MAX_DEPTH = 64
+"""Deeper nesting than this is refused."""
 # YAML 1.2 booleans: only true/false (so keys like `on`, `no`, `y` stay strings).
 _StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
@@ -243,14 +258,72 @@ def _refine(loc: Loc, msg: str, data: Any) -> Loc:
     return tuple(refined)
 
 
+def _expanded_size(root: yaml.Node, filename: str) -> None:
+    """Refuse documents whose aliases expand past MAX_NODES or that nest deeper than MAX_DEPTH. Shared
+    nodes are counted once per reference (memoised), so a bomb is measured without being expanded."""
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = ([v for pair in node.value for v in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if not done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            if len(stack) > 4 * MAX_NODES:
+                break
+            continue
+        sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+        depths[id(node)] = 1 + max((depths.get(id(c), 0) for c in children), default=0)
+        if sizes[id(node)] > MAX_NODES:
+            line = node.start_mark.line + 1
+            raise SpecError([Problem("", f"{filename}:{line}", f"YAML aliases expand this document past {MAX_NODES} "
+                                     "values (an alias bomb?); write the values out instead")])
+        if depths[id(node)] > MAX_DEPTH:
+            raise SpecError([Problem("", f"{filename}:{node.start_mark.line + 1}",
+                                     f"the document nests deeper than {MAX_DEPTH} levels")])
+    else:
+        return
+    raise SpecError([Problem("", f"{filename}:1", f"the document has more than {MAX_NODES} values")])
+
+
+_OPEN = (yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken, yaml.FlowSequenceStartToken,
+         yaml.FlowMappingStartToken)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)
+
+
+def _check_depth(text: str, filename: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the token stream (no recursion, nothing built)."""
+    depth = 0
+    for token in yaml.scan(text, Loader=_StrictLoader):
+        if isinstance(token, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError([Problem("", f"{filename}:{token.start_mark.line + 1}",
+                                         f"the document nests deeper than {MAX_DEPTH} levels")])
+        elif isinstance(token, _CLOSE):
+            depth -= 1
+
+
 def _parse_yaml(text: str, filename: str) -> tuple[Any, yaml.Node | None]:
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError([Problem("", f"{filename}:1", f"the file has {len(text)} characters; a spec or plan has at "
+                                 f"most {MAX_SPEC_BYTES}")])
     try:
+        _check_depth(text, filename)
         loader = _StrictLoader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _expanded_size(node, filename)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:
+        raise SpecError([Problem("", f"{filename}:1", f"the document nests deeper than {MAX_DEPTH} levels")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -346,11 +419,7 @@ def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: 
 
 def load_analysis_plan(path: str | Path) -> Analysis:
     """Load an analysis plan file (the body of a spec's `analysis` section) with located errors."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([Problem("", str(path), f"cannot read plan file: {exc.strerror}")]) from None
+    text = _read_text(Path(path), "plan")
     return _validate_text(text, str(path), Analysis, None,
                           "an analysis plan must be a YAML mapping (metrics, communities, induced_q, ...)")
 
@@ -358,8 +427,21 @@ def load_analysis_plan(path: str | Path) -> Analysis:
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
     """Load and validate a YAML spec file, applying `PATH=VALUE` overrides."""
     path = Path(path)
+    return parse_spec_text(_read_text(path, "spec"), str(path), overrides)
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A spec or plan file's text; SpecError for a missing, unreadable, oversized or non-UTF-8 file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError([Problem("", f"{path}:1", f"the file has {path.stat().st_size} bytes; a {what} file has "
+                                     f"at most {MAX_SPEC_BYTES}")])
+        raw = path.read_bytes()
     except OSError as exc:
-        raise SpecError([Problem("", str(path), f"cannot read spec file: {exc.strerror}")]) from None
-    return parse_spec_text(text, str(path), overrides)
+        raise SpecError([Problem("", str(path), f"cannot read {what} file: {exc.strerror}")]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise SpecError([Problem("", f"{path}:{line}", f"{path.name} is not UTF-8 text (byte {exc.start}); save it "
+                                 "as UTF-8")]) from None

@@ -165,14 +165,15 @@ class Network(SpecModel):
         if isinstance(self.inputs, PerGroupInputs):
             for g in self.inputs.channels:
                 if g not in names:
-                    raise ValueError(f"inputs.channels names group {g!r}; known groups: {sorted(names)}")
+                    raise ValueError(f"inputs.channels.{g}: names group {g!r}; known groups: {sorted(names)}")
         head_names = [r.name for r in self.readouts]
         if len(set(head_names)) != len(head_names):
             raise ValueError(f"readouts: head names must be unique, got {head_names}")
-        for r in self.readouts:
+        for i, r in enumerate(self.readouts):
             for g in r.from_:
                 if g not in names:
-                    raise ValueError(f"readout {r.name!r} reads from unknown group {g!r}; known: {sorted(names)}")
+                    raise ValueError(f"readouts[{i}].from: readout {r.name!r} reads from unknown group {g!r}; "
+                                     f"known: {sorted(names)}")
         if self.competition == "max" and len({r.dim for r in self.readouts}) != 1:
             raise ValueError("competition 'max' needs readouts of equal `dim`")
         if isinstance(self.recurrent, ModularMask) and self.recurrent.count is not None:

@@ -111,6 +111,15 @@ class TaskSpec(SpecModel):
         shipped spec shrunk this way)."""
         return []
 
+    def data_bytes(self) -> dict[str, int]:
+        """Estimated bytes of the task's data, by the field that sets them (checked before anything is
+        allocated); none known by default."""
+        return {}
+
+    def steps_per_sequence(self) -> int:
+        """Time steps of one training sequence (for the memory estimate of a minibatch); 1 when unknown."""
+        return 1
+
 
 class LorenzRosslerTask(TaskSpec):
     """Separate the elementwise sum of a Lorenz and a Roessler trajectory into both signals.
@@ -166,6 +175,15 @@ class LorenzRosslerTask(TaskSpec):
     def washout(self) -> int:
         """Leading steps excluded from the loss and the metrics (the `washout` field)."""
         return self.washout_steps
+
+    def data_bytes(self) -> dict[str, int]:
+        """Both systems integrated in float64 for every trajectory (kept and dropped points, substeps)."""
+        points = (self.train_trajectories + self.eval_trajectories) * (self.length + self.drop)
+        return {"task.length": points * 9 * 8 * 2}
+
+    def steps_per_sequence(self) -> int:
+        """The kept points."""
+        return self.length
 
     @classmethod
     def shrink(cls) -> list[str]:
@@ -248,6 +266,14 @@ class FlipFlopTask(TaskSpec):
     def sign_success_threshold(self) -> float:
         """The task's `success_threshold`."""
         return self.success_threshold
+
+    def data_bytes(self) -> dict[str, int]:
+        """The held-out sequences."""
+        return {"task.length": self.eval_sequences * (self.transient + self.length) * 3 * self.bits * 4}
+
+    def steps_per_sequence(self) -> int:
+        """Transient and scored steps."""
+        return self.transient + self.length
 
     @classmethod
     def shrink(cls) -> list[str]:

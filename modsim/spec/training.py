@@ -23,9 +23,9 @@ class Optimizer(SpecModel):
 class Training(SpecModel):
     """How the model is optimised."""
 
-    steps: PositiveInt
+    steps: Annotated[int, Field(gt=0, le=1_000_000_000)]
     """Number of model (optimiser) steps."""
-    batch: PositiveInt = 50
+    batch: Annotated[int, Field(gt=0, le=1_000_000)] = 50
     """Sequences per minibatch."""
     optimizer: Optimizer = Optimizer()
     """Optimiser of the network."""

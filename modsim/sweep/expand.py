@@ -58,8 +58,13 @@ def expand(spec_file: str | Path, overrides: list[str] | None = None) -> tuple[S
     if base.sweep is None:
         raise SpecError([Problem("sweep", str(spec_file), "this spec has no `sweep` section; use `modsim run`")])
     sweep = base.sweep
+    lines = _sweep_lines(spec_file)
     for path in [*sweep.grid, *sweep.zip]:
-        parse_override(f"{path}=0")  # path syntax
+        try:
+            parse_override(f"{path}=0")  # path syntax
+        except SpecError as exc:
+            raise SpecError([Problem(f"sweep: {path}", lines.get(path, str(spec_file)), p.message)
+                             for p in exc.problems]) from None
     axes: list[list[dict[str, Any]]] = []
     for path, values in sweep.grid.items():
         axes.append([{path: v} for v in values])
@@ -78,16 +83,40 @@ def expand(spec_file: str | Path, overrides: list[str] | None = None) -> tuple[S
         try:
             spec = load_spec(spec_file, run_overrides)
         except SpecError as exc:
-            problems += [Problem(p.field, f"run {name} ({p.source})", p.message) for p in exc.problems]
+            problems += [Problem(p.field, _swept_source(p.source, values, lines, name), p.message) for p in exc.problems]
             continue
         runs.append(PlannedRun(name, values, spec))
     dupes = sorted({r.name for r in runs if [x.name for x in runs].count(r.name) > 1})
     if dupes:
-        problems.append(Problem("sweep.name_fields", str(spec_file), f"runs share the names {dupes}; "
+        problems.append(Problem("sweep.name_fields", lines.get("", str(spec_file)), f"runs share the names {dupes}; "
                                 "add the distinguishing paths to name_fields"))
     if problems:
         raise SpecError(problems)
     return base, runs
+
+
+def _sweep_lines(spec_file: str | Path) -> dict[str, str]:
+    """`file:line` of every swept path of a spec's sweep section (key "" for the section itself)."""
+    from ..spec.io import _Locator, _parse_yaml
+
+    _, node = _parse_yaml(Path(spec_file).read_text(encoding="utf-8"), str(spec_file))
+    locator = _Locator(node, str(spec_file))
+    out = {"": locator.source(("sweep",))}
+    for loc in locator.lines:
+        if len(loc) == 3 and loc[0] == "sweep" and loc[1] in ("grid", "zip"):
+            out[str(loc[2])] = locator.source(loc)
+    if ("sweep", "seeds") in locator.lines:
+        out["training.seed"] = locator.source(("sweep", "seeds"))
+    return out
+
+
+def _swept_source(source: str, values: dict[str, Any], lines: dict[str, str], name: str) -> str:
+    """Where a run's problem comes from: the spec's line of the swept value that caused it, else the run."""
+    if source.startswith("--set "):
+        path = source.removeprefix("--set ").split("=", 1)[0]
+        if path in values and path in lines:
+            return f"{lines[path]} (run {name})"
+    return f"{source} (run {name})"
 
 
 def describe(runs: list[PlannedRun]) -> list[str]:
