@@ -52,6 +52,8 @@ def user_errors(command):
             sys.exit(EXIT_INVALID)
         except (FileNotFoundError, FileExistsError, UserError, RunLocked) as exc:
             error(str(exc))
+        except (PermissionError, NotADirectoryError, IsADirectoryError) as exc:  # a read-only or misplaced store
+            error(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
 
     return wrapper
 
