@@ -102,7 +102,7 @@ def mine_steps(exp, inputs: torch.Tensor):
 
     def run() -> None:
         for _ in range(term.spec.steps_per_update):
-            term.estimator.train_step(*pair)
+            term.estimators[0].train_step(*pair)
     return run
 
 

@@ -47,7 +47,7 @@ def main() -> None:
 
     def statistics_steps() -> None:
         for _ in range(spec.mine.steps_per_update):
-            mine.estimator.train_step(*pair)
+            mine.estimators[0].train_step(*pair)
 
     torch.manual_seed(0)
     gru = nn.GRU(3, args.units, batch_first=True).to(device)

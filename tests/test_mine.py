@@ -19,7 +19,7 @@ def _pairs(n: int, d: int, rho: float, g: torch.Generator) -> tuple[torch.Tensor
 def _fit(d: int, rho: float, steps: int = 800) -> float:
     spec = MineConstraint(kind="mine", between=("a", "b"), weight=0.0, hidden=64, noise=0.0, lr=3e-3,
                           clip_value=None)
-    est = MineEstimator(spec, d, d, torch.device("cpu"), seed=0)
+    est = MineEstimator(spec, [d, d], torch.device("cpu"), seed=0)
     g = torch.Generator().manual_seed(1)
     for _ in range(steps):
         est.train_step(*_pairs(512, d, rho, g))
@@ -46,7 +46,7 @@ def test_dv_bound_of_constant_critic_is_zero():
 
 def test_estimate_leaves_statistics_network_unchanged_and_differentiable():
     spec = MineConstraint(kind="mine", between=("a", "b"), weight=1.0, hidden=16, noise=0.1)
-    est = MineEstimator(spec, 3, 3, torch.device("cpu"), seed=0)
+    est = MineEstimator(spec, [3, 3], torch.device("cpu"), seed=0)
     x = torch.randn(64, 3, requires_grad=True)
     y = torch.randn(64, 3)
     est.estimate(x, y).backward()
@@ -60,7 +60,61 @@ def test_standardized_estimate_ignores_scale():
     spec = MineConstraint(kind="mine", between=("a", "b"), weight=1.0, hidden=32, noise=0.1, standardize=True)
     g = torch.Generator().manual_seed(0)
     x, y = _pairs(2048, 3, 0.8, g)
-    a = MineEstimator(spec, 3, 3, torch.device("cpu"), seed=0)
-    b = MineEstimator(spec, 3, 3, torch.device("cpu"), seed=0)
+    a = MineEstimator(spec, [3, 3], torch.device("cpu"), seed=0)
+    b = MineEstimator(spec, [3, 3], torch.device("cpu"), seed=0)
     with torch.no_grad():
         assert float(a.estimate(x, y)) == pytest.approx(float(b.estimate(x, 0.01 * y + 5.0)), abs=1e-4)
+
+
+def _groups(n: int, d: int, k: int, rho: float, g: torch.Generator) -> list[torch.Tensor]:
+    """k groups of d dimensions sharing a latent z: x_k = rho z + sqrt(1 - rho^2) e_k."""
+    z = torch.randn(n, d, generator=g)
+    return [rho * z + math.sqrt(1 - rho ** 2) * torch.randn(n, d, generator=g) for _ in range(k)]
+
+
+def _total_correlation(d: int, k: int, rho: float) -> float:
+    """Closed form: TC = 1/2 (sum_k log det S_kk - log det S) for the Gaussian groups above."""
+    import numpy as np
+
+    cov = np.kron(np.full((k, k), rho ** 2) + (1 - rho ** 2) * np.eye(k), np.eye(d))
+    return 0.5 * (0.0 - np.linalg.slogdet(cov)[1])
+
+
+def _fit_tc(d: int, k: int, rho: float, steps: int = 800) -> float:
+    spec = MineConstraint(kind="mine", between=[f"g{i}" for i in range(k)], weight=0.0, hidden=64, noise=0.0,
+                          lr=3e-3, clip_value=None)
+    est = MineEstimator(spec, [d] * k, torch.device("cpu"), seed=0)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        est.train_step(*_groups(512, d, k, rho, g))
+    with torch.no_grad():
+        return float(est.estimate(*_groups(50_000, d, k, rho, g), noise=False))
+
+
+def test_three_group_total_correlation_matches_the_closed_form():
+    truth = _total_correlation(2, 3, 0.7)
+    estimate = _fit_tc(2, 3, 0.7)
+    assert abs(estimate - truth) <= 0.15 * truth, (estimate, truth)
+
+
+def test_three_independent_groups_have_near_zero_total_correlation():
+    assert abs(_fit_tc(2, 3, 0.0)) < 0.05
+
+
+def test_two_groups_total_correlation_and_pairwise_terms_are_the_same_numbers():
+    """For K = 2 both objectives are today's MI term: same statistics network, same draws, same value."""
+    from modsim.compile.losses.base import TermContext
+    from modsim.compile.losses.mine import MineTerm
+    from modsim.tasks import SequenceData, TaskData
+
+    data = TaskData(train=None, eval=SequenceData(torch.zeros(1, 3, 4).numpy(), torch.zeros(1, 3, 1).numpy()),
+                    washout=0, output_names=["y"], output_sets={"y": [0]})
+    units = {"a": torch.tensor([0, 1]), "b": torch.tensor([2, 3])}
+    hidden = torch.randn(4, 10, 4, generator=torch.Generator().manual_seed(0))
+    values = []
+    for objective in ("total_correlation", "pairwise"):
+        spec = MineConstraint(kind="mine", between=["a", "b"], weight=1.0, hidden=8, objective=objective)
+        term = MineTerm(spec, TermContext(None, torch.device("cpu"), data, units, seed=5))
+        term.before_loss(hidden)
+        values.append(float(term.loss(None, None, hidden)[0]))
+    assert values[0] == values[1]

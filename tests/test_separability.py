@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modsim.analysis import d_cor, d_weights, separation_index
+from modsim.analysis import d_cor, d_k, d_weights
+from modsim.testing.oracles import separation_index
 from modsim.analysis.performance import sign_accuracy
 from modsim.analysis.separability import silenced_groups
 from modsim.testing.strategies import activity, two_group_labels, weight_matrices
@@ -101,3 +102,33 @@ def test_sign_accuracy_counts_only_set_targets():
     outputs = np.array([[5.0, 0.2, -0.1, -2.0, -0.1]])
     assert sign_accuracy(outputs, targets) == pytest.approx(3 / 4)
     assert np.isnan(sign_accuracy(outputs, np.zeros_like(targets)))
+
+
+@given(st.integers(2, 12).flatmap(lambda n: st.tuples(weight_matrices(6, n), two_group_labels(n))))
+def test_d_k_for_two_groups_is_the_papers_d(args):
+    """D_K (Hungarian assignment) equals the MI paper's two-group D on any weights."""
+    w, labels = args
+    a1, a2 = np.abs(w[list(SETS[0])]).sum(axis=0), np.abs(w[list(SETS[1])]).sum(axis=0)
+    assert d_weights(w, SETS, labels) == pytest.approx(separation_index(a1, a2, labels == 1), abs=1e-12)
+
+
+@given(st.integers(2, 5).flatmap(lambda k: st.lists(st.lists(st.floats(0, 10), min_size=k, max_size=k),
+                                                    min_size=k, max_size=k)), st.randoms())
+def test_d_k_bounds_and_relabelling(rows, rnd):
+    e = np.array(rows)
+    d = d_k(e)
+    assert 0.0 <= d <= 1.0
+    p, q = list(range(len(e))), list(range(len(e)))
+    rnd.shuffle(p)
+    rnd.shuffle(q)
+    assert d_k(e[p][:, q]) == pytest.approx(d, abs=1e-12)  # which group or set is called first does not matter
+
+
+def test_d_k_of_one_to_one_and_of_uniform_engagement():
+    assert d_k(np.diag([1.0, 2.0, 3.0])[[2, 0, 1]]) == pytest.approx(1.0)
+    assert d_k(np.ones((3, 3))) == pytest.approx(0.0)
+    labels = np.repeat([0, 1, 2], 4)
+    w = np.zeros((3, 12))
+    for g in range(3):
+        w[(g + 1) % 3, labels == g] = 1.0  # group g reads only set g+1: a perfect (permuted) assignment
+    assert d_weights(w, ([0], [1], [2]), labels, (0, 1, 2)) == pytest.approx(1.0)

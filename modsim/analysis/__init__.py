@@ -6,10 +6,10 @@ from .performance import mse, r2_per_output
 from .metrics import Metric, PlanContext
 from .plan import evaluate_plan
 from .snapshot import Correlations, Snapshot
-from .separability import d_cor, d_weights, output_correlations, separation_index
+from .separability import d_cor, d_k, d_weights, output_correlations
 
 __all__ = [
     "Correlations", "Metric", "PlanContext", "Snapshot", "cosine_similarity", "cross_corr", "d_cor", "d_weights", "directed_q", "evaluate_plan", "functional_adjacency",
     "mse", "newman_q", "output_correlations", "q_cor", "q_max", "q_str", "r2_per_output",
-    "separation_index", "structural_adjacency",
+    "d_k", "structural_adjacency",
 ]

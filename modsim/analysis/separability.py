@@ -1,4 +1,7 @@
-"""Separability indices D of the MI paper: how differently two groups relate to two output sets."""
+"""Separability indices D of the MI paper (how differently two groups relate to two output sets), extended
+to K groups and K sets: D_K = K/(K-1) (max over assignments pi of sum_k E[k, pi(k)] / sum E - 1/K), where
+E[k, j] is the summed engagement of group k's units with set j; the best assignment is found with the
+Hungarian algorithm. For K = 2, D_K is exactly the paper's D."""
 
 from __future__ import annotations
 
@@ -7,42 +10,49 @@ import numpy as np
 from .correlation import cross_corr, trial_corr
 
 
-def separation_index(a1: np.ndarray, a2: np.ndarray, in_group2: np.ndarray) -> float:
-    """D = |sum_i (-1)^{s_i} (a2_i - a1_i)| / sum_i (a2_i + a1_i) for non-negative per-unit values.
+def engagement(per_unit: np.ndarray, labels: np.ndarray, groups: tuple[int, ...]) -> np.ndarray:
+    """E[k, j]: the summed engagement of group `groups[k]`'s units with set j, from per-unit values
+    (sets, units)."""
+    labels = np.asarray(labels)
+    return np.stack([np.abs(per_unit[:, labels == g]).sum(axis=1) for g in groups])
 
-    a^(j)_i: how strongly unit i relates to output set j; `in_group2` marks s_i = 2 (others s_i = 1).
-    D is in [0, 1]; 1 means each group relates to exactly one output set. 0 for all-zero values.
-    """
-    a1, a2 = np.abs(np.asarray(a1, float)), np.abs(np.asarray(a2, float))
-    sign = np.where(np.asarray(in_group2, bool), 1.0, -1.0)
-    total = (a1 + a2).sum()
+
+def best_assignment(e: np.ndarray) -> tuple[np.ndarray, float]:
+    """The assignment of groups (rows) to sets (columns) with the largest summed engagement (Hungarian
+    algorithm) and that sum."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(e, maximize=True)
+    order = np.empty(e.shape[0], dtype=np.int64)
+    order[rows] = cols
+    return order, float(e[rows, cols].sum())
+
+
+def d_k(e: np.ndarray) -> float:
+    """D_K of a K x K engagement matrix (groups x sets): K/(K-1) (best assignment / total - 1/K), in [0, 1];
+    0 for all-zero engagement. For K = 2 it equals the paper's D."""
+    e = np.abs(np.asarray(e, dtype=np.float64))
+    k, total = e.shape[0], e.sum()
     if total <= 0:
         return 0.0
-    return float(min(1.0, abs((sign * (a2 - a1)).sum()) / total))
+    _, best = best_assignment(e)
+    return float(min(1.0, max(0.0, k / (k - 1) * (best / total - 1.0 / k))))
 
 
-def _split(labels: np.ndarray, groups: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.asarray(labels)
-    keep = (labels == groups[0]) | (labels == groups[1])
-    return keep, labels[keep] == groups[1]
+def d_weights(weights: np.ndarray, sets: tuple[list[int], ...], labels: np.ndarray,
+              groups: tuple[int, ...] = (0, 1)) -> float:
+    """D_out / D_in: separability of |weights| (channels, units) of K groups between K channel sets.
 
-
-def d_weights(weights: np.ndarray, sets: tuple[list[int], list[int]], labels: np.ndarray,
-              groups: tuple[int, int] = (0, 1)) -> float:
-    """D_out / D_in: separability of |weights| (channels, units) between two channel sets.
-
-    a^(j)_i = sum over channels k in set j of |w_ki|; only units of the two groups count.
+    Engagement of unit i with set j: sum over channels c in set j of |w_ci|; only the K groups' units count.
     """
     w = np.abs(np.asarray(weights, dtype=np.float64))
-    keep, in2 = _split(labels, groups)
-    a1 = w[sets[0]][:, keep].sum(axis=0)
-    a2 = w[sets[1]][:, keep].sum(axis=0)
-    return separation_index(a1, a2, in2)
+    per_unit = np.stack([w[list(s)].sum(axis=0) for s in sets])
+    return d_k(engagement(per_unit, labels, tuple(groups)))
 
 
-def output_correlations(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], list[int]],
-                        per_trial: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """c_i^(j) = mean_k |corr(h_i, y^(j)_k)| for both output sets: two arrays of shape (units,).
+def output_correlations(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], ...],
+                        per_trial: bool = False) -> tuple[np.ndarray, ...]:
+    """c_i^(j) = mean_k |corr(h_i, y^(j)_k)| for every output set: one array of shape (units,) per set.
 
     Pooled: samples in rows (any leading axes are flattened). `per_trial`: activity and outputs are
     (trials, time, channels) and |corr| is each trial's over time, averaged over trials (the MI paper's
@@ -52,16 +62,15 @@ def output_correlations(activity: np.ndarray, outputs: np.ndarray, sets: tuple[l
     else:
         activity, outputs = np.asarray(activity), np.asarray(outputs)
         c = np.abs(cross_corr(activity.reshape(-1, activity.shape[-1]), outputs.reshape(-1, outputs.shape[-1])))
-    return c[:, sets[0]].mean(axis=1), c[:, sets[1]].mean(axis=1)
+    return tuple(c[:, list(s)].mean(axis=1) for s in sets)
 
 
-def d_cor(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], list[int]],
-          labels: np.ndarray, groups: tuple[int, int] = (0, 1), per_trial: bool = False) -> float:
-    """D_cor: separability of the unit-output correlations c_i^(1), c_i^(2) (see `output_correlations`;
-    `outputs` may be the network outputs or the targets)."""
-    c1, c2 = output_correlations(activity, outputs, sets, per_trial)
-    keep, in2 = _split(labels, groups)
-    return separation_index(c1[keep], c2[keep], in2)
+def d_cor(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], ...],
+          labels: np.ndarray, groups: tuple[int, ...] = (0, 1), per_trial: bool = False) -> float:
+    """D_cor: separability of the unit-output correlations c_i^(j) of K groups between K output sets (see
+    `output_correlations`; `outputs` may be the network outputs or the targets)."""
+    per_unit = np.stack(output_correlations(activity, outputs, sets, per_trial))
+    return d_k(engagement(per_unit, labels, tuple(groups)))
 
 
 SILENCE_RATIO = 0.2

@@ -29,14 +29,14 @@ class Snapshot:
     """Group index of every unit."""
     group_names: list[str]
     """Name of each group index."""
-    output_sets: tuple[list[int], list[int]] | None
-    """The two output-channel sets compared by the D indices."""
-    groups: tuple[int, int] | None
-    """Indices of the two groups compared by the D indices."""
+    output_sets: tuple[list[int], ...] | None
+    """The K output-channel sets compared by the D indices (one per compared group)."""
+    groups: tuple[int, ...] | None
+    """Indices of the K groups compared by the D indices."""
     mi: float | None = None
     """MINE estimate on held-out activity, when a statistics network exists."""
-    input_sets: tuple[list[int], list[int]] | None = None
-    """The two input-channel sets compared by D_in (tasks with separable inputs)."""
+    input_sets: tuple[list[int], ...] | None = None
+    """The K input-channel sets compared by D_in (tasks with separable inputs)."""
     success_threshold: float = 0.9
     """sign_accuracy above which a run counts as a success."""
     all_output_sets: list[list[int]] | None = None

@@ -71,10 +71,34 @@ def weight_matrices(data: RunData, out: Path) -> Figure:
                 "group; lines separate groups. Weights are dimensionless.")
 
 
-def output_correlation_scatter(data: RunData, out: Path) -> Figure | None:
-    """|c_i^(1)| against |c_i^(2)| per unit, marker and colour by group."""
+def output_engagement(data: RunData, out: Path) -> Figure | None:
+    """More than two output sets: every group's mean |corr| with every output set (what D_K assigns)."""
     sets = data.output_sets()
-    if len(sets) < 2 or data.classification or "outputs" not in data.eval:
+    if len(sets) <= 2 or data.classification or "outputs" not in data.eval:
+        return None
+    hidden, outputs = data.eval["hidden"], data.eval["outputs"]
+    per_unit = np.stack(output_correlations(hidden.reshape(-1, hidden.shape[-1]),
+                                            outputs.reshape(-1, outputs.shape[-1]), tuple(sets)))
+    e = np.stack([per_unit[:, data.labels == g].mean(axis=1) for g in range(len(data.group_names))])
+    names = list(data.spec.task.output_sets())
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(1.2 * len(sets) + 2.5, 0.8 * len(e) + 1.8), constrained_layout=True)
+    image = ax.imshow(e, cmap=MAGNITUDE_CMAP, vmin=0)
+    for (g, j), value in np.ndenumerate(e):
+        ax.text(j, g, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if value > 0.6 * e.max() else "black")
+    ax.set(xticks=range(len(names)), xticklabels=names, yticks=range(len(e)), yticklabels=data.group_names,
+           xlabel="output set", ylabel="group", title="mean |r| of each group with each output set")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return save(fig, out, "output_engagement", "Group-output engagement",
+                "Mean absolute correlation of each group's units with each output set (held-out data); D_cor "
+                "scores the best one-to-one assignment of groups to sets (D_K).")
+
+
+def output_correlation_scatter(data: RunData, out: Path) -> Figure | None:
+    """|c_i^(1)| against |c_i^(2)| per unit, marker and colour by group (two output sets)."""
+    sets = data.output_sets()
+    if len(sets) != 2 or data.classification or "outputs" not in data.eval:
         return None
     hidden, outputs = data.eval["hidden"], data.eval["outputs"]
     c1, c2 = output_correlations(hidden.reshape(-1, hidden.shape[-1]), outputs.reshape(-1, outputs.shape[-1]),
@@ -274,5 +298,5 @@ def run_figures(data: RunData, out: Path) -> list[Figure]:
         figures += [correlation_matrices(data, out, corr, found), community_graph(data, out, corr, found)]
     if data.weights is not None:
         figures.append(weight_matrices(data, out))
-    figures += [output_correlation_scatter(data, out), specialisation_over_time(data, out)]
+    figures += [output_correlation_scatter(data, out), output_engagement(data, out), specialisation_over_time(data, out)]
     return [f for f in figures if f is not None]

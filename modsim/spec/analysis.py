@@ -171,8 +171,10 @@ class Analysis(SpecModel):
     induced_q: list[InducedModularity] = []
     """Induced modularity of the groups with a permutation null; stores `<label>`, `<label>_p`,
     `<label>_null_mean`, `<label>_null_sd`."""
-    groups: tuple[str, str] | None = None
-    """The two groups compared by d_out and d_cor; null takes the first two groups."""
+    groups: list[str] | None = Field(default=None, min_length=2)
+    """The K groups compared by d_out, d_in and d_cor, each with as many of the task's output (input) sets, in
+    order; D_K scores the best assignment of groups to sets. Null takes every group when the task has as
+    many sets, else the first two."""
     conventions: Literal["modsim", "tomoda", "bena"] = "modsim"
     """Preset of the choices below where the papers' official code differs from modsim's defaults (each
     option left null takes the preset's value): `modsim` (hidden activity, pooled correlations, D_cor

@@ -27,7 +27,8 @@ class ConstraintSpec(SpecModel):
 
 
 class MineConstraint(ConstraintSpec):
-    """Penalise the mutual information between two groups' activity, estimated with MINE.
+    """Penalise the dependence among groups' activity (mutual information; total correlation for more than
+    two groups), estimated with MINE.
 
     A statistics network T(x, y) is trained adversarially to maximise the Donsker-Varadhan bound
     E_joint[T] - log E_marginal[exp T]; the model then minimises `weight` times that estimate.
@@ -36,8 +37,12 @@ class MineConstraint(ConstraintSpec):
     kind: Literal["mine"]
     """Mutual-information minimisation (Belghazi et al. 2018 estimator)."""
     provides: ClassVar[frozenset[str]] = frozenset({"mine"})
-    between: tuple[str, str]
-    """The two groups whose activity is decorrelated."""
+    between: list[str] = Field(min_length=2)
+    """The groups whose activity is made independent (two or more, all different)."""
+    objective: Literal["total_correlation", "pairwise"] = "total_correlation"
+    """For more than two groups: minimise their total correlation KL(p(x_1..x_K) || prod_k p(x_k)) with one
+    statistics network on all groups, or the sum of the pairwise mutual informations with one statistics
+    network per pair. For two groups both are the mutual information (the same numbers)."""
     weight: float = Field(ge=0.0)
     """lambda_I: weight of the MI estimate in the model loss. 0 only monitors the MI."""
     hidden: PositiveInt = 100
@@ -78,8 +83,8 @@ class MineConstraint(ConstraintSpec):
             if g not in groups:
                 raise ValueError(f"constraints[{index}].between: mine names group {g!r}, which is not one of "
                                  f"network.groups {sorted(groups)}")
-        if self.between[0] == self.between[1]:
-            raise ValueError(f"constraints[{index}].between: mine needs two different groups")
+        if len(set(self.between)) != len(self.between):
+            raise ValueError(f"constraints[{index}].between: mine needs different groups, got {self.between}")
 
 
 class L2Constraint(ConstraintSpec):

@@ -45,12 +45,15 @@ class Spec(SpecModel):
         found = [c for c in self.constraints if isinstance(c, MineConstraint)]
         return found[0] if found else None
 
-    def analysis_groups(self) -> tuple[str, str] | None:
-        """The two groups compared by the separability indices (None with a single group)."""
+    def analysis_groups(self) -> tuple[str, ...] | None:
+        """The K groups compared by the separability indices (None with a single group): `analysis.groups`,
+        else every group when the task has as many output sets, else the first two."""
         if self.analysis.groups is not None:
-            return self.analysis.groups
+            return tuple(self.analysis.groups)
         names = list(self.network.groups)
-        return (names[0], names[1]) if len(names) >= 2 else None
+        if len(names) < 2:
+            return None
+        return tuple(names) if len(self.task.output_sets()) >= len(names) else (names[0], names[1])
 
     def capabilities(self) -> frozenset[str]:
         """What this spec offers the metrics and analyses: `two_groups`, `input_sets` (two or more input
@@ -66,8 +69,6 @@ class Spec(SpecModel):
 
     @model_validator(mode="after")
     def _check_cross_section(self) -> "Spec":
-        if sum(isinstance(c, MineConstraint) for c in self.constraints) > 1:
-            raise ValueError("constraints: at most one `mine` constraint is supported")
         for i, c in enumerate(self.constraints):
             c.check(self, i)
         if self.network.output_dim != self.task.output_dim:
@@ -129,6 +130,12 @@ class Spec(SpecModel):
             if missing:
                 raise ValueError(f"analysis.metrics: {name!r} needs {_describe(missing)}; this spec (task "
                                  f"{self.task.kind!r}, {len(groups)} group(s)) has none")
+        compared = self.analysis_groups()
+        for metric, sets in (("d_out", self.task.output_sets()), ("d_cor", self.task.output_sets()),
+                             ("d_in", self.task.input_sets())):
+            if metric in self.analysis.metrics and compared is not None and len(sets) < len(compared):
+                raise ValueError(f"analysis.groups: {metric} compares {len(compared)} groups {list(compared)} with as "
+                                 f"many sets, but task {self.task.kind!r} has {len(sets)} ({sorted(sets)})")
         if self.analysis.activity == "preactivation" and "preactivation" not in offered:
             raise ValueError(f"analysis.activity: 'preactivation' is the leaky cell's x; a "
                              f"{self.network.cell.kind} cell has no separate pre-activation (use hidden)")

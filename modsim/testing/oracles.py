@@ -80,3 +80,18 @@ def best_partition(b: np.ndarray) -> tuple[np.ndarray, float]:
     values = np.einsum("kic,ij,kjc->k", onehot, np.asarray(b, dtype=np.float64), onehot)
     best = int(np.argmax(values))
     return parts[best], float(values[best])
+
+
+def separation_index(a1: np.ndarray, a2: np.ndarray, in_group2: np.ndarray) -> float:
+    """The MI paper's two-group index, transcribed: D = |sum_i (-1)^{s_i} (a2_i - a1_i)| / sum_i (a2_i + a1_i)
+    for non-negative per-unit values (the reference `modsim.analysis.separability.d_k` is tested against).
+
+    a^(j)_i: how strongly unit i relates to output set j; `in_group2` marks s_i = 2 (others s_i = 1).
+    D is in [0, 1]; 1 means each group relates to exactly one output set. 0 for all-zero values.
+    """
+    a1, a2 = np.abs(np.asarray(a1, float)), np.abs(np.asarray(a2, float))
+    sign = np.where(np.asarray(in_group2, bool), 1.0, -1.0)
+    total = (a1 + a2).sum()
+    if total <= 0:
+        return 0.0
+    return float(min(1.0, abs((sign * (a2 - a1)).sum()) / total))

@@ -11,12 +11,10 @@ held-out activity at every checkpoint, e.g. MINE's `mi`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 
-import torch
 
 from ... import registry
-from ...tasks import TaskData
 from .base import LossTerm, TermContext
 from .task import TaskLoss
 
@@ -26,6 +24,9 @@ __all__ = ["LossTerm", "TaskLoss", "TermContext", "build_terms"]
 def build_terms(spec, context: TermContext) -> list[LossTerm]:
     """The task loss and one term per constraint of `spec`, in summation order (stable in spec order)."""
     terms: list[LossTerm] = [TaskLoss(spec.task, context)]
+    seen: dict[str, int] = {}
     for constraint in spec.constraints:
-        terms.append(registry.constraints.get(constraint.kind).build()(constraint, context))
+        index = seen[constraint.kind] = seen.get(constraint.kind, -1) + 1
+        term_context = replace(context, index=index, seed=context.seed + 1000 * index)
+        terms.append(registry.constraints.get(constraint.kind).build()(constraint, term_context))
     return sorted(terms, key=lambda t: t.order)

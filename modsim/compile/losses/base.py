@@ -25,6 +25,8 @@ class TermContext:
     """Unit indices of every group, on the device."""
     seed: int
     """Seed of the term's own random streams (each term that draws numbers seeds its own generator)."""
+    index: int = 0
+    """Position of the term's constraint among the spec's constraints of its kind (names several alike)."""
 
 
 class LossTerm:

@@ -1,5 +1,6 @@
-"""MINE: a statistics network T(x, y), the Donsker-Varadhan lower bound on mutual information, and the loss
-term that minimises it between two groups (adversarially: k statistics-network steps per model step)."""
+"""MINE: a statistics network T(x_1..x_K), the Donsker-Varadhan lower bound on mutual information (total
+correlation for K groups), and the loss term that minimises it among groups (adversarially: k
+statistics-network steps per model step)."""
 
 from __future__ import annotations
 
@@ -13,19 +14,22 @@ from .base import LossTerm, TermContext
 
 
 class StatisticsNetwork(nn.Module):
-    """T(x, y) = Dense(1)(act(Dense(h)(act(Dense(h)(x) + Dense(h)(y))))), as in the MI paper."""
+    """T(x_1, ..., x_K) = Dense(1)(act(Dense(h)(act(sum_k Dense(h)(x_k))))); for two groups the MI paper's
+    T(x, y) = Dense(1)(act(Dense(h)(act(Dense(h)(x) + Dense(h)(y)))))."""
 
-    def __init__(self, dx: int, dy: int, hidden: int, activation: str = "leaky_relu",
+    def __init__(self, dims: list[int], hidden: int, activation: str = "leaky_relu",
                  negative_slope: float = 0.25, output_bias: bool = False):
         super().__init__()
-        self.fx = nn.Linear(dx, hidden)
-        self.fy = nn.Linear(dy, hidden)
+        self.inputs = nn.ModuleList(nn.Linear(d, hidden) for d in dims)
         act = nn.LeakyReLU(negative_slope) if activation == "leaky_relu" else nn.ReLU()
         self.body = nn.Sequential(act, nn.Linear(hidden, hidden), act, nn.Linear(hidden, 1, bias=output_bias))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Scores of shape (rows,)."""
-        return self.body(self.fx(x) + self.fy(y)).squeeze(-1)
+    def forward(self, *groups: torch.Tensor) -> torch.Tensor:
+        """Scores of shape (rows,) of rows of every group."""
+        first, *rest = (layer(x) for layer, x in zip(self.inputs, groups))
+        for h in rest:
+            first = first + h
+        return self.body(first).squeeze(-1)
 
 
 def dv_bound(t_joint: torch.Tensor, t_marginal: torch.Tensor) -> torch.Tensor:
@@ -45,17 +49,19 @@ def _zscore(x: torch.Tensor) -> torch.Tensor:
 
 
 class MineEstimator:
-    """A statistics network with its own optimiser, trained to maximise the DV bound.
+    """A statistics network with its own optimiser, trained to maximise the DV bound of the total
+    correlation TC = KL(p(x_1..x_K) || prod_k p(x_k)) of K groups (for two groups, their mutual information).
 
-    `train_step` updates the statistics network on (detached) samples; `estimate` returns the bound
-    as a tensor differentiable with respect to its inputs (the model's MI penalty) while leaving the
-    statistics network's parameters untouched.
+    Samples of the product of marginals shuffle the rows of every group but the first independently.
+    `train_step` updates the statistics network on (detached) samples; `estimate` returns the bound as a
+    tensor differentiable with respect to its inputs (the model's MI penalty) while leaving the statistics
+    network's parameters untouched.
     """
 
-    def __init__(self, spec: MineConstraint, dx: int, dy: int, device: torch.device, seed: int):
+    def __init__(self, spec: MineConstraint, dims: list[int], device: torch.device, seed: int):
         self.spec = spec
         torch.manual_seed(seed)
-        self.net = StatisticsNetwork(dx, dy, spec.hidden, spec.activation, spec.negative_slope,
+        self.net = StatisticsNetwork(list(dims), spec.hidden, spec.activation, spec.negative_slope,
                                      spec.output_bias).to(device)
         opt = torch.optim.Adam if spec.optimizer == "adam" else torch.optim.RMSprop
         self.optimizer = opt(self.net.parameters(), lr=spec.lr)
@@ -68,24 +74,23 @@ class MineEstimator:
             return None
         return torch.randint(n, (self.spec.samples,), device=device, generator=self.generator)
 
-    def _scores(self, x: torch.Tensor, y: torch.Tensor, noise: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = self._rows(x.shape[0], x.device)
+    def _scores(self, groups: tuple[torch.Tensor, ...], noise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = self._rows(groups[0].shape[0], groups[0].device)
         if rows is not None:
-            x, y = x[rows], y[rows]
+            groups = tuple(g[rows] for g in groups)
         if self.spec.standardize:
-            x, y = _zscore(x), _zscore(y)
-        perm = torch.randperm(y.shape[0], device=y.device, generator=self.generator)
-        y_marg = y[perm]
+            groups = tuple(_zscore(g) for g in groups)
+        n, gen = groups[0].shape[0], self.generator
+        marginal = [groups[0]] + [g[torch.randperm(n, device=g.device, generator=gen)] for g in groups[1:]]
         if noise and self.spec.noise > 0:
             sd = self.spec.noise
-            x = x + sd * torch.randn(x.shape, device=x.device, generator=self.generator)
-            y = y + sd * torch.randn(y.shape, device=y.device, generator=self.generator)
-            y_marg = y_marg + sd * torch.randn(y_marg.shape, device=y.device, generator=self.generator)
-        return self.net(x, y), self.net(x, y_marg)
+            groups = tuple(g + sd * torch.randn(g.shape, device=g.device, generator=gen) for g in groups)
+            marginal = [groups[0]] + [g + sd * torch.randn(g.shape, device=g.device, generator=gen) for g in marginal[1:]]
+        return self.net(*groups), self.net(*marginal)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One ascent step of the statistics network on rows of (x, y); returns the bound (detached)."""
-        t_joint, t_marg = self._scores(x.detach(), y.detach(), noise=True)
+    def train_step(self, *groups: torch.Tensor) -> torch.Tensor:
+        """One ascent step of the statistics network on rows of the groups; returns the bound (detached)."""
+        t_joint, t_marg = self._scores(tuple(g.detach() for g in groups), noise=True)
         bound = dv_bound(t_joint, t_marg)
         if self.spec.moving_average is None:
             loss = -bound
@@ -104,43 +109,65 @@ class MineEstimator:
         self.optimizer.step()
         return bound.detach()
 
-    def estimate(self, x: torch.Tensor, y: torch.Tensor, noise: bool = True) -> torch.Tensor:
-        """DV bound on rows of (x, y); gradients flow to x and y only."""
+    def estimate(self, *groups: torch.Tensor, noise: bool = True) -> torch.Tensor:
+        """DV bound on rows of the groups; gradients flow to the groups' rows only."""
         params = list(self.net.parameters())
         for p in params:
             p.requires_grad_(False)
         try:
-            return dv_bound(*self._scores(x, y, noise=noise))
+            return dv_bound(*self._scores(groups, noise=noise))
         finally:
             for p in params:
                 p.requires_grad_(True)
 
 
 class MineTerm(LossTerm):
-    """`mine`: weight x the MINE estimate of I(group a; group b) on the activity after the washout.
+    """`mine`: weight x the MINE estimate of the dependence among the groups `between` (K >= 2) on the
+    activity after the washout: their total correlation (one statistics network on all groups), or the sum
+    of the pairwise mutual informations (one statistics network per pair). For two groups both are the MI
+    paper's I(group a; group b), with the same numbers.
 
-    Warm-up trains the statistics network on the initial network; every step then trains it
+    Warm-up trains the statistics networks on the initial network; every step then trains them
     `steps_per_update` times on the minibatch's (detached) activity before the model's penalty is taken
-    on the same rows (kept differentiable). The estimate is monitored (`mi_estimate`), the statistics
-    network's last bound logged (`mi_statistics`), and at every checkpoint the estimate on held-out
-    activity is the metric `mi`."""
+    on the same rows (kept differentiable). The estimate is monitored (`<name>_estimate`), the statistics
+    networks' last bound logged (`<name>_statistics`), and at every checkpoint the estimate on held-out
+    activity is the metric `<name>` (`mi` for the first mine constraint, `mi_<i>` for constraint i after)."""
 
-    name = "mi"
     order = 2
 
     def __init__(self, spec: MineConstraint, context: TermContext):
         self.spec = spec
+        self.name = "mi" if context.index == 0 else f"mi_{context.index}"
         self.device = context.device
         self.washout = context.data.washout
         self.units = tuple(context.group_units[g] for g in spec.between)
-        self.estimator = MineEstimator(spec, len(self.units[0]), len(self.units[1]), context.device, context.seed)
-        self._pair: tuple[torch.Tensor, torch.Tensor] | None = None
+        dims = [len(u) for u in self.units]
+        if spec.objective == "total_correlation" or len(dims) == 2:
+            self.subsets = [tuple(range(len(dims)))]
+        else:
+            self.subsets = [(a, b) for a in range(len(dims)) for b in range(a + 1, len(dims))]
+        self.estimators = [MineEstimator(spec, [dims[k] for k in subset], context.device, context.seed + p)
+                           for p, subset in enumerate(self.subsets)]
+        self._groups: tuple[torch.Tensor, ...] | None = None
 
-    def pair(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(batch x time, units) activity rows of the two groups, washout removed."""
+    def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(batch x time, units) activity rows of every group, washout removed."""
         h = hidden[:, self.washout:]
         rows = h.reshape(-1, h.shape[-1])
-        return rows.index_select(1, self.units[0]), rows.index_select(1, self.units[1])
+        return tuple(rows.index_select(1, u) for u in self.units)
+
+    def pair(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The groups' rows (the name of two-group MINE)."""
+        return self.groups(hidden)
+
+    def _train(self, groups: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        bounds = [est.train_step(*(groups[k] for k in subset)) for est, subset in zip(self.estimators, self.subsets)]
+        return bounds[0] if len(bounds) == 1 else torch.stack(bounds).sum()
+
+    def _estimate(self, groups: tuple[torch.Tensor, ...], noise: bool = True) -> torch.Tensor:
+        values = [est.estimate(*(groups[k] for k in subset), noise=noise)
+                  for est, subset in zip(self.estimators, self.subsets)]
+        return values[0] if len(values) == 1 else torch.stack(values).sum()
 
     def warmup(self, experiment) -> None:
         """`warmup_steps` statistics steps, `steps_per_update` per fresh minibatch of the initial network."""
@@ -149,45 +176,44 @@ class MineTerm(LossTerm):
             inputs, _ = experiment.next_batch()
             with torch.no_grad():
                 _, hidden = experiment.forward(inputs)
-            pair = self.pair(hidden)
+            groups = self.groups(hidden)
             for _ in range(min(per_forward, self.spec.warmup_steps - done)):
-                self.estimator.train_step(*pair)
+                self._train(groups)
                 done += 1
 
     def before_loss(self, hidden: torch.Tensor) -> dict[str, float]:
-        """Select the rows once (detached for the critic, live for the penalty); train the critic."""
-        self._pair = self.pair(hidden)
-        detached = [t.detach() for t in self._pair]
+        """Select the rows once (detached for the critics, live for the penalty); train the critics."""
+        self._groups = self.groups(hidden)
+        detached = tuple(t.detach() for t in self._groups)
         bound = None
         for _ in range(self.spec.steps_per_update):
-            bound = self.estimator.train_step(*detached)
-        return {} if bound is None else {"mi_statistics": float(bound)}
+            bound = self._train(detached)
+        return {} if bound is None else {f"{self.name}_statistics": float(bound)}
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, hidden: torch.Tensor
              ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """weight x the estimate on this step's rows (None at weight 0: the MI is only monitored)."""
-        pair = self._pair if self._pair is not None else self.pair(hidden)
-        self._pair = None
-        estimate = self.estimator.estimate(*pair)
+        groups = self._groups if self._groups is not None else self.groups(hidden)
+        self._groups = None
+        estimate = self._estimate(groups)
         term = self.spec.weight * estimate if self.spec.weight > 0 else None
-        return term, {"mi_estimate": estimate.detach()}
+        return term, {f"{self.name}_estimate": estimate.detach()}
 
     def state_dict(self) -> dict:
-        """The statistics network, its optimiser, its generator and the moving average."""
-        est = self.estimator
-        return {"net": est.net.state_dict(), "optimizer": est.optimizer.state_dict(),
-                "generator": est.generator.get_state(), "moving_average": est._ma}
+        """Every statistics network, its optimiser, its generator and moving average."""
+        return {"estimators": [{"net": e.net.state_dict(), "optimizer": e.optimizer.state_dict(),
+                                "generator": e.generator.get_state(), "moving_average": e._ma}
+                               for e in self.estimators]}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore the statistics network's training state."""
-        est = self.estimator
-        est.net.load_state_dict(state["net"])
-        est.optimizer.load_state_dict(state["optimizer"])
-        est.generator.set_state(state["generator"].cpu())
-        est._ma = state["moving_average"]
+        """Restore the statistics networks' training state."""
+        for e, saved in zip(self.estimators, state["estimators"], strict=True):
+            e.net.load_state_dict(saved["net"])
+            e.optimizer.load_state_dict(saved["optimizer"])
+            e.generator.set_state(saved["generator"].cpu())
+            e._ma = saved["moving_average"]
 
     @torch.no_grad()
     def heldout(self, hidden) -> dict[str, float]:
-        """The estimate on held-out activity: the metric `mi`."""
-        return {"mi": float(self.estimator.estimate(*self.pair(torch.from_numpy(hidden).to(self.device))))}
-
+        """The estimate on held-out activity: the metric `mi` (or `mi_<i>`)."""
+        return {self.name: float(self._estimate(self.groups(torch.from_numpy(hidden).to(self.device))))}
