@@ -48,8 +48,8 @@ class Kind:
         self.spec = resolve(self.spec)
         return self.spec
 
-    def build(self) -> Any:
-        """The implementation object."""
+    def implementation(self) -> Any:
+        """What the spec builds: the torch cell class, the data builder or the loss-term class."""
         self.impl = resolve(self.impl)
         return self.impl
 

@@ -86,7 +86,7 @@ def test_every_builtin_kind_resolves_to_its_spec_and_implementation():
             kind = registry.FAMILIES[family].get(name)
             spec = kind.spec_class()
             assert spec.model_fields["kind"].annotation.__args__ == (name,)
-            assert callable(kind.build())
+            assert callable(kind.implementation())
     for name in registry.metrics.names():
         metric = registry.metrics.get(name)
         assert metric.name == name and metric.label and metric.stored_keys

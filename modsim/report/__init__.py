@@ -78,7 +78,8 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     """Figures and index.html comparing the conditions of one or more sweep stores; with `runs`, a report
     of every finished run under OUT/runs/ linked from the page."""
     from ..sweep import stats
-    from .sweep_figures import KEY_METRICS, condition_bars, condition_time_courses, heatmaps, present
+    from ..analysis.summary import key_metrics
+    from .sweep_figures import condition_bars, condition_time_courses, heatmaps, present
 
     groups = stats.group_records(paths)
     if not groups:
@@ -88,7 +89,7 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     figures = [condition_bars(summary, out), heatmaps(records, out), condition_time_courses(groups, out)]
     numbers = []
     for i, c in enumerate(summary.conditions):
-        for m in present(summary, KEY_METRICS):
+        for m in present(summary, key_metrics()):
             j = summary.metrics.index(m)
             numbers.append((f"{c}: {m}", f"{_fmt(summary.mean[i, j])} ± {_fmt(summary.sd[i, j])} (n={summary.n[i, j]})"))
     total = sum(len(sweep_run_names(p)) for p in paths)

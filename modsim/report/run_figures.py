@@ -15,8 +15,6 @@ from .rundata import RunData
 from .style import (CORRELATION_CMAP, MAGNITUDE_CMAP, Figure, colour, group_boundaries, marker, matrix, pyplot,
                     save)
 
-TIME_COURSES = tuple(over_training())
-"""Checkpoint metrics drawn over training, with their axis labels (from the metric registry)."""
 MEASURE_LABELS = {"retrain": "retraining", "ablate": "ablation", "corr": "correlation"}
 
 
@@ -122,7 +120,7 @@ def output_correlation_scatter(data: RunData, out: Path) -> Figure | None:
 def time_courses(data: RunData, out: Path) -> Figure | None:
     """Modularity, separability, performance, task loss and MI estimate over training."""
     m, t = data.metrics, data.train
-    panels = [(key, label) for key, label in TIME_COURSES if key in m and np.isfinite(m[key]).any()]
+    panels = [(key, label) for key, label in over_training() if key in m and np.isfinite(m[key]).any()]
     has_loss = bool("task" in t and t["task"].size)
     has_mi = bool("mi_estimate" in t or ("mi" in m and np.isfinite(m["mi"]).any()))
     n = len(panels) + has_loss + has_mi

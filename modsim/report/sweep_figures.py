@@ -8,16 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.summary import heatmap_metrics, key_metrics
+from ..analysis.summary import heatmap_metrics, key_metrics, over_training
 from ..sweep.stats import SEED_PATH, RunRecord, Summary, summarize, welch_p
 from ..store import open_run, read_metrics
-from .run_figures import TIME_COURSES
 from .style import Figure, colour, pyplot, save
 
-KEY_METRICS = tuple(key_metrics())
-"""Final metrics shown as bars (those present), in this order (from the metric registry)."""
-HEATMAP_METRICS = tuple(heatmap_metrics())
-"""Final metrics shown as heatmaps over two swept fields (the first few present)."""
 
 SWEEP_TIME_COURSES = (("mi", "MI estimate (nats, held out)"), ("mse", "MSE (held out)"))
 """Checkpoint metrics drawn over training in sweep reports besides the run ones (a run report draws the
@@ -35,7 +30,7 @@ def _format_p(p: float) -> str:
 
 def condition_bars(summary: Summary, out: Path) -> Figure | None:
     """Mean +- sd of every key metric per condition, single runs as dots, Welch p against the first."""
-    metrics = present(summary, KEY_METRICS)
+    metrics = present(summary, key_metrics())
     if not metrics:
         return None
     plt = pyplot()
@@ -87,7 +82,7 @@ def heatmaps(records: list[RunRecord], out: Path) -> Figure | None:
     if len(fields) < 2:
         return None
     (fx, xs), (fy, ys) = fields[0], fields[1]
-    metrics = [m for m in HEATMAP_METRICS if any(m in r.metrics for r in records)][:4]
+    metrics = [m for m in heatmap_metrics() if any(m in r.metrics for r in records)][:4]
     if not metrics:
         return None
     plt = pyplot()
@@ -129,7 +124,7 @@ def condition_time_courses(groups: dict[str, list[RunRecord]], out: Path) -> Fig
     courses: dict[str, list[dict[str, np.ndarray]]] = {}
     for c, records in groups.items():
         courses[c] = [read_metrics(open_run(r.path)) for r in records if r.path is not None]
-    keys = [(k, label) for k, label in TIME_COURSES + SWEEP_TIME_COURSES
+    keys = [(k, label) for k, label in over_training() + list(SWEEP_TIME_COURSES)
             if any(k in m and np.isfinite(m[k]).any() for runs in courses.values() for m in runs)]
     if not keys:
         return None

@@ -12,7 +12,7 @@ from .sequences import SequenceData
 def build_task(spec: TaskSpec, seed: int) -> TaskData:
     """Generate the data of a task spec with its registered builder (train and held-out data come from
     independent seeded streams)."""
-    return registry.tasks.get(spec.kind).build()(spec, seed)
+    return registry.tasks.get(spec.kind).implementation()(spec, seed)
 
 
 __all__ = ["BatchSampler", "SequenceData", "TaskData", "build_task", "task_streams"]

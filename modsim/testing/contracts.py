@@ -19,7 +19,7 @@ def check_cell(name: str, input_dim: int = 3, units: int = 6, **fields) -> None:
     kind = registry.cells.get(name)
     spec = kind.spec_class().model_validate({"kind": name, "units": units, **fields})
     torch.manual_seed(0)
-    cell = kind.build()(input_dim, spec).double()
+    cell = kind.implementation()(input_dim, spec).double()
     blocks = cell.gate_blocks
     assert isinstance(blocks, tuple) and blocks, f"{name}: gate_blocks must be a non-empty tuple"
     assert cell.analysed_block in (*blocks, "all"), f"{name}: analysed_block {cell.analysed_block!r} is no block"

@@ -36,7 +36,7 @@ class Cell(Protocol):
 
 def build_cell(spec: CellSpec, input_dim: int) -> torch.nn.Module:
     """The torch cell of a cell spec (its registered class, called with the input width and the spec)."""
-    return registry.cells.get(spec.kind).build()(input_dim, spec)
+    return registry.cells.get(spec.kind).implementation()(input_dim, spec)
 
 
 __all__ = ["Cell", "build_cell"]

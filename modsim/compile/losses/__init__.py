@@ -28,5 +28,5 @@ def build_terms(spec, context: TermContext) -> list[LossTerm]:
     for constraint in spec.constraints:
         index = seen[constraint.kind] = seen.get(constraint.kind, -1) + 1
         term_context = replace(context, index=index, seed=context.seed + 1000 * index)
-        terms.append(registry.constraints.get(constraint.kind).build()(constraint, term_context))
+        terms.append(registry.constraints.get(constraint.kind).implementation()(constraint, term_context))
     return sorted(terms, key=lambda t: t.order)
