@@ -1,6 +1,7 @@
 """modsim: declarative, spec-driven simulator of modular recurrent networks.
 
-The public API: `load_spec`, `Spec`, `execute_run`, `analyze_run`, `open_run`, and the `register_*` calls
+The public API: `load_spec`, `spec_from_dict`, `Spec`, `run` (-> `Run`), `open_run`, `open_sweep`,
+`analyze_run`, `execute_run`, `resume_run`, and the `register_*` calls
 that add a kind from outside the package (the same registries are filled from the entry-point groups
 `modsim.cells`, `modsim.tasks`, `modsim.constraints`, `modsim.metrics`, `modsim.executors`). Importing
 `modsim` loads neither torch nor zarr; each name is imported on first use.
@@ -14,8 +15,10 @@ from typing import Any
 
 from . import registry
 
-_LAZY = {"load_spec": "modsim.spec", "Spec": "modsim.spec", "SpecError": "modsim.spec",
-         "execute_run": "modsim.execute", "analyze_run": "modsim.evaluate", "open_run": "modsim.store",
+_LAZY = {"load_spec": "modsim.spec", "spec_from_dict": "modsim.spec", "Spec": "modsim.spec", "SpecError": "modsim.spec",
+         "execute_run": "modsim.execute", "resume_run": "modsim.execute", "analyze_run": "modsim.evaluate",
+         "run": "modsim.api", "open_run": "modsim.api", "open_sweep": "modsim.api", "Run": "modsim.api",
+         "Sweep": "modsim.api",
          "Metric": "modsim.analysis.metrics", "LossTerm": "modsim.compile.losses",
          "TaskData": "modsim.tasks", "SequenceData": "modsim.tasks"}
 
@@ -71,6 +74,11 @@ def register_executor(name: str, executor: Any, replace: bool = False) -> str:
     return name
 
 
-__all__ = ["LossTerm", "Metric", "SequenceData", "Spec", "SpecError", "TaskData", "analyze_run", "execute_run",
-           "load_spec", "open_run", "register_cell", "register_constraint", "register_executor", "register_metric",
-           "register_task", "registry"]
+__all__ = ["LossTerm", "Metric", "Run", "SequenceData", "Spec", "SpecError", "Sweep", "TaskData", "analyze_run",
+           "execute_run", "load_spec", "open_run", "open_sweep", "register_cell", "register_constraint",
+           "register_executor", "register_metric", "register_task", "registry", "resume_run", "run",
+           "spec_from_dict"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,7 +10,7 @@ from .analysis import Analysis
 from .cells import CellSpec
 from .constraints import ConstraintSpec, L1Constraint, L2Constraint, MineConstraint
 from .experiment import Spec
-from .io import Problem, SpecError, apply_overrides, load_analysis_plan, load_spec, parse_spec_text
+from .io import Problem, SpecError, apply_overrides, load_analysis_plan, load_spec, parse_spec_text, spec_from_dict
 from .network import Network, Readout
 from .task import LorenzRosslerTask, TaskSpec
 from .training import Training
@@ -28,5 +28,5 @@ registry.load_plugins()  # installed plugins' kinds are valid wherever a spec is
 __all__ = [
     "Analysis", "CellSpec", "ConstraintSpec", "L1Constraint", "L2Constraint", "LorenzRosslerTask", "MineConstraint",
     "Network", "Problem", "Readout", "Spec", "SpecError", "TaskSpec", "Training", "apply_overrides",
-    "load_analysis_plan", "load_spec", "parse_spec_text", "rebuild_models",
+    "load_analysis_plan", "load_spec", "parse_spec_text", "rebuild_models", "spec_from_dict",
 ]

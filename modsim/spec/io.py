@@ -139,7 +139,7 @@ class _Locator:
         for i in range(len(loc), -1, -1):
             if loc[:i] in self.lines:
                 return f"{self.filename}:{self.lines[loc[:i]]}"
-        return f"{self.filename}:1"
+        return f"{self.filename}:1" if self.lines else self.filename  # no lines: a spec built in Python
 
 
 def _is_tag(part: str) -> bool:
@@ -415,6 +415,21 @@ def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: 
     except ValidationError as exc:
         problems = [_problem_from_error(e, data, locator, model) for e in exc.errors(include_url=False)]
         raise SpecError(problems) from None
+
+
+def spec_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<python>") -> Spec:
+    """Validate a spec built in Python (a dict, e.g. from a notebook) with the same friendly errors as a
+    file: SpecError naming each field, `source` instead of a line, "did you mean" for unknown keys."""
+    registry.load_plugins()
+    locator = _Locator(None, source)
+    if not isinstance(data, dict):
+        raise SpecError([Problem("", source, "a spec is a mapping with keys name, network, task, training")])
+    if overrides:
+        data = apply_overrides(data, overrides, locator)
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_problem_from_error(e, data, locator, Spec) for e in exc.errors(include_url=False)]) from None
 
 
 def load_analysis_plan(path: str | Path) -> Analysis:
