@@ -125,6 +125,7 @@ tasks: Registry[Kind] = Registry("tasks", _kinds(
     gonogo=("modsim.spec.task:GoNoGoTask", "modsim.tasks.cognitive:build"),
     multitask=("modsim.spec.task:MultiTask", "modsim.tasks.cognitive:build"),
     neurogym=("modsim.spec.task:NeurogymTask", "modsim.tasks.cognitive:build"),
+    arrays=("modsim.spec.task:ArrayTask", "modsim.tasks.arrays:build"),
 ))
 """Tasks: spec model (the `TaskSpec` interface) -> data builder `build(spec, seed) -> TaskData`."""
 

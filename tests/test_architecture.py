@@ -108,3 +108,12 @@ def test_a_metric_stores_exactly_its_declared_keys(tiny_run: Path):
     labels = [c.label for c in spec.analysis.communities] + [c.label for c in spec.analysis.induced_q]
     stored = set(group["metrics"].array_keys())
     assert {k for k in stored if not any(k.startswith(lab) for lab in labels)} == declared
+
+
+def test_kinds_lists_every_registered_kind_with_its_description():
+    result = CliRunner().invoke(main, ["kinds"], terminal_width=200)
+    assert result.exit_code == 0
+    for family in ("cells", "tasks", "constraints", "metrics", "executors"):
+        for name in registry.FAMILIES[family].names():
+            assert name in result.output, (family, name)
+    assert "Gated recurrent unit" in result.output and "Your own data" in result.output

@@ -1,4 +1,4 @@
-"""Command line: modsim run | resume | validate | schema | analyze | sweep | summarize | report | figure | ls.
+"""Command line: modsim run | resume | validate | schema | analyze | sweep | summarize | report | figure | ls | kinds.
 
 Each command is one thin module: parse the options, call the library, print; user errors go through one
 decorator (`common.user_errors`: a message and exit code 2)."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from .analyze import analyze
+from .kinds import kinds
 from .ls import list_command
 from .report import figure, report
 from .run import resume, run
@@ -22,7 +23,7 @@ def main() -> None:
     """modsim: declarative experiments on modular recurrent networks."""
 
 
-for command in (run, resume, validate, schema, analyze, sweep, summarize, report, figure, list_command):
+for command in (run, resume, validate, schema, analyze, sweep, summarize, report, figure, list_command, kinds):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -594,3 +594,84 @@ class NeurogymTask(_ChoiceTask):
     def class_names(self) -> list[str]:
         """Output classes."""
         return [f"action{i}" for i in range(self.actions)]
+
+
+class ArrayTask(TaskSpec):
+    """Your own data: inputs and targets (trials, time, channels) read from `.npy` or `.npz` files (`file.npz:key`
+    names an array inside an `.npz`), or Zarr arrays (a directory). Held-out trials come from separate files or
+    a seeded split of the trials. The widths are declared here, so a spec validates without reading the data,
+    and checked against the files when they are loaded (an error names the file)."""
+
+    kind: Literal["arrays"]
+    """Task family: arrays the user provides."""
+    inputs: str
+    """Input file (trials, time, input channels)."""
+    targets: str
+    """Target file (trials, time, target channels; class indices for the cross-entropy losses)."""
+    eval_inputs: str | None = None
+    """Held-out input file; without it `eval_fraction` of the trials is held out (seeded split)."""
+    eval_targets: str | None = None
+    """Held-out target file (with `eval_inputs`)."""
+    eval_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    """Fraction of the trials held out when no held-out files are given."""
+    input_dim_: PositiveInt = Field(alias="input_dim")
+    """Number of input channels (checked against the file)."""
+    output_dim_: PositiveInt = Field(alias="output_dim")
+    """Number of network outputs (regression: target channels; classification: logits)."""
+    target_loss: Literal["mse", "cross_entropy_last", "cross_entropy_steps"] = Field(default="mse", alias="loss")
+    """Task loss: `mse` after the washout, cross-entropy of the logits at the last step (targets hold one
+    class index per output set) or at every step (targets hold one class index)."""
+    classes: PositiveInt | None = None
+    """Number of classes of a classification task (cross-entropy losses)."""
+    washout_steps: Annotated[int, Field(ge=0, alias="washout")] = 0
+    """Leading steps excluded from the loss and the metrics."""
+    output_sets_: dict[str, list[Annotated[int, Field(ge=0)]]] | None = Field(default=None, alias="output_sets")
+    """Named sets of output channels (the D indices compare them); null: one set of every output."""
+    input_sets_: dict[str, list[Annotated[int, Field(ge=0)]]] | None = Field(default=None, alias="input_sets")
+    """Named sets of input channels (D_in, per-group input pathways)."""
+
+    @property
+    def input_dim(self) -> int:
+        """Declared input channels."""
+        return self.input_dim_
+
+    @property
+    def output_dim(self) -> int:
+        """Declared outputs."""
+        return self.output_dim_
+
+    @property
+    def washout(self) -> int:
+        """The `washout` field."""
+        return self.washout_steps
+
+    @property
+    def loss(self) -> str:  # type: ignore[override]
+        """The `loss` field."""
+        return self.target_loss
+
+    def output_sets(self) -> dict[str, list[int]]:
+        """The declared output sets, or one set of every output."""
+        return dict(self.output_sets_) if self.output_sets_ else {"outputs": list(range(self.output_dim))}
+
+    def input_sets(self) -> dict[str, list[int]]:
+        """The declared input sets."""
+        return dict(self.input_sets_ or {})
+
+    def n_classes(self) -> int | None:
+        """The `classes` field."""
+        return self.classes
+
+    @model_validator(mode="after")
+    def _check_files_and_sets(self) -> "ArrayTask":
+        if (self.eval_inputs is None) != (self.eval_targets is None):
+            raise ValueError("give both `eval_inputs` and `eval_targets`, or neither")
+        if self.target_loss != "mse" and self.classes is None:
+            raise ValueError(f"classes: loss {self.target_loss!r} needs the number of classes")
+        for name, sets, dim in (("output_sets", self.output_sets_, self.output_dim_),
+                                ("input_sets", self.input_sets_, self.input_dim_)):
+            for set_name, idx in (sets or {}).items():
+                bad = [i for i in idx if i >= dim]
+                if bad or not idx:
+                    raise ValueError(f"{name}.{set_name}: channels {bad or idx} are not among the {dim} declared")
+        return self

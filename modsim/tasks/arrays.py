@@ -1,0 +1,74 @@
+"""Your own data (`kind: arrays`): inputs and targets read from .npy / .npz files or Zarr arrays, checked
+against the spec, split into a training pool and held-out trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..spec.task import ArrayTask
+from .data import TaskData, task_streams
+from .sequences import SequenceData
+
+
+def read_array(ref: str) -> np.ndarray:
+    """The array a reference names: `file.npy`, `file.npz:key` (or the only array of an .npz), or a Zarr array
+    directory. UserError naming the file when it is missing or unreadable."""
+    path, _, key = ref.partition(".npz:")
+    path = path + ".npz" if key else ref
+    file = Path(path)
+    if not file.exists():
+        raise UserError(f"{file}: no such file (task data)")
+    try:
+        if file.is_dir():
+            import zarr
+
+            return np.asarray(zarr.open_array(str(file), mode="r")[...])
+        if file.suffix == ".npz":
+            with np.load(file, allow_pickle=False) as archive:
+                names = list(archive.files)
+                if not key and len(names) != 1:
+                    raise UserError(f"{file}: holds {names}; name one as {file}:<key>")
+                return np.asarray(archive[key or names[0]])
+        return np.load(file, allow_pickle=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{ref}: cannot read it as an array ({exc})") from None
+
+
+def _pair(spec: ArrayTask, inputs_ref: str, targets_ref: str) -> SequenceData:
+    x, y = read_array(inputs_ref), read_array(targets_ref)
+    for ref, a in ((inputs_ref, x), (targets_ref, y)):
+        if a.ndim != 3 or not np.issubdtype(a.dtype, np.number):
+            raise UserError(f"{ref}: expected a numeric (trials, time, channels) array, got {a.dtype} {a.shape}")
+    if x.shape[:2] != y.shape[:2]:
+        raise UserError(f"{inputs_ref} has (trials, time) {x.shape[:2]} but {targets_ref} has {y.shape[:2]}")
+    if x.shape[2] != spec.input_dim:
+        raise UserError(f"{inputs_ref}: {x.shape[2]} input channels, the spec says task.input_dim {spec.input_dim}")
+    width = {"mse": spec.output_dim, "cross_entropy_last": len(spec.output_sets()), "cross_entropy_steps": 1}
+    if y.shape[2] != width[spec.loss]:
+        raise UserError(f"{targets_ref}: {y.shape[2]} target channels; loss {spec.loss} with this spec needs "
+                        f"{width[spec.loss]}")
+    if spec.washout >= x.shape[1]:
+        raise UserError(f"{inputs_ref}: {x.shape[1]} steps per trial, task.washout is {spec.washout}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise UserError(f"{inputs_ref} / {targets_ref}: the data hold NaN or infinite values")
+    return SequenceData(x.astype(np.float32), y.astype(np.float32))
+
+
+def build(spec: ArrayTask, seed: int) -> TaskData:
+    """The training pool and the held-out set: the eval files, or a seeded split of the trials."""
+    data = _pair(spec, spec.inputs, spec.targets)
+    if spec.eval_inputs is not None:
+        train, held = data, _pair(spec, spec.eval_inputs, spec.eval_targets)
+    else:
+        split_rng, _ = task_streams(seed)
+        order = split_rng.permutation(data.inputs.shape[0])
+        n_eval = max(1, int(round(spec.eval_fraction * len(order))))
+        if n_eval >= len(order):
+            raise UserError(f"{spec.inputs}: {len(order)} trials are too few to hold out {spec.eval_fraction:.0%}")
+        pick = lambda idx: SequenceData(data.inputs[np.sort(idx)], data.targets[np.sort(idx)])  # noqa: E731
+        held, train = pick(order[:n_eval]), pick(order[n_eval:])
+    return TaskData(train=train, eval=held, washout=spec.washout, output_names=spec.output_names(),
+                    output_sets=spec.output_sets())
