@@ -70,3 +70,17 @@ def test_open_sweep_lists_runs_and_summarises(tmp_path: Path):
     summary = sweep.summary()
     assert summary.sizes["condition"] == 2 and "q_cor" in summary.metric.values
     assert (summary.n.sel(metric="q_cor").values == 2).all()
+    by_short = CliRunner().invoke(main, ["summarize", str(sweep.path), "--by", "weight", "-o", str(tmp_path / "s")])
+    assert by_short.exit_code == 0, by_short.output  # the short name of constraints[0].weight, as in run names
+    unknown = CliRunner().invoke(main, ["summarize", str(sweep.path), "--by", "nope", "-o", str(tmp_path / "t")])
+    assert unknown.exit_code == 2 and "not a swept field" in unknown.output and not (tmp_path / "t").exists()
+    listed = CliRunner().invoke(main, ["ls", "--store", str(tmp_path)], terminal_width=200)
+    assert listed.exit_code == 0 and "sweep 4/4 finished" in listed.output
+    missing = CliRunner().invoke(main, ["ls", "--store", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such store" in missing.output
+
+
+def test_counts_print_as_integers():
+    from modsim.cli.common import fmt
+
+    assert (fmt(2.0), fmt(0.0), fmt(0.29184), fmt(float("nan")), fmt(None)) == ("2", "0", "0.2918", "n/a", "n/a")

@@ -59,5 +59,9 @@ def user_errors(command):
 
 
 def fmt(value) -> str:
-    """A number for a table (n/a for missing or NaN)."""
-    return "n/a" if value is None or value != value else f"{value:.4f}"
+    """A number for a table: n/a for missing or NaN, whole numbers (counts, flags) without decimals."""
+    if value is None or value != value:
+        return "n/a"
+    if float(value).is_integer() and abs(value) < 1e9:
+        return str(int(value))
+    return f"{value:.4f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from ..analysis.timecourse import rise_steps
 from ..store import open_run, read_metrics
 from ..store.sweep import finished_runs
 from ..store.writer import write_table
+from ..errors import UserError
 
 SEED_PATH = "training.seed"
 
@@ -52,11 +54,28 @@ def group_records(sweeps: list[str | Path], by: list[str] | None = None) -> dict
     """Finished runs of one or more sweep stores by condition: with several stores each store is one
     condition (named after it, e.g. an MI sweep against its control), with one the swept values are."""
     groups: dict[str, list[RunRecord]] = {}
-    for store in sweeps:
-        for rec in collect(store):
+    records = {store: collect(store) for store in sweeps}
+    by = _resolve_by(by, [r for recs in records.values() for r in recs])
+    for store, recs in records.items():
+        for rec in recs:
             label = Path(store).name if len(sweeps) > 1 else condition_of(rec, by)
             groups.setdefault(label, []).append(rec)
     return groups
+
+
+def _resolve_by(by: list[str] | None, records: list[RunRecord]) -> list[str] | None:
+    """`--by` paths as swept: a full path, or the short name used in run names (`weight` for
+    `constraints[0].weight`); UserError naming the swept paths for anything else."""
+    if not by or not records:
+        return by
+    swept = sorted({k for r in records for k in r.values})
+    out = []
+    for name in by:
+        matches = [p for p in swept if p == name or re.split(r"[.\[\]]+", p.strip("]"))[-1] == name]
+        if len(matches) != 1:
+            raise UserError(f"--by {name}: not a swept field of these runs; swept: {', '.join(swept)}")
+        out.append(matches[0])
+    return out
 
 
 @dataclass(frozen=True)
