@@ -84,3 +84,16 @@ def test_counts_print_as_integers():
     from modsim.cli.common import fmt
 
     assert (fmt(2.0), fmt(0.0), fmt(0.29184), fmt(float("nan")), fmt(None)) == ("2", "0", "0.2918", "n/a", "n/a")
+
+
+def test_every_group_of_a_run_opens_with_xarray(example_run):
+    import xarray as xr
+
+    example_run.analyze()
+    for group in ("train", "metrics", "checkpoints", "eval", "structure", "weights", "analysis"):
+        ds = xr.open_zarr(str(example_run.path), group=group, consolidated=False)
+        assert len(ds.data_vars) > 0, group
+    metrics = xr.open_zarr(str(example_run.path), group="metrics", consolidated=False)
+    assert metrics.q_cor.dims == ("step",) and metrics.sizes["step"] == 3
+    held = xr.open_zarr(str(example_run.path), group="eval", consolidated=False)
+    assert held.hidden.dims == ("trial", "time", "unit")

@@ -27,6 +27,19 @@ EVAL_CHUNK_BYTES = 1 << 20
 """Target size of an eval/ chunk: thousands of one-trial chunks make reading a run slow."""
 
 
+EVAL_CHANNELS = {"inputs": "input", "targets": "target", "outputs": "output", "hidden": "unit"}
+"""The channel dimension of each held-out array."""
+
+
+def dims_of(name: str, ndim: int, first: str | None = None) -> tuple[str, ...]:
+    """Dimension names of a stored array, so xarray opens every group: `first` (e.g. `step`) for the leading
+    axis when given, then `<name>_dim<i>` (unique to the array, so sizes never clash)."""
+    dims = [f"{name}_dim{i}" for i in range(ndim)]
+    if first is not None and ndim:
+        dims[0] = first
+    return tuple(dims)
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape a run's numbers."""
     out = {}
@@ -189,6 +202,7 @@ class RunWriter:
         values = np.asarray(values)
         if name not in grp:
             grp.create_array(name, shape=(0, *values.shape[1:]), dtype=values.dtype,
+                             dimension_names=dims_of(name, values.ndim, "step"),
                              chunks=(chunk_rows, *values.shape[1:]))
         grp[name].append(values, axis=0)
 
@@ -223,7 +237,8 @@ class RunWriter:
                 del grp[name]
             per_trial = max(1, value[:1].nbytes)
             trials = int(min(max(1, EVAL_CHUNK_BYTES // per_trial), max(1, value.shape[0])))
-            grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(trials, *value.shape[1:]))
+            grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(trials, *value.shape[1:]),
+                             dimension_names=("trial", "time", EVAL_CHANNELS.get(name, f"{name}_channel")))
             grp[name][...] = value
 
     def write_dynamics(self, arrays: dict[str, np.ndarray]) -> None:
@@ -240,15 +255,17 @@ class RunWriter:
             del self.group[name]
         grp = self.group.create_group(name)
         for key, value in arrays.items():
-            grp.create_array(key, data=np.asarray(value))
+            value = np.asarray(value)
+            grp.create_array(key, data=value, dimension_names=dims_of(key, value.ndim))
 
     def write_structure(self, labels: np.ndarray, group_names: list[str], masks: dict[str, np.ndarray],
                         output_names: list[str]) -> None:
         """Write group labels, masks and channel names."""
         grp = self.group[layout.STRUCTURE]
-        grp.create_array("group_labels", data=np.asarray(labels, dtype=np.int64))
+        grp.create_array("group_labels", data=np.asarray(labels, dtype=np.int64), dimension_names=("unit",))
         for name, mask in masks.items():
-            grp.create_array(f"mask_{layout.param_key(name)}", data=np.asarray(mask, dtype=bool))
+            key = f"mask_{layout.param_key(name)}"
+            grp.create_array(key, data=np.asarray(mask, dtype=bool), dimension_names=dims_of(key, 2))
         grp.attrs.update({"group_names": group_names, "output_names": output_names})
 
     def finish(self, status: str, message: str = "", summary: dict[str, Any] | None = None) -> None:
@@ -277,7 +294,8 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
         sub.attrs.update({"plan": plan_json, "created": now(), "versions": package_versions()})
         for key, value in results.items():
             integer = key == "step" or key.endswith(layout.INTEGER_SUFFIXES)
-            sub.create_array(key, data=np.asarray(value).astype(np.int64 if integer else np.float64))
+            value = np.asarray(value).astype(np.int64 if integer else np.float64)
+            sub.create_array(key, data=value, dimension_names=dims_of(key, value.ndim, "step"))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
