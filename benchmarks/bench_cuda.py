@@ -98,7 +98,7 @@ def mine_steps(exp, inputs: torch.Tensor):
     """k statistics-network steps on the (detached) activity pair of one forward pass."""
     term = mine_term(exp)
     with torch.no_grad():
-        pair = [t.detach() for t in term.pair(exp.forward(inputs)[1])]
+        pair = [t.detach() for t in term.groups(exp.forward(inputs)[1])]
 
     def run() -> None:
         for _ in range(term.spec.steps_per_update):

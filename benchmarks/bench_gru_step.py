@@ -43,7 +43,7 @@ def main() -> None:
         exp.optimizer.step()
         exp.model.apply_masks_()
 
-    pair = [t.detach() for t in mine.pair(exp.model(x)[1])]
+    pair = [t.detach() for t in mine.groups(exp.model(x)[1])]
 
     def statistics_steps() -> None:
         for _ in range(spec.mine.steps_per_update):

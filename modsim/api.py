@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,9 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, status={self.status!r}, steps={self.group.attrs.get('last_step')})"
 
-    @property
+    @cached_property
     def spec(self) -> Spec:
-        """The resolved spec the run was trained with."""
+        """The resolved spec the run was trained with (validated once)."""
         return Spec.model_validate(dict(self.group.attrs["spec"]))
 
     @property
@@ -124,7 +125,7 @@ class Run:
         threads = torch.get_num_threads()
         torch.set_num_threads(self.spec.training.threads)
         try:
-            inputs = read_section(self.group, layout.EVAL)["inputs"]
+            inputs = read_section(self.group, layout.EVAL, ("inputs",))["inputs"]
             outputs, hidden, _ = run_heldout(self.model(step), inputs, torch.device("cpu"))
         finally:
             torch.set_num_threads(threads)

@@ -54,6 +54,21 @@ class PlanContext:
         return self.conventions.correlation == "per_trial"
 
     @cached_property
+    def structural(self) -> np.ndarray:
+        """|W| + |W|^T of the recurrent weights (q_str's graph), built once."""
+        return structural_adjacency(self.snapshot.recurrent_weights)
+
+    @cached_property
+    def q_functional(self) -> float:
+        """Newman Q of the groups on |corr| (q_cor), computed once."""
+        return newman_q(self.correlations.functional, self.snapshot.labels)
+
+    @cached_property
+    def q_structural(self) -> float:
+        """Newman Q of the groups on |W| + |W|^T (q_str), computed once."""
+        return newman_q(self.structural, self.snapshot.labels)
+
+    @cached_property
     def flat_activity(self) -> np.ndarray:
         """(samples, units) hidden activity."""
         return self.snapshot.activity.reshape(-1, self.snapshot.activity.shape[-1])
@@ -110,22 +125,19 @@ def _q_normalised(q: float, adjacency: np.ndarray, labels: np.ndarray, conv: Res
 
 
 def _q_cor(snap: Snapshot, ctx: PlanContext) -> Values:
-    return {"q_cor": newman_q(ctx.correlations.functional, snap.labels)}
+    return {"q_cor": ctx.q_functional}
 
 
 def _q_cor_norm(snap: Snapshot, ctx: PlanContext) -> Values:
-    q = newman_q(ctx.correlations.functional, snap.labels)
-    return {"q_cor_norm": _q_normalised(q, ctx.correlations.functional, snap.labels, ctx.conventions)}
+    return {"q_cor_norm": _q_normalised(ctx.q_functional, ctx.correlations.functional, snap.labels, ctx.conventions)}
 
 
 def _q_str(snap: Snapshot, ctx: PlanContext) -> Values:
-    return {"q_str": newman_q(structural_adjacency(snap.recurrent_weights), snap.labels)}
+    return {"q_str": ctx.q_structural}
 
 
 def _q_str_norm(snap: Snapshot, ctx: PlanContext) -> Values:
-    adjacency = structural_adjacency(snap.recurrent_weights)
-    q = newman_q(adjacency, snap.labels)
-    return {"q_str_norm": _q_normalised(q, adjacency, snap.labels, ctx.conventions)}
+    return {"q_str_norm": _q_normalised(ctx.q_structural, ctx.structural, snap.labels, ctx.conventions)}
 
 
 def _d_out(snap: Snapshot, ctx: PlanContext) -> Values:

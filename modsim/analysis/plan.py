@@ -10,7 +10,7 @@ from ..spec.analysis import Analysis, ResolvedConventions
 from .communities import ari, detect, nmi
 from .correlation import cosine_similarity
 from .metrics import PlanContext
-from .modularity import modularity, structural_adjacency
+from .modularity import modularity
 from .significance import induced_q
 from .snapshot import Correlations, Snapshot
 
@@ -25,14 +25,14 @@ def analysed_activity(conv: ResolvedConventions, snap: Snapshot) -> np.ndarray:
     return snap.preactivation
 
 
-def plan_matrix(name: str, snap: Snapshot, signed: bool, corr: Correlations) -> np.ndarray:
-    """The unit-by-unit matrix a partition analysis runs on (diagonal zeroed); `corr` holds the activity
-    correlations (per-trial conventions: the mean over trials of corr, so unsigned analyses see
-    |mean corr|, the MI paper's I_n matrix)."""
+def plan_matrix(name: str, snap: Snapshot, signed: bool, context: PlanContext) -> np.ndarray:
+    """The unit-by-unit matrix a partition analysis runs on (diagonal zeroed, a fresh array); the context
+    holds the activity correlations (per-trial conventions: the mean over trials of corr, so unsigned
+    analyses see |mean corr|, the MI paper's I_n matrix) and |W| + |W|^T, each computed once."""
     if name == "activity_corr":
-        a = corr.signed.copy()
+        a = context.correlations.signed.copy()
     elif name == "recurrent":
-        a = structural_adjacency(snap.recurrent_weights)
+        a = context.structural.copy()
     elif name == "input_similarity":
         a = cosine_similarity(snap.input_weights)
     else:
@@ -56,7 +56,7 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
 
     def matrix(on: str, signed: bool) -> np.ndarray:
         if (on, signed) not in matrices:
-            matrices[on, signed] = plan_matrix(on, snap, signed, corr)
+            matrices[on, signed] = plan_matrix(on, snap, signed, context)
         return matrices[on, signed]
 
     for c in plan.communities:

@@ -37,7 +37,7 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     as arrays over the analysed checkpoints (with `step`)."""
     path = Path(path)
     group = open_run(path)
-    held = read_section(group, layout.EVAL)
+    held = read_section(group, layout.EVAL, ("inputs", "targets"))
     if "inputs" not in held:
         raise UserError(f"{path} has no held-out data (eval/inputs); the run did not finish "
                          f"(status {group.attrs.get('status')!r})")
@@ -45,7 +45,7 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     plan = spec.analysis
     steps = checkpoint_steps(group)
     indices = list(range(len(steps))) if plan.checkpoints == "all" else [len(steps) - 1]
-    stored_mi = read_section(group, layout.METRICS).get("mi")
+    stored_mi = read_section(group, layout.METRICS, ("mi",)).get("mi")
     model = build_network(spec)
     rows: list[dict] = []
     for i in indices:

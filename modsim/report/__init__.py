@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..analysis.summary import labelled_keys
+from ..analysis.summary import is_detection, labelled_keys
 from ..store import store_kind as stored_kind
 from ..store.sweep import sweep_run_names
 from .html import Section, write_page
@@ -43,8 +43,7 @@ def _run_sections(data: RunData, out: Path) -> list[Section]:
     from .run_figures import run_figures
 
     numbers = [(k, _fmt(float(data.summary[k]))) for k, _ in labelled_keys() if k in data.summary]
-    numbers += [(k, _fmt(float(v))) for k, v in data.summary.items()
-                if k.endswith(("_nmi", "_count")) or (k.startswith("induced_q") and k.endswith(("_p", "corr")))]
+    numbers += [(k, _fmt(float(v))) for k, v in data.summary.items() if is_detection(k)]
     if "seconds" in data.summary:
         numbers.append(("wall time (s)", _fmt(float(data.summary["seconds"]))))
     sections = [Section("Key numbers", numbers=numbers,

@@ -96,11 +96,11 @@ def _final_weights(group) -> Weights | None:
     return Weights(stored["recurrent"], stored["inputs"], stored["readout"])
 
 
-def _dynamics(group, spec: Spec) -> tuple[dict[str, np.ndarray], DynamicsAnalysis | None]:
-    """The dynamics analyses and the plan that made them: those of the last `modsim analyze` when it ran
-    them, else the run's own."""
-    analysed = {k.removeprefix("dynamics_"): v for k, v in read_section(group, layout.ANALYSIS).items()
-                if k.startswith("dynamics_")}
+def _dynamics(group, spec: Spec, analysis: dict[str, np.ndarray]
+              ) -> tuple[dict[str, np.ndarray], DynamicsAnalysis | None]:
+    """The dynamics analyses and the plan that made them: those of the last `modsim analyze` (its results
+    `analysis`) when it ran them, else the run's own."""
+    analysed = {k.removeprefix("dynamics_"): v for k, v in analysis.items() if k.startswith("dynamics_")}
     if analysed:
         return analysed, Analysis.model_validate(analysis_plan(group)).dynamics
     return read_section(group, layout.DYNAMICS), spec.analysis.dynamics
@@ -116,7 +116,8 @@ def load_run(path: str | Path) -> RunData:
     labels = (np.asarray(structure["group_labels"][...]) if structure is not None and "group_labels" in structure
               else np.zeros(spec.network.units, dtype=np.int64))
     w = spec.task.washout
-    dynamics, dynamics_plan = _dynamics(group, spec)
+    analysis = read_section(group, layout.ANALYSIS)
+    dynamics, dynamics_plan = _dynamics(group, spec, analysis)
     held_out = {k: v[:, w:] for k, v in read_section(group, layout.EVAL).items()}
     return RunData(
         path=path, name=str(attrs.get("name", path.name)), status=str(attrs.get("status", "?")),
@@ -126,4 +127,4 @@ def load_run(path: str | Path) -> RunData:
         output_names=list((structure.attrs.get("output_names") if structure is not None else None) or []),
         train=read_section(group, layout.TRAIN), metrics=read_metrics(group), eval=held_out,
         weights=_final_weights(group), dynamics=dynamics, dynamics_plan=dynamics_plan,
-        analysis=read_section(group, layout.ANALYSIS))
+        analysis=analysis)

@@ -26,6 +26,10 @@ class CellSpec(SpecModel):
     """What the cell offers the analyses (`preactivation`: a separate pre-activation x; `dynamics`: the
     Euler step the dynamics probes differentiate)."""
 
+    weight_blocks: ClassVar[int] = 1
+    """Row blocks of the cell's fused weight matrices (a GRU's three gates); the memory estimate uses it and
+    the cell contract checks it against the torch cell's `gate_blocks`."""
+
     def time_step(self) -> float | None:
         """The cell's time step in ms, when it has one (the task's must equal it)."""
         return None
@@ -45,6 +49,7 @@ class GRUCellSpec(CellSpec):
     """Number of recurrent units N."""
     bias: bool = True
     """Whether the gates carry bias vectors."""
+    weight_blocks: ClassVar[int] = 3
 
 
 class RNNCellSpec(CellSpec):

@@ -89,7 +89,7 @@ class Spec(SpecModel):
         """Refuse, before anything is allocated, a spec whose estimated memory exceeds MEMORY_LIMIT_BYTES,
         naming the field that makes it so."""
         n, inputs = self.network.units, self.task.input_dim
-        blocks = 3 if self.network.cell.kind == "gru" else 1  # the built-in cells' row blocks (an estimate)
+        blocks = self.network.cell.weight_blocks
         steps = self.task.steps_per_sequence()
         estimate = {"network.cell.units": 4 * 4 * blocks * n * (n + inputs + 1),  # weights, grads, Adam moments
                     "training.batch": 4 * 4 * blocks * self.training.batch * steps * n,  # activations kept for autograd

@@ -93,6 +93,12 @@ class TaskSpec(SpecModel):
         """Number of classes of a classification task (targets hold class indices); None otherwise."""
         return None
 
+    def target_width(self) -> int:
+        """Channels of the target arrays the loss expects: the outputs (mse), one class index per output set
+        (cross_entropy_last) or one class index (cross_entropy_steps)."""
+        return {"mse": self.output_dim, "cross_entropy_last": len(self.output_sets()),
+                "cross_entropy_steps": 1}[self.loss]
+
     def sign_success_threshold(self) -> float:
         """Fraction of steps with the target's sign above which a run counts as a success (`sign_accuracy`)."""
         return 0.9

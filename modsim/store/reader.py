@@ -54,12 +54,13 @@ def list_runs(root: str | Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "zarr.json").exists())
 
 
-def read_section(group: zarr.Group, section: str) -> dict[str, np.ndarray]:
-    """Every array of a section (train, metrics, checkpoints, eval, structure) as numpy."""
+def read_section(group: zarr.Group, section: str, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Every array of a section (train, metrics, checkpoints, eval, structure) as numpy, or only `names`
+    (those present)."""
     if section not in group:
         return {}
     sub = group[section]
-    return {name: np.asarray(arr[...]) for name, arr in sub.arrays()}
+    return {name: np.asarray(arr[...]) for name, arr in sub.arrays() if names is None or name in names}
 
 
 def read_metrics(group: zarr.Group) -> dict[str, np.ndarray]:

@@ -46,10 +46,9 @@ def _pair(spec: ArrayTask, inputs_ref: str, targets_ref: str) -> SequenceData:
         raise UserError(f"{inputs_ref} has (trials, time) {x.shape[:2]} but {targets_ref} has {y.shape[:2]}")
     if x.shape[2] != spec.input_dim:
         raise UserError(f"{inputs_ref}: {x.shape[2]} input channels, the spec says task.input_dim {spec.input_dim}")
-    width = {"mse": spec.output_dim, "cross_entropy_last": len(spec.output_sets()), "cross_entropy_steps": 1}
-    if y.shape[2] != width[spec.loss]:
+    if y.shape[2] != spec.target_width():
         raise UserError(f"{targets_ref}: {y.shape[2]} target channels; loss {spec.loss} with this spec needs "
-                        f"{width[spec.loss]}")
+                        f"{spec.target_width()}")
     if spec.washout >= x.shape[1]:
         raise UserError(f"{inputs_ref}: {x.shape[1]} steps per trial, task.washout is {spec.washout}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):

@@ -25,6 +25,7 @@ def check_cell(name: str, input_dim: int = 3, units: int = 6, **fields) -> None:
     assert cell.analysed_block in (*blocks, "all"), f"{name}: analysed_block {cell.analysed_block!r} is no block"
     assert tuple(cell.weight_ih_l0.shape) == (len(blocks) * units, input_dim), f"{name}: weight_ih_l0 shape"
     assert tuple(cell.weight_hh_l0.shape) == (len(blocks) * units, units), f"{name}: weight_hh_l0 shape"
+    assert len(blocks) == spec.weight_blocks, f"{name}: {len(blocks)} gate blocks, its spec says {spec.weight_blocks}"
     x = torch.randn(2, 7, input_dim, dtype=torch.float64)
     gen = torch.Generator().manual_seed(1)
     activity, last = cell(x, None, gen)
@@ -56,8 +57,7 @@ def check_task(spec, seed: int = 0) -> None:
     assert x.ndim == 3 and y.ndim == 3 and x.shape[:2] == y.shape[:2], f"{spec.kind}: eval shapes {x.shape}, {y.shape}"
     assert x.dtype == np.float32 and y.dtype == np.float32, f"{spec.kind}: data must be float32"
     assert x.shape[2] == spec.input_dim, f"{spec.kind}: {x.shape[2]} input channels, input_dim {spec.input_dim}"
-    width = {"mse": spec.output_dim, "cross_entropy_last": len(spec.output_sets()), "cross_entropy_steps": 1}
-    assert y.shape[2] == width[spec.loss], f"{spec.kind}: targets have {y.shape[2]} channels for loss {spec.loss}"
+    assert y.shape[2] == spec.target_width(), f"{spec.kind}: targets have {y.shape[2]} channels for loss {spec.loss}"
     assert len(data.output_names) == spec.output_dim, f"{spec.kind}: one output name per output channel"
     for label, sets, dim in (("output", spec.output_sets(), spec.output_dim), ("input", spec.input_sets(), spec.input_dim)):
         for set_name, idx in sets.items():

@@ -156,10 +156,6 @@ class MineTerm(LossTerm):
         rows = h.reshape(-1, h.shape[-1])
         return tuple(rows.index_select(1, u) for u in self.units)
 
-    def pair(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The groups' rows (the name of two-group MINE)."""
-        return self.groups(hidden)
-
     def _train(self, groups: tuple[torch.Tensor, ...]) -> torch.Tensor:
         bounds = [est.train_step(*(groups[k] for k in subset)) for est, subset in zip(self.estimators, self.subsets)]
         return bounds[0] if len(bounds) == 1 else torch.stack(bounds).sum()
