@@ -62,7 +62,7 @@ def test_killed_at_random_moments_resumes_bit_identical(kind, tmp_path: Path):
     spec = _spec(kind)
     execute_run(spec, tmp_path / "clean")
     rng = np.random.default_rng(len(kind))
-    kills = sorted(rng.choice(np.arange(1, spec.training.steps + 1), size=10 if kind == "gru" else 4, replace=True))
+    kills = sorted(rng.choice(np.arange(1, spec.training.steps + 1), size=10, replace=True))
     path = tmp_path / "killed"
     with pytest.raises(Killed):
         execute_run(spec, path, progress=_killer(kills[0]))
