@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -106,6 +107,37 @@ def checkpoint(exp: Experiment, writer: RunWriter, step: int) -> tuple[HeldOut, 
     return heldout, metrics
 
 
+LOSS_GROWTH_FACTOR = 1e3
+"""How many times its early size the loss must grow before `GrowthWatch` warns."""
+
+
+class LossGrowthWarning(UserWarning):
+    """The loss grew by orders of magnitude while staying finite (a run heading for divergence)."""
+
+
+class GrowthWatch:
+    """Warns once when |total loss| exceeds `factor` times its largest value over the first `baseline_steps`
+    steps of this process (finite losses only; non-finite ones stop the run instead)."""
+
+    def __init__(self, factor: float = LOSS_GROWTH_FACTOR, baseline_steps: int = 10):
+        self.factor, self.baseline_steps = factor, baseline_steps
+        self.seen: list[float] = []
+        self.warned = False
+
+    def __call__(self, step: int, total: float, where: str) -> None:
+        """Record this step's total loss; warn the first time it has grown past the bound."""
+        if len(self.seen) < self.baseline_steps:
+            self.seen.append(abs(total))
+            return
+        bound = self.factor * max(max(self.seen), 1e-12)
+        if not self.warned and abs(total) > bound:
+            self.warned = True
+            warnings.warn(f"{where}: the loss grew to {total:.3g} at step {step}, {abs(total) / max(self.seen):.0e} "
+                          f"times its size over the first {self.baseline_steps} steps ({max(self.seen):.3g}); the "
+                          "run goes on. Lower the learning rate or add gradient clipping (training.clip_norm).",
+                          LossGrowthWarning, stacklevel=2)
+
+
 def _diverged(step: int, values: dict[str, float], writer: RunWriter) -> RunDiverged:
     bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
     return RunDiverged(f"loss became non-finite at step {step} ({bad}); everything up to the last checkpoint is "
@@ -155,12 +187,14 @@ def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressF
     done, last = _start(exp, writer, resume)
     saved = time.monotonic()
     every_seconds = None if spec.training.checkpoint_minutes is None else 60 * spec.training.checkpoint_minutes
+    growth = GrowthWatch(LOSS_GROWTH_FACTOR)
     for step in range(done + 1, spec.training.steps + 1):
         values = train_step(exp)
         log.add(step, values)
         if not math.isfinite(values["total"]):
             log.flush()
             raise _diverged(step, values, writer)
+        growth(step, values["total"], str(writer.path))
         if progress is not None:
             progress(step, values)
         if step % spec.training.checkpoint_every == 0 or step == spec.training.steps:

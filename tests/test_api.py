@@ -97,3 +97,77 @@ def test_every_group_of_a_run_opens_with_xarray(example_run):
     assert metrics.q_cor.dims == ("step",) and metrics.sizes["step"] == 3
     held = xr.open_zarr(str(example_run.path), group="eval", consolidated=False)
     assert held.hidden.dims == ("trial", "time", "unit")
+
+
+def test_ls_columns_follow_the_tasks_metrics():
+    from modsim.cli.ls import metric_columns
+
+    flipflop = {"mse": 0.2, "sign_accuracy": 0.96, "success": 1.0, "mi": 0.01, "q_cor": 0.2, "d_cor": 0.4}
+    lorenz = {"mse": 0.1, "r2": 0.97, "mi": 0.07, "q_cor": 0.29, "d_out": 0.17}
+    assert [k for k, _ in metric_columns([flipflop])] == ["sign_accuracy", "success", "mi", "q_cor", "d_cor"]
+    assert [label for _, label in metric_columns([lorenz])] == ["R2", "MI", "Q_cor", "D_out"]
+    assert [k for k, _ in metric_columns([flipflop, lorenz], most=3)] == ["r2", "sign_accuracy", "success"]
+    assert metric_columns([{}]) == []
+
+
+def test_spec_differences_name_the_paths_that_differ():
+    from modsim.spec.diff import MISSING, differences
+
+    a = {"network": {"cell": {"kind": "gru", "units": 64}}, "constraints": [{"kind": "mine", "weight": 0.01}],
+         "training": {"seed": 1}}
+    b = {"network": {"cell": {"kind": "gru", "units": 32}}, "constraints": [{"kind": "mine", "weight": 0.0},
+                                                                              {"kind": "l2", "weight": 1.0}],
+         "training": {"seed": 1}}
+    assert differences(a, b) == [("network.cell.units", 64, 32), ("constraints[0].weight", 0.01, 0.0),
+                                 ("constraints[1].kind", MISSING, "l2"), ("constraints[1].weight", MISSING, 1.0)]
+    assert differences(a, a) == []
+
+
+def test_diff_lists_spec_and_metric_differences(example_run, tmp_path):
+    import shutil
+
+    import zarr
+    from click.testing import CliRunner
+
+    from modsim.cli import main
+
+    other = tmp_path / "other"
+    shutil.copytree(example_run.path, other)
+    group = zarr.open_group(str(other), mode="r+")
+    spec = dict(group.attrs["spec"])
+    spec["training"] = {**spec["training"], "seed": 12345}
+    summary = dict(group.attrs["summary"])
+    summary["q_cor"] = summary["q_cor"] + 0.25
+    group.attrs.update({"spec": spec, "summary": summary})
+    result = CliRunner().invoke(main, ["diff", str(example_run.path), str(other)], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    assert "training.seed" in result.output and "12345" in result.output and "1 field(s) differ" in result.output
+    q_row = next(line for line in result.output.splitlines() if "Q_cor" in line and "/" not in line)
+    assert "0.25" in q_row
+    assert "sign accuracy" not in result.output  # equal metrics are left out unless --all
+    assert "sign accuracy" in CliRunner().invoke(main, ["diff", "--all", str(example_run.path), str(other)],
+                                           terminal_width=250).output
+    missing = CliRunner().invoke(main, ["diff", str(example_run.path), str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2
+
+
+def test_device_names_a_gpu_by_index(tmp_path):
+    import torch
+    from click.testing import CliRunner
+
+    from modsim.cli import main
+    from modsim.compile.experiment import resolve_device
+    from modsim.errors import UserError
+    from modsim.spec import SpecError
+
+    flagship = ROOT / "specs" / "gru_lorenz_rossler.yaml"
+    assert modsim.load_spec(flagship, ["training.device=cuda:1"]).training.device == "cuda:1"
+    with pytest.raises(SpecError, match="training.device"):
+        modsim.load_spec(flagship, ["training.device=gpu1"])
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA device"):
+            resolve_device("cuda:1")
+        refused = CliRunner().invoke(main, ["run", str(flagship), "--device", "cuda:0", "--store", str(tmp_path)])
+        assert refused.exit_code == 2 and "no CUDA device" in refused.output
+        assert not any(tmp_path.iterdir())  # nothing half-written

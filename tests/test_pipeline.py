@@ -52,10 +52,10 @@ def test_every_spec_validates_compiles_and_runs_two_steps(path, store_dir):
     assert result.steps == 2
 
 
-def tiny_spec():
+def tiny_spec(extra: list[str] | None = None):
     return shrunk(Path(__file__).parents[1] / "specs" / "gru_lorenz_rossler.yaml",
                   ["network.cell.units=12", "network.groups.g1=6", "network.groups.g2=6",
-                   "training.steps=4", "training.checkpoint_every=2", "task.eval_trajectories=3"])
+                   "training.steps=4", "training.checkpoint_every=2", "task.eval_trajectories=3", *(extra or [])])
 
 
 def test_same_seed_gives_identical_metrics(store_dir):
@@ -148,6 +148,30 @@ def test_divergence_stops_and_keeps_what_was_written(store_dir, monkeypatch):
     assert group.attrs["status"] == "diverged" and "step 3" in group.attrs["message"]
     np.testing.assert_array_equal(read_metrics(group)["step"], [0, 2])
     assert read_section(group, "train")["step"].tolist() == [1, 2, 3]
+
+
+def test_a_loss_that_explodes_but_stays_finite_warns_once(store_dir, monkeypatch):
+    import warnings
+
+    from modsim.train import LossGrowthWarning
+
+    spec = tiny_spec(["training.steps=14"])
+    real = task_loss_module.task_mse
+    calls = {"n": 0}
+
+    def exploding(outputs, targets, washout):
+        calls["n"] += 1
+        value = real(outputs, targets, washout)
+        return value * 3.8e13 if calls["n"] >= 12 else value
+
+    monkeypatch.setattr(task_loss_module, "task_mse", exploding)
+    writer = RunWriter.create(store_dir / "g", "g", {}, 0, "cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(spec, writer)
+    grown = [w for w in caught if issubclass(w.category, LossGrowthWarning)]
+    assert len(grown) == 1 and "step 12" in str(grown[0].message) and "clip_norm" in str(grown[0].message)
+    assert open_run(store_dir / "g").attrs["status"] == "finished"
 
 
 def test_cli_run_names_runs_and_refuses_to_overwrite(tmp_path):

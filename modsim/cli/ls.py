@@ -8,6 +8,14 @@ from rich.table import Table
 from .common import DEFAULT_STORE, console, error, fmt
 
 
+MOST_COLUMNS = 8
+"""Metric columns `modsim ls` shows at most (the first of the registry's headline metrics the runs have)."""
+NOT_LISTED = frozenset({"mse"})
+"""Headline metrics left out of the listing (the loss; `modsim diff` and the report show it)."""
+SHORT_LABELS = {"r2": "R2", "sign_accuracy": "sign acc", "mi": "MI", "q_mask": "Q mask"}
+"""Column headers shorter than the metrics' summary labels."""
+
+
 @click.command(name="ls")
 @click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
 def list_command(store_root: str) -> None:
@@ -19,20 +27,32 @@ def list_command(store_root: str) -> None:
 
     if not Path(store_root).is_dir():
         error(f"{store_root}: no such store (a directory of runs; see --store)")
-    table = Table()
-    for col in ("run", "status", "steps", "R2", "Q_cor", "Q_str", "D_out", "D_cor", "started"):
-        table.add_column(col)
+    rows: list[tuple[str, str, str, dict, str]] = []
     for path in list_runs(store_root):
         if store_kind(path) == "sweep":
             done, total = len(finished_runs(path)), len(sweep_run_names(path))
-            table.add_row(path.name, f"sweep {done}/{total} finished", "", *[""] * 5, "")
+            rows.append((path.name, f"sweep {done}/{total} finished", "", {}, ""))
             continue
         try:
             g = open_run(path)
         except (FileNotFoundError, ValueError, OSError):  # not a run, or unreadable metadata: skip it
             continue
-        s = g.attrs.get("summary") or {}
-        table.add_row(path.name, shown_status(path, g), str(g.attrs.get("last_step", "")),
-                      *(fmt(s.get(k)) for k in ("r2", "q_cor", "q_str", "d_out", "d_cor")),
-                      str(g.attrs.get("started", "")))
+        rows.append((path.name, shown_status(path, g), str(g.attrs.get("last_step", "")),
+                     g.attrs.get("summary") or {}, str(g.attrs.get("started", ""))))
+    columns = metric_columns([summary for *_, summary, _ in rows])
+    table = Table()
+    for col in ("run", "status", "steps", *(label for _, label in columns), "started"):
+        table.add_column(col)
+    for name, status, steps, summary, started in rows:
+        table.add_row(name, status, steps, *(fmt(summary.get(k)) if summary else "" for k, _ in columns), started)
     console.print(table)
+
+
+def metric_columns(summaries: list[dict], most: int = MOST_COLUMNS) -> list[tuple[str, str]]:
+    """(key, label) of the headline metrics that the listed runs have (their tasks' own: R2 for the chaotic
+    task, accuracy or success for trial tasks), in the metric registry's order, at most `most`."""
+    from ..analysis.summary import key_metrics, labelled_keys
+
+    labels = dict(labelled_keys())
+    present = [k for k in key_metrics() if k not in NOT_LISTED and any(k in s for s in summaries)]
+    return [(k, SHORT_LABELS.get(k, labels.get(k, k))) for k in present[:most]]

@@ -25,7 +25,7 @@ from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, er
 @click.option("--overwrite", is_flag=True, help="Replace an existing run of the same --name.")
 @click.option("--resume", is_flag=True,
               help="Continue the unfinished run STORE/<name> of this spec from its last saved state.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+@click.option("--device", default=None, metavar="auto|cpu|cuda|cuda:N",
               help="Shorthand for --set training.device=...")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--report", "with_report", is_flag=True,

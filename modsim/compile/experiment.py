@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ..spec import Spec
 from ..tasks import BatchSampler, TaskData, build_task
 from .losses import LossTerm, TermContext, build_terms
@@ -15,12 +16,18 @@ from .network import ModularRNN
 
 
 def resolve_device(choice: str) -> torch.device:
-    """`auto` -> CUDA when available, else CPU; `cuda` without a GPU is an error."""
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("training.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    """`auto` -> CUDA when available, else CPU; `cuda` or `cuda:N` without that GPU is an error."""
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
+    device = torch.device(choice)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError(f"training.device is {choice!r} but no CUDA device is available; use 'auto' or 'cpu'")
+        if device.index is not None and device.index >= count:
+            raise UserError(f"training.device is {choice!r} but this machine has {count} CUDA device(s) "
+                            f"(cuda:0 to cuda:{count - 1})")
+    return device
 
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop,

@@ -41,8 +41,8 @@ class Training(SpecModel):
     checkpoint_minutes: PositiveFloat | None = None
     """Also save the full training state (no metrics) when this many minutes have passed since the last save,
     so a long run loses at most that much work; null saves only at checkpoints."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """`auto` uses CUDA when available, else the CPU."""
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$")] = "auto"
+    """`auto`, `cpu`, `cuda` or `cuda:N` (the N-th GPU); `auto` uses CUDA when available, else the CPU."""
     threads: PositiveInt = 1
     """CPU threads torch uses while the run trains. The thread count changes the floating-point reduction order
     and so the numbers (the adversarial MI game amplifies that), so it is part of the resolved spec: a run
