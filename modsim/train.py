@@ -7,13 +7,13 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from .analysis import evaluate_plan
+from .progress import ProgressFn, TrainingProgress, as_progress
 from .compile import Experiment, compile_experiment
 from .compile.state import restore_state, save_state
 from .evaluate import HeldOut, evaluate_experiment, snapshot_of
@@ -40,10 +40,6 @@ class RunResult:
     """Final metrics on held-out data."""
     output_names: list[str] = field(default_factory=list)
     """Labels of the output channels (for r2_per_output)."""
-
-
-ProgressFn = Callable[[int, dict[str, float]], None]
-"""Called after every training step with the step and its logged values."""
 
 
 class TrainLog:
@@ -163,7 +159,8 @@ def _final(exp: Experiment, writer: RunWriter, heldout: HeldOut, metrics: dict) 
     return metrics
 
 
-def _start(exp: Experiment, writer: RunWriter, resume: bool) -> tuple[int, tuple[HeldOut, dict] | None]:
+def _start(exp: Experiment, writer: RunWriter, resume: bool, progress: TrainingProgress
+           ) -> tuple[int, tuple[HeldOut, dict] | None]:
     """A new run: the terms' warm-up and checkpoint 0. A resumed one: its saved state restored and what was
     written after it dropped. Returns the last completed step and (when known) the last checkpoint."""
     if resume:
@@ -174,17 +171,19 @@ def _start(exp: Experiment, writer: RunWriter, resume: bool) -> tuple[int, tuple
         step = restore_state(exp, blob)
         writer.truncate(step)
         return step, None
+    progress.phase("warm-up")
     for term in exp.terms:
         term.warmup(exp)
+    progress.phase("evaluating step 0")
     last = checkpoint(exp, writer, 0)
     writer.write_state(save_state(exp, 0))
     return 0, last
 
 
-def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressFn | None,
+def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: TrainingProgress,
           resume: bool = False) -> tuple[HeldOut, dict]:
     spec = exp.spec
-    done, last = _start(exp, writer, resume)
+    done, last = _start(exp, writer, resume, progress)
     saved = time.monotonic()
     every_seconds = None if spec.training.checkpoint_minutes is None else 60 * spec.training.checkpoint_minutes
     growth = GrowthWatch(LOSS_GROWTH_FACTOR)
@@ -195,10 +194,10 @@ def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressF
             log.flush()
             raise _diverged(step, values, writer)
         growth(step, values["total"], str(writer.path))
-        if progress is not None:
-            progress(step, values)
+        progress.step(step, values)
         if step % spec.training.checkpoint_every == 0 or step == spec.training.steps:
             log.flush()
+            progress.phase(f"evaluating step {step}")
             last = checkpoint(exp, writer, step)
         elif every_seconds is not None and time.monotonic() - saved >= every_seconds:
             log.flush()  # a state save between checkpoints: no evaluation, so no draw changes the run
@@ -212,7 +211,7 @@ def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: ProgressF
     return last
 
 
-def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
+def train(spec: Spec, writer: RunWriter, progress: TrainingProgress | ProgressFn | None = None,
           experiment: Experiment | None = None, resume: bool = False) -> RunResult:
     """Train a spec, writing everything to `writer`; raises RunDiverged on NaN/inf (run kept). With
     `resume`, continue the run in `writer` from its saved state: the result is bit-identical to a run that
@@ -230,12 +229,15 @@ def train(spec: Spec, writer: RunWriter, progress: ProgressFn | None = None,
         torch.set_num_threads(threads)
 
 
-def _train(exp: Experiment, writer: RunWriter, progress: ProgressFn | None, resume: bool) -> RunResult:
+def _train(exp: Experiment, writer: RunWriter, progress: TrainingProgress | ProgressFn | None,
+           resume: bool) -> RunResult:
     spec = exp.spec
     log = TrainLog(writer)
     started = time.perf_counter()
+    shown = as_progress(progress)
     try:
-        heldout, metrics = _loop(exp, writer, log, progress, resume)
+        heldout, metrics = _loop(exp, writer, log, shown, resume)
+        shown.phase("final analysis")
         metrics = _final(exp, writer, heldout, metrics)
         elapsed = time.perf_counter() - started
         summary = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}

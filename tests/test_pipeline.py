@@ -150,6 +150,25 @@ def test_divergence_stops_and_keeps_what_was_written(store_dir, monkeypatch):
     assert read_section(group, "train")["step"].tolist() == [1, 2, 3]
 
 
+def test_progress_reports_every_step_and_the_phases_between(store_dir):
+    from modsim.progress import TrainingProgress
+
+    class Recorder(TrainingProgress):
+        def __init__(self):
+            self.events = []
+
+        def step(self, step, values):
+            self.events.append(step)
+
+        def phase(self, text):
+            self.events.append(text)
+
+    recorder = Recorder()
+    train(tiny_spec(), RunWriter.create(store_dir / "p", "p", {}, 0, "cpu"), progress=recorder)
+    assert recorder.events == ["warm-up", "evaluating step 0", 1, 2, "evaluating step 2", 3, 4,
+                               "evaluating step 4", "final analysis"]
+
+
 def test_a_loss_that_explodes_but_stays_finite_warns_once(store_dir, monkeypatch):
     import warnings
 
@@ -192,3 +211,7 @@ def test_cli_run_names_runs_and_refuses_to_overwrite(tmp_path):
     assert replaced.exit_code == 0
     listing = runner.invoke(main, ["ls", "--store", str(store)])
     assert listing.exit_code == 0 and "finished" in listing.output
+    logged = runner.invoke(main, [a for a in args if a != "--quiet"] + ["--name", "shown"])
+    assert logged.exit_code == 0, logged.output
+    for line in ("shown: warm-up...", "shown step 2/2", "shown: evaluating step 2...", "shown: final analysis..."):
+        assert line in logged.output

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from ..errors import UserError
+from ..progress import TrainingProgress
 from ..spec import load_spec
 from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, err_console, error, fmt,
                      user_errors)
@@ -45,8 +46,8 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
 
     try:
         dev = resolve_device(spec.training.device)
-    except RuntimeError as exc:
-        error(f"{spec_file}: training.device: {exc}")
+    except (RuntimeError, UserError) as exc:
+        error(f"{spec_file}: {exc}")
     path = allocate_run_path(Path(store_root), spec.name if name is None else name, exact=name is not None,
                              overwrite=overwrite)
     console.print(f"[bold]{spec.name}[/] on {dev}: compiling (task data, network)...", highlight=False)
@@ -67,9 +68,9 @@ def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -
 
     try:
         if quiet or not sys.stdout.isatty():
-            result = start(None if quiet else _line_progress(spec.training.steps))
+            result = start(None if quiet else _LineProgress(path.name, spec.training.steps))
         else:
-            result = _with_bar(spec, start)
+            result = _with_bar(path.name, spec, start)
     except RunDiverged as exc:
         err_console.print(f"[bold red]diverged[/] {exc}", highlight=False)
         sys.exit(EXIT_DIVERGED)
@@ -122,34 +123,49 @@ def _stats(values: dict[str, float]) -> str:
     return f"loss={values['total']:.5f} task={values['task']:.5f}{mi}"
 
 
-def _line_progress(total: int):
-    """Plain-text progress for logs: about 20 lines per run, with elapsed time and ETA."""
-    every = max(1, total // 20)
-    started = time.perf_counter()
+class _LineProgress(TrainingProgress):
+    """Plain-text progress for logs: about 20 lines per run with elapsed time and ETA, and each phase."""
 
-    def report(step: int, values: dict[str, float]) -> None:
-        if step % every == 0 or step == total:
-            elapsed = time.perf_counter() - started
-            eta = elapsed / step * (total - step)
-            console.print(f"step {step}/{total} {_stats(values)} elapsed={elapsed:.0f}s eta={eta:.0f}s",
-                          highlight=False)
+    def __init__(self, name: str, total: int):
+        self.name, self.total = name, total
+        self.every = max(1, total // 20)
+        self.started = time.perf_counter()
 
-    return report
+    def step(self, step: int, values: dict[str, float]) -> None:
+        if step % self.every == 0 or step == self.total:
+            elapsed = time.perf_counter() - self.started
+            eta = elapsed / step * (self.total - step)
+            console.print(f"{self.name} step {step}/{self.total} {_stats(values)} elapsed={elapsed:.0f}s "
+                          f"eta={eta:.0f}s", highlight=False)
+
+    def phase(self, text: str) -> None:
+        if text.startswith("evaluating step") and not text.endswith(f" {self.total}") and text != "evaluating step 0":
+            return  # one line per checkpoint would drown the log; the bar shows them
+        console.print(f"{self.name}: {text}...", highlight=False)
 
 
-def _with_bar(spec, start):
+class _BarProgress(TrainingProgress):
+    """The terminal's progress bar: the run's name, then its phase or the step's losses."""
+
+    def __init__(self, bar, task, name: str):
+        self.bar, self.task, self.name = bar, task, name
+
+    def step(self, step: int, values: dict[str, float]) -> None:
+        self.bar.update(self.task, completed=step, description=self.name, stats=_stats(values))
+
+    def phase(self, text: str) -> None:
+        self.bar.update(self.task, description=f"{self.name} ({text})")
+
+
+def _with_bar(name: str, spec, start):
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task(spec.name, total=spec.training.steps, stats="")
-
-        def report(step: int, values: dict[str, float]) -> None:
-            bar.update(task, completed=step, stats=_stats(values))
-
-        return start(report)
+        task = bar.add_task(name, total=spec.training.steps, stats="")
+        return start(_BarProgress(bar, task, name))
 
 
 def print_summary(result) -> None:
