@@ -165,15 +165,20 @@ class Sweep:
         return [Run(r.path) for r in finished_runs(self.path)]
 
     def summary(self, by: list[str] | None = None) -> Any:
-        """Mean, sd and n of every final metric per condition (default: every swept path but the seed), an
-        xarray Dataset over (condition, metric)."""
+        """Mean, sd and n of every final metric per condition (default: every swept path but the seed), and
+        Welch's t and p of each condition against the first, an xarray Dataset over (condition, metric) with
+        each swept field's value per condition as a coordinate."""
         import xarray as xr
 
         from .sweep import stats
 
         summary = stats.summarize(stats.group_records([self.path], by))
-        return xr.Dataset({name: (("condition", "metric"), getattr(summary, name)) for name in ("mean", "sd", "n")},
-                          coords={"condition": summary.conditions, "metric": summary.metrics})
+        t, p = summary.against(summary.conditions[0])
+        swept = {name: ("condition", values) for name, values in stats.condition_coordinates(summary).items()}
+        return xr.Dataset({**{name: (("condition", "metric"), getattr(summary, name)) for name in ("mean", "sd", "n")},
+                           "t": (("condition", "metric"), t), "p": (("condition", "metric"), p)},
+                          coords={"condition": summary.conditions, "metric": summary.metrics, **swept},
+                          attrs={"reference_condition": summary.conditions[0]})
 
 
 def run(spec: Spec, store: str | Path = "store", name: str | None = None, overwrite: bool = False,

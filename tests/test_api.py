@@ -93,10 +93,13 @@ def test_every_group_of_a_run_opens_with_xarray(example_run):
     for group in ("train", "metrics", "checkpoints", "eval", "structure", "weights", "analysis"):
         ds = xr.open_zarr(str(example_run.path), group=group, consolidated=False)
         assert len(ds.data_vars) > 0, group
+        for name, var in {**ds.data_vars, **ds.coords}.items():
+            assert var.attrs.get("description") and var.attrs.get("units"), (group, name)
     metrics = xr.open_zarr(str(example_run.path), group="metrics", consolidated=False)
     assert metrics.q_cor.dims == ("step",) and metrics.sizes["step"] == 3
     held = xr.open_zarr(str(example_run.path), group="eval", consolidated=False)
     assert held.hidden.dims == ("trial", "time", "unit")
+    assert metrics.mi.attrs["units"] == "nats" and "Q_cor" in metrics.q_cor.attrs["description"]
 
 
 def test_ls_columns_follow_the_tasks_metrics():

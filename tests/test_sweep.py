@@ -139,6 +139,29 @@ def test_summarize_two_sweeps_and_statistics():
     assert np.isnan(welch_p(a[:1], b)[1])
 
 
+def test_summary_zarr_has_p_values_and_numeric_swept_coordinates(tmp_path):
+    xr = pytest.importorskip("xarray")
+    from modsim.sweep.stats import RunRecord, summarize, welch_p, write_outputs
+
+    rng = np.random.default_rng(1)
+    groups = {}
+    for weight, shift in ((0.0, 0.0), (0.05, 0.3), (0.1, 0.5)):
+        label = f"constraints[0].weight={weight},network.cell.kind=gru"
+        groups[label] = [RunRecord(f"{weight}-{i}", {"constraints[0].weight": weight, "network.cell.kind": "gru",
+                                                     "training.seed": i}, {"q_cor": float(shift + 0.02 * v)})
+                         for i, v in enumerate(rng.standard_normal(4))]
+    summary = summarize(groups)
+    write_outputs(tmp_path, summary, None)
+    ds = xr.open_zarr(tmp_path / "summary.zarr", consolidated=False)
+    assert ds["weight"].dtype == np.float64 and ds["weight"].values.tolist() == [0.0, 0.05, 0.1]
+    assert ds["kind"].values.tolist() == ["gru"] * 3 and ds["weight"].dims == ("condition",)
+    assert ds.attrs["reference_condition"] == summary.conditions[0]
+    p = ds["p"].sel(metric="q_cor").values
+    assert np.isnan(p[0]) and p[1] == pytest.approx(welch_p(summary.samples[(summary.conditions[1], "q_cor")],
+                                                            summary.samples[(summary.conditions[0], "q_cor")])[1])
+    assert p[2] < 1e-5 and ds["t"].sel(metric="q_cor").values[2] > 0
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

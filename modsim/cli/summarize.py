@@ -50,5 +50,6 @@ def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str
                           f"output correlation or readout weight): {', '.join(flagged)}", highlight=False)
     for condition, wins, total in stats.success_rates(groups):
         console.print(f"{condition}: success rate {wins}/{total}", highlight=False)
-    console.print("wrote " + ", ".join(str(p) for p in stats.write_outputs(out_dir or sweeps[0], summary, comparison)),
+    console.print("wrote " + ", ".join(str(p) for p in stats.write_outputs(out_dir or sweeps[0], summary, comparison,
+                                                                            pair[0] if pair else None)),
                   highlight=False)

@@ -16,6 +16,7 @@ import numpy as np
 import zarr
 
 from . import layout
+from .describe import array_attrs
 from .lock import RunLock, RunLocked, owner
 from .names import check_name
 from .reader import check_replaceable
@@ -203,7 +204,7 @@ class RunWriter:
         if name not in grp:
             grp.create_array(name, shape=(0, *values.shape[1:]), dtype=values.dtype,
                              dimension_names=dims_of(name, values.ndim, "step"),
-                             chunks=(chunk_rows, *values.shape[1:]))
+                             chunks=(chunk_rows, *values.shape[1:]), attributes=array_attrs(sub, name))
         grp[name].append(values, axis=0)
 
     def append_train(self, records: dict[str, np.ndarray]) -> None:
@@ -238,7 +239,8 @@ class RunWriter:
             per_trial = max(1, value[:1].nbytes)
             trials = int(min(max(1, EVAL_CHUNK_BYTES // per_trial), max(1, value.shape[0])))
             grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(trials, *value.shape[1:]),
-                             dimension_names=("trial", "time", EVAL_CHANNELS.get(name, f"{name}_channel")))
+                             dimension_names=("trial", "time", EVAL_CHANNELS.get(name, f"{name}_channel")),
+                             attributes=array_attrs(layout.EVAL, name))
             grp[name][...] = value
 
     def write_dynamics(self, arrays: dict[str, np.ndarray]) -> None:
@@ -256,16 +258,19 @@ class RunWriter:
         grp = self.group.create_group(name)
         for key, value in arrays.items():
             value = np.asarray(value)
-            grp.create_array(key, data=value, dimension_names=dims_of(key, value.ndim))
+            grp.create_array(key, data=value, dimension_names=dims_of(key, value.ndim),
+                             attributes=array_attrs(name, key))
 
     def write_structure(self, labels: np.ndarray, group_names: list[str], masks: dict[str, np.ndarray],
                         output_names: list[str]) -> None:
         """Write group labels, masks and channel names."""
         grp = self.group[layout.STRUCTURE]
-        grp.create_array("group_labels", data=np.asarray(labels, dtype=np.int64), dimension_names=("unit",))
+        grp.create_array("group_labels", data=np.asarray(labels, dtype=np.int64), dimension_names=("unit",),
+                         attributes=array_attrs(layout.STRUCTURE, "group_labels"))
         for name, mask in masks.items():
             key = f"mask_{layout.param_key(name)}"
-            grp.create_array(key, data=np.asarray(mask, dtype=bool), dimension_names=dims_of(key, 2))
+            grp.create_array(key, data=np.asarray(mask, dtype=bool), dimension_names=dims_of(key, 2),
+                             attributes=array_attrs(layout.STRUCTURE, key))
         grp.attrs.update({"group_names": group_names, "output_names": output_names})
 
     def finish(self, status: str, message: str = "", summary: dict[str, Any] | None = None) -> None:
@@ -295,7 +300,8 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
         for key, value in results.items():
             integer = key == "step" or key.endswith(layout.INTEGER_SUFFIXES)
             value = np.asarray(value).astype(np.int64 if integer else np.float64)
-            sub.create_array(key, data=value, dimension_names=dims_of(key, value.ndim, "step"))
+            sub.create_array(key, data=value, dimension_names=dims_of(key, value.ndim, "step"),
+                             attributes=array_attrs(layout.ANALYSIS, key))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -307,16 +313,28 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str, np.ndarray]) -> None:
+def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str, np.ndarray],
+                per_condition: dict[str, np.ndarray] | None = None, attrs: dict | None = None) -> None:
     """A labelled table as a Zarr group (replacing `path`): one string array per coordinate (its own
-    dimension) and each array over all coordinates, in order; opens with
-    `xarray.open_zarr(path, consolidated=False)`."""
+    dimension), each array over all coordinates in order, and `per_condition` arrays over the first
+    coordinate only (numbers or text); opens with `xarray.open_zarr(path, consolidated=False)`."""
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    if attrs:
+        group.attrs.update(attrs)
     dims = list(coords)
     for coord, labels in coords.items():
-        # Variable-length strings: the Zarr v3 string type (fixed-width numpy strings have no spec).
-        group.create_array(coord, shape=(len(labels),), dtype=str, dimension_names=[coord])
-        group[coord][...] = np.array(labels, dtype=object)
+        _text_array(group, coord, np.array(labels, dtype=object), [coord])
     for name, values in arrays.items():
         group.create_array(name, data=values, dimension_names=dims)
+    for name, values in (per_condition or {}).items():
+        if values.dtype == object:
+            _text_array(group, name, values, [dims[0]])
+        else:
+            group.create_array(name, data=values, dimension_names=[dims[0]])
+
+
+def _text_array(group: zarr.Group, name: str, values: np.ndarray, dims: list[str]) -> None:
+    # Variable-length strings: the Zarr v3 string type (fixed-width numpy strings have no spec).
+    group.create_array(name, shape=values.shape, dtype=str, dimension_names=dims)
+    group[name][...] = values
 

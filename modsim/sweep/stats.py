@@ -6,7 +6,7 @@ import csv
 import math
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,8 @@ def _resolve_by(by: list[str] | None, records: list[RunRecord]) -> list[str] | N
 
 @dataclass(frozen=True)
 class Summary:
-    """mean, sd (ddof 1) and n of every metric per condition."""
+    """mean, sd (ddof 1) and n of every metric per condition; each swept field's value per condition; Welch's
+    t-test of each condition against a reference condition."""
 
     conditions: list[str]
     metrics: list[str]
@@ -88,6 +89,35 @@ class Summary:
     sd: np.ndarray
     n: np.ndarray
     samples: dict[tuple[str, str], np.ndarray]
+    values: dict[str, list] = field(default_factory=dict)
+    """Swept path (the seed excepted) -> its value in each condition (None where the condition's runs differ)."""
+
+    def against(self, reference: str) -> tuple[np.ndarray, np.ndarray]:
+        """Welch's t and two-sided p of every (condition, metric) against condition `reference` (NaN on its
+        own row)."""
+        if reference not in self.conditions:
+            raise KeyError(f"unknown condition {reference!r}; conditions: {self.conditions}")
+        t = np.full(self.mean.shape, np.nan)
+        p = t.copy()
+        for i, c in enumerate(self.conditions):
+            if c == reference:
+                continue
+            for j, m in enumerate(self.metrics):
+                t[i, j], p[i, j] = welch_p(self.samples[(c, m)], self.samples[(reference, m)])
+        return t, p
+
+
+def swept_values(groups: dict[str, list[RunRecord]]) -> dict[str, list]:
+    """Each swept path's value per condition (None where the condition's runs do not share one value)."""
+    paths = sorted({k for recs in groups.values() for r in recs for k in r.values if k != SEED_PATH})
+    out = {}
+    for path in paths:
+        column = []
+        for recs in groups.values():
+            seen = {repr(r.values.get(path)) for r in recs}
+            column.append(recs[0].values.get(path) if len(seen) == 1 else None)
+        out[path] = column
+    return out
 
 
 def summarize(groups: dict[str, list[RunRecord]]) -> Summary:
@@ -106,7 +136,7 @@ def summarize(groups: dict[str, list[RunRecord]]) -> Summary:
                 mean[i, j] = x.mean()
             if x.size > 1:
                 sd[i, j] = x.std(ddof=1)
-    return Summary(conditions, metrics, mean, sd, n, samples)
+    return Summary(conditions, metrics, mean, sd, n, samples, swept_values(groups))
 
 
 def welch_p(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -138,9 +168,11 @@ def compare(summary: Summary, first: str, second: str) -> list[dict]:
     return rows
 
 
-def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] | None) -> list[Path]:
-    """summary.csv, comparison.csv and summary.zarr (dims condition x metric; opens with
-    `xarray.open_zarr(path, consolidated=False)`)."""
+def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] | None,
+                  reference: str | None = None) -> list[Path]:
+    """summary.csv, comparison.csv and summary.zarr: mean, sd, n, and Welch's t and p against the
+    `reference` condition (default: the first) over (condition, metric), with every swept field's value per
+    condition as a coordinate (numbers as numbers); opens with `xarray.open_zarr(path, consolidated=False)`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "summary.csv"]
@@ -156,10 +188,31 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
             w = csv.DictWriter(fh, fieldnames=list(comparison[0]))
             w.writeheader()
             w.writerows(comparison)
+    reference = reference or summary.conditions[0]
+    t, p = summary.against(reference)
     write_table(out / "summary.zarr", {"condition": summary.conditions, "metric": summary.metrics},
-                {name: getattr(summary, name) for name in ("mean", "sd", "n")})
+                {**{name: getattr(summary, name) for name in ("mean", "sd", "n")}, "t": t, "p": p},
+                per_condition=condition_coordinates(summary),
+                attrs={"reference_condition": reference,
+                       "p": f"Welch's two-sided p of each condition against {reference!r}"})
     written.append(out / "summary.zarr")
     return written
+
+
+def condition_coordinates(summary: Summary) -> dict[str, np.ndarray]:
+    """Each swept field's value per condition as an array named by its short name (`weight` for
+    `constraints[0].weight`, the full path when two short names clash): float where every value is a number,
+    else text."""
+    values = summary.values or {}
+    short = {p: re.split(r"[.\[\]]+", p.strip("]"))[-1] for p in values}
+    clash = {n for n in short.values() if list(short.values()).count(n) > 1 or n in ("condition", "metric")}
+    out = {}
+    for path, column in values.items():
+        name = path if short[path] in clash else short[path]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in column)
+        out[name] = (np.array(column, dtype=np.float64) if numeric
+                     else np.array(["" if v is None else str(v) for v in column], dtype=object))
+    return out
 
 
 def silenced_runs(groups: dict[str, list[RunRecord]]) -> list[tuple[str, list[str], int]]:
