@@ -66,6 +66,11 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     assert (store / "bena_separate-report" / "heatmaps.png").exists()  # written by sweep --report
     invoke(["report", str(store / "bena_separate"), "--runs"])
     out["modules"] = store / "bena_separate-report"
+    invoke(["run", str(gru), *sets(shrink(gru) + ["training.steps=4", "training.checkpoint_every=2",
+                                                  "constraints[0].weight=0.0", "training.seed=7"]),
+            "--store", str(store), "--name", "gru_b", "--quiet"])
+    invoke(["report", str(store / "gru"), str(store / "gru_b"), "-o", str(store / "pair-report")])
+    out["pair"] = store / "pair-report"
     return out
 
 
@@ -81,7 +86,7 @@ def figure_stems(report: Path) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["gru", "pdm", "wm", "modules"])
+@pytest.mark.parametrize("which", ["gru", "pdm", "wm", "modules", "pair"])
 def test_every_figure_is_a_png_of_sensible_size_and_on_the_page(reports, which):
     report = reports[which]
     pngs = sorted(report.glob("*.png"))
@@ -99,18 +104,37 @@ def test_every_figure_is_a_png_of_sensible_size_and_on_the_page(reports, which):
 def test_run_report_has_the_run_and_dynamics_figures_and_key_numbers(reports):
     from modsim.store import open_run
 
-    assert RUN_FIGURES | {"output_correlations"} <= figure_stems(reports["gru"])
+    assert RUN_FIGURES | {"output_correlations", "phase_portraits"} <= figure_stems(reports["gru"])
     assert RUN_FIGURES | DYNAMICS_FIGURES <= figure_stems(reports["pdm"])
+    assert "phase_portraits" not in figure_stems(reports["pdm"])  # one-channel outputs: no attractor to draw
     summary = open_run(reports["gru"].parent / "gru").attrs["summary"]
     page = (reports["gru"] / "index.html").read_text()
     row = re.search(r"<th>q_cor</th><td class=\"num\">([^<]+)</td>", page)
     assert row is not None and float(row.group(1)) == pytest.approx(summary["q_cor"], rel=1e-3, abs=1e-4)
+    spec = re.search(r"<pre><code>(.*?)</code></pre>", page, re.S)  # the resolved spec is embedded
+    import html
+
+    import yaml
+
+    embedded = yaml.safe_load(html.unescape(spec.group(1)))
+    assert embedded == dict(open_run(reports["gru"].parent / "gru").attrs["spec"])
+
+
+def test_two_runs_are_compared_side_by_side(reports):
+    page = (reports["pair"] / "index.html").read_text()
+    assert "modsim report: gru vs gru_b" in page and "<th>b - a</th>" in page
+    assert "<th>constraints[0].weight</th>" in page and "<th>training.seed</th>" in page
+    assert "compared_time_courses" in figure_stems(reports["pair"])
+    links = re.findall(r'<a href="(runs/[^"]+/index.html)">', page)
+    assert len(links) == 2 and all((reports["pair"] / link).exists() for link in links)
 
 
 def test_sweep_reports_compare_conditions_and_draw_heatmaps(reports):
     wm = (reports["wm"] / "index.html").read_text()
     assert {"conditions", "condition_time_courses"} <= figure_stems(reports["wm"])
-    assert "wm_leaky_mi: q_cor" in wm and "wm_leaky_nomi: q_cor" in wm and "(n=2)" in wm
+    grid = re.search(r"<table><tr><th>condition</th>(.*?)</table>", wm, re.S).group(0)
+    assert "<th>q_cor</th>" in grid and "<th>wm_leaky_mi</th>" in grid and "<th>wm_leaky_nomi</th>" in grid
+    assert "(2), p=" in grid  # the second condition's cells carry Welch's p against the first
     assert "heatmaps" not in figure_stems(reports["wm"])  # seeds only: nothing to grid over
     modules = reports["modules"]
     assert {"conditions", "heatmaps"} <= figure_stems(modules)
@@ -127,7 +151,7 @@ def test_bad_store_is_refused_and_nothing_is_written(tmp_path, reports, monkeypa
     assert result.exit_code == 2 and "not a Zarr group" in result.output
     run, sweep = reports["gru"].parent / "gru", reports["wm"].parent / "wm_leaky_mi"
     mixed = CliRunner().invoke(main, ["report", str(run), str(sweep), "-o", str(tmp_path / "out")])
-    assert mixed.exit_code == 2 and "not several runs" in mixed.output
+    assert mixed.exit_code == 2 and "not a mix" in mixed.output
     import modsim.report.run_figures as run_figures
 
     def broken(*args, **kwargs):

@@ -23,8 +23,9 @@ def write_and_print(stores: list, out_dir: str | None = None, runs: bool = False
 @click.option("--runs", is_flag=True, help="Sweeps: also write a report of every finished run, linked from the page.")
 @user_errors
 def report(stores: tuple[str, ...], out_dir: str | None, runs: bool) -> None:
-    """Figures (PNG) and one self-contained index.html for a run, or for one or more sweep stores (several
-    stores are compared as conditions), read from the store alone."""
+    """Figures (PNG) and one self-contained index.html for a run, for several runs compared (the first
+    against the others), or for one or more sweep stores (several stores are compared as conditions), read
+    from the store alone."""
     write_and_print(list(stores), out_dir, runs=runs)
 
 

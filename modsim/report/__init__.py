@@ -53,7 +53,16 @@ def _run_sections(data: RunData, out: Path) -> list[Section]:
     dyn = dynamics_figures(data, out)
     if dyn:
         sections.append(Section("Modules, lesions and dynamics", figures=dyn))
+    sections.append(spec_section(data.spec.model_dump(mode="json", by_alias=True)))
     return sections
+
+
+def spec_section(spec_json: dict) -> Section:
+    """The resolved spec as YAML, so the page alone says how its numbers were made."""
+    import yaml
+
+    return Section("Spec", text="The resolved spec this was run with (every default filled in); save it as a "
+                   ".yaml file to run it again.", code=yaml.safe_dump(spec_json, sort_keys=False, width=100))
 
 
 def _run_meta(data: RunData) -> list[str]:
@@ -73,6 +82,52 @@ def report_run(path: Path, out: Path) -> Path:
     return write_page(out, f"modsim report: {data.name}", _run_meta(data), _run_sections(data, out))
 
 
+def report_runs(paths: list[Path], out: Path) -> Path:
+    """One run compared with others: their final numbers side by side (and b - a for two), the spec fields
+    that differ, every checkpoint metric over training with one line per run, and each run's own report
+    under OUT/runs/, linked from the page."""
+    from ..analysis.summary import labelled_keys
+    from ..spec.diff import MISSING, differences
+    from .run_figures import compared_time_courses
+
+    runs = [load_run(p) for p in paths]
+    names = _distinct([r.name for r in runs], paths)
+    keys = [(k, label) for k, label in labelled_keys() if any(k in r.summary for r in runs)]
+    keys += sorted({(k, k) for r in runs for k in r.summary if is_detection(k)})
+    header = ["metric", *names] + (["b - a"] if len(runs) == 2 else [])
+    rows = []
+    for key, label in keys:
+        values = [r.summary.get(key) for r in runs]
+        cells = [label, *("n/a" if v is None else _fmt(float(v)) for v in values)]
+        if len(runs) == 2:
+            cells.append(_fmt(float(values[1]) - float(values[0])) if None not in values else "")
+        rows.append(cells)
+    dumps = [r.spec.model_dump(mode="json", by_alias=True) for r in runs]
+    changed = []
+    for name, other in zip(names[1:], dumps[1:]):
+        changed += [[path, name, "" if a is MISSING else str(a), "" if b is MISSING else str(b)]
+                    for path, a, b in differences(dumps[0], other) if path not in ("name", "description")]
+    links = []
+    for name, r in zip(names, runs):
+        report_run(r.path, out / "runs" / name)
+        links.append((f"{name}: the run's own report", f"runs/{name}/index.html"))
+    figure = compared_time_courses(runs, names, out)
+    sections = [Section("Final numbers", grid=(header, rows)),
+                Section("Spec differences", grid=(["field", "run", f"in {names[0]}", "in that run"], changed),
+                        text="" if changed else "The runs were made with the same spec."),
+                Section("Over training", figures=[figure] if figure is not None else []),
+                Section("Run reports", links=links)]
+    meta = [f"{name}: {r.path} · status {r.status}" for name, r in zip(names, runs)]
+    return write_page(out, "modsim report: " + " vs ".join(names), meta, sections)
+
+
+def _distinct(names: list[str], paths: list[Path]) -> list[str]:
+    """Run names, made unique with their parent directory where two coincide."""
+    if len(set(names)) == len(names):
+        return names
+    return [f"{p.parent.name}-{n}" if names.count(n) > 1 else n for n, p in zip(names, paths)]
+
+
 def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     """Figures and index.html comparing the conditions of one or more sweep stores; with `runs`, a report
     of every finished run under OUT/runs/ linked from the page."""
@@ -86,14 +141,10 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     summary = stats.summarize(groups)
     records = [r for recs in groups.values() for r in recs]
     figures = [condition_bars(summary, out), heatmaps(records, out), condition_time_courses(groups, out)]
-    numbers = []
-    for i, c in enumerate(summary.conditions):
-        for m in present(summary, key_metrics()):
-            j = summary.metrics.index(m)
-            numbers.append((f"{c}: {m}", f"{_fmt(summary.mean[i, j])} ± {_fmt(summary.sd[i, j])} (n={summary.n[i, j]})"))
     total = sum(len(sweep_run_names(p)) for p in paths)
-    sections = [Section("Conditions", numbers=numbers,
-                        text=f"{len(records)} of {total} runs finished; conditions: {', '.join(summary.conditions)}."),
+    sections = [Section("Conditions", grid=condition_grid(summary, present(summary, key_metrics())),
+                        text=f"{len(records)} of {total} runs finished. Mean ± sd (n) of each condition's runs; "
+                             f"p: Welch's two-sided t-test against the first condition ({summary.conditions[0]})."),
                 Section("Figures", figures=[f for f in figures if f is not None])]
     if runs:
         links = []
@@ -103,8 +154,34 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
                 report_run(r.path, sub)
                 links.append((f"{c} · {r.name}", f"runs/{sub.name}/index.html"))
         sections.append(Section("Run reports", links=links))
+    for p in paths:
+        sections.append(spec_section(dict(stored_spec(p))))
+        sections[-1].heading = f"Spec of {p.name}" if len(paths) > 1 else "Spec"
     meta = [", ".join(str(p) for p in paths), f"{len(summary.conditions)} conditions, {len(records)} finished runs"]
     return write_page(out, "modsim report: " + " vs ".join(p.name for p in paths), meta, sections)
+
+
+def stored_spec(path: Path) -> dict:
+    """The spec a run or a sweep store was made from (a sweep's with its `sweep` section)."""
+    import zarr
+
+    return dict(zarr.open_group(str(path), mode="r").attrs["spec"])
+
+
+def condition_grid(summary, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
+    """A condition x metric table: mean ± sd (n), and Welch's p against the first condition."""
+    _, p = summary.against(summary.conditions[0])
+    rows = []
+    for i, c in enumerate(summary.conditions):
+        cells = [c]
+        for m in metrics:
+            j = summary.metrics.index(m)
+            cell = f"{_fmt(summary.mean[i, j])} ± {_fmt(summary.sd[i, j])} ({summary.n[i, j]})"
+            if i > 0 and math.isfinite(p[i, j]):
+                cell += f", p={p[i, j]:.2g}"
+            cells.append(cell)
+        rows.append(cells)
+    return ["condition", *metrics], rows
 
 
 REPORT_MARKER = "modsim-report.json"
@@ -130,15 +207,17 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, runs: b
     returns index.html."""
     paths = [Path(p) for p in paths]
     kinds = [store_kind(p) for p in paths]
-    if "run" in kinds and len(paths) > 1:
-        raise UserError("report: give one run, or one or more sweep stores (not several runs)")
+    if len(set(kinds)) > 1:
+        raise UserError("report: give runs, or sweep stores (not a mix of both)")
     final = Path(out) if out is not None else default_report_dir(paths)
     check_report_target(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
-        if kinds[0] == "run":
+        if kinds[0] == "run" and len(paths) == 1:
             report_run(paths[0], partial)
+        elif kinds[0] == "run":
+            report_runs(paths, partial)
         else:
             report_sweeps(paths, partial, runs)
         (partial / REPORT_MARKER).write_text(json.dumps({"stores": [str(p) for p in paths]}) + "\n")

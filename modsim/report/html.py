@@ -19,6 +19,7 @@ table { border-collapse: collapse; font-size: .9rem; margin: .5rem 0 1.5rem; }
 td, th { border: 1px solid #ddd; padding: .2rem .6rem; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 p.meta { color: #666; font-size: .85rem; }
+pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .8rem; }
 """
 
 
@@ -31,6 +32,10 @@ class Section:
     numbers: list[tuple[str, str]] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
     text: str = ""
+    grid: tuple[list[str], list[list[str]]] | None = None
+    """A table with a header row: (column names, rows of cells; the first cell of a row is its label)."""
+    code: str = ""
+    """Preformatted text (the spec), in a collapsible block."""
 
 
 def _data_uri(path: Path) -> str:
@@ -54,6 +59,14 @@ def render(title: str, meta: list[str], sections: list[Section]) -> str:
             parts.append("<table>")
             parts += [f'<tr><th>{esc(k)}</th><td class="num">{esc(v)}</td></tr>' for k, v in s.numbers]
             parts.append("</table>")
+        if s.grid is not None:
+            header, rows = s.grid
+            parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+            parts += ["<tr>" + f"<th>{esc(r[0])}</th>" + "".join(f'<td class="num">{esc(c)}</td>' for c in r[1:])
+                      + "</tr>" for r in rows]
+            parts.append("</table>")
+        if s.code:
+            parts.append(f"<details><summary>show</summary><pre><code>{esc(s.code)}</code></pre></details>")
         if s.links:
             parts.append("<ul>")
             parts += [f'<li><a href="{esc(href)}">{esc(label)}</a></li>' for label, href in s.links]

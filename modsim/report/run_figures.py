@@ -133,7 +133,7 @@ def time_courses(data: RunData, out: Path) -> Figure | None:
     flat = list(axes.ravel())
     for ax, (key, label) in zip(flat, panels):
         ax.plot(m["step"], m[key], "-o", ms=3, color=colour(0))
-        ax.set(xlabel="training step", ylabel=label, title=label)
+        ax.set(xlabel="training step", ylabel=label, title=label + _compared(data, key))
     i = len(panels)
     if has_loss:
         ax = flat[i]
@@ -148,7 +148,10 @@ def time_courses(data: RunData, out: Path) -> Figure | None:
             ax.plot(t["step"], t["mi_estimate"], color="0.6", lw=0.6, label="MINE, training batch")
         if "mi" in m and np.isfinite(m["mi"]).any():
             ax.plot(m["step"], m["mi"], "-o", ms=3, color=colour(1), label="MINE, held out")
-        ax.set(xlabel="training step", ylabel="MI estimate (nats)", title="mutual information between groups")
+        mine = data.spec.mine
+        between = ", ".join(mine.between) if mine is not None else "groups"
+        what = "total correlation" if mine is not None and len(mine.between) > 2 else "mutual information"
+        ax.set(xlabel="training step", ylabel="MI estimate (nats)", title=f"{what} of {between}")
         ax.legend(frameon=False, fontsize=7)
         i += 1
     for ax in flat[i:]:
@@ -159,16 +162,62 @@ def time_courses(data: RunData, out: Path) -> Figure | None:
                 "recurrent weights (Q_str); D: separability indices in [-1, 1].")
 
 
+def _input_style(data: RunData, channel: int) -> tuple[str, str]:
+    """Colour and line style of an input channel: the colour of the input set it belongs to (the task's sets
+    in order, e.g. a flip-flop bit's ON and OFF lines in that bit's colour), solid / dashed / dotted within the
+    set; channels outside every set in grey."""
+    for s, chans in enumerate(data.spec.task.input_sets().values()):
+        if channel in chans:
+            return colour(s), ("-", "--", ":", "-.")[chans.index(channel) % 4]
+    return "0.5", "-"
+
+
+def compared_time_courses(runs: list[RunData], names: list[str], out: Path) -> Figure | None:
+    """Every checkpoint metric over training, one line per run (the runs of `modsim report A B`)."""
+    panels = [(key, label) for key, label in over_training()
+              if any(key in r.metrics and np.isfinite(r.metrics[key]).any() for r in runs)]
+    if not panels:
+        return None
+    plt = pyplot()
+    cols = min(4, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 2.6 * rows + 0.4), constrained_layout=True,
+                             squeeze=False)
+    for ax, (key, label) in zip(axes.ravel(), panels):
+        for i, (name, r) in enumerate(zip(names, runs)):
+            if key in r.metrics:
+                ax.plot(r.metrics["step"], r.metrics[key], "-o", ms=2.5, color=colour(i), label=name)
+        ax.set(xlabel="training step", ylabel=label, title=label + _compared(runs[0], key))
+    axes.ravel()[0].legend(frameon=False, fontsize=7)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    return save(fig, out, "compared_time_courses", "Metrics over training, run by run",
+                "Each checkpoint metric on held-out data, one colour per run (" + ", ".join(names) + ").")
+
+
+def _compared(data: RunData, key: str) -> str:
+    """What a separability index compares, for its panel title: `\n(g1, g2 vs bit1, bit2)`."""
+    if not key.startswith("d_"):
+        return ""
+    groups = data.spec.analysis_groups() or ()
+    sets = data.spec.task.input_sets() if key == "d_in" else data.spec.task.output_sets()
+    return f"\n({', '.join(groups)} vs {', '.join(list(sets)[:len(groups)])})"
+
+
 def example_trials(data: RunData, out: Path, trials: int = 3) -> Figure | None:
-    """Inputs, targets and outputs of the first held-out trials."""
+    """Inputs, then the outputs of every output set on its own row (each over its target), for the first
+    held-out trials."""
     ev = data.eval
     if "outputs" not in ev or "inputs" not in ev:
         return None
     k = min(trials, ev["inputs"].shape[0])
-    plt = pyplot()
-    fig, axes = plt.subplots(2, k, figsize=(3.8 * k, 5), constrained_layout=True, squeeze=False, sharex="col")
     sets = data.output_sets()
     set_names = list(data.spec.task.output_sets())
+    split = not data.classification and 1 < len(sets) <= 4
+    rows = 1 + (len(sets) if split else 1)
+    plt = pyplot()
+    fig, axes = plt.subplots(rows, k, figsize=(3.8 * k, 2.3 * rows + 0.6), constrained_layout=True, squeeze=False,
+                             sharex="col")
     for j in range(k):
         u = ev["inputs"][j]
         ax = axes[0, j]
@@ -177,43 +226,99 @@ def example_trials(data: RunData, out: Path, trials: int = 3) -> Figure | None:
             ax.set(ylabel="input channel")
         else:
             for c in range(u.shape[1]):
-                ax.plot(u[:, c], lw=0.9, color=colour(c), label=data.input_name(c))
+                col, style = _input_style(data, c)
+                ax.plot(u[:, c], lw=0.9, color=col, ls=style, label=data.input_name(c))
             ax.set(ylabel="input value")
             if j == 0:
-                ax.legend(frameon=False, fontsize=7)
+                ax.legend(frameon=False, fontsize=7, ncol=2 if u.shape[1] > 4 else 1)
         ax.set(title=f"trial {j}: inputs")
-        ax = axes[1, j]
         y, target = ev["outputs"][j], ev["targets"][j]
         if data.classification:
+            _class_panel(axes[1, j], data, y, target, sets, set_names)
+        elif split:
             for s, (name, idx) in enumerate(zip(set_names, sets)):
-                logits = y[:, idx]
-                p = np.exp(logits - logits.max(axis=1, keepdims=True))
-                p /= p.sum(axis=1, keepdims=True)
-                cls = target[:, s].astype(int)
-                if len(idx) <= 4:  # few classes: every class's probability over its one-hot target
-                    classes = (data.spec.task.output_names() if data.spec.task.n_classes() is not None
-                               else [f"{name} {c}" for c in range(len(idx))])
-                    for c in range(len(idx)):
-                        ax.plot((cls == c).astype(float), color=colour(c), lw=3, alpha=0.25)
-                        ax.plot(p[:, c], color=colour(c), lw=1.1, label=f"p({classes[c]})")
-                else:
-                    ax.plot(p[np.arange(len(cls)), cls], color=colour(s), lw=1.2, label=f"{name}: p(target class)")
-                    ax.axhline(1 / len(idx), color=colour(s), lw=0.6, ls=":")
-            ax.set(ylim=(-0.02, 1.02), ylabel="probability")
+                ax = axes[1 + s, j]
+                _value_panel(ax, data, y, target, idx, shade=len(idx) > 1, base=s)
+                ax.set(ylabel=f"{name}", title=f"outputs: {name}")
+                if j == 0:
+                    ax.legend(frameon=False, fontsize=7)
         else:
-            for c in range(min(y.shape[1], 8)):
-                name = data.output_names[c] if c < len(data.output_names) else f"out {c}"
-                ax.plot(target[:, c], color=colour(c), lw=1.6, alpha=0.35)
-                ax.plot(y[:, c], color=colour(c), lw=0.9, label=name)
-            ax.set(ylabel="output value")
-        ax.set(xlabel="time step (after washout)", title="outputs")
-        if j == 0:
-            ax.legend(frameon=False, fontsize=7)
-    caption = ("Held-out trials. Top: input channels. Bottom: "
+            _value_panel(axes[1, j], data, y, target, list(range(min(y.shape[1], 8))), shade=False, base=0)
+            axes[1, j].set(ylabel="output value", title="outputs")
+            if j == 0:
+                axes[1, j].legend(frameon=False, fontsize=7)
+        axes[-1, j].set(xlabel="time step (after washout)")
+    caption = ("Held-out trials. Top: input channels (coloured by the input set they belong to). Below: "
                + ("class probabilities (softmax of the output logits; with few classes each class's "
                   "probability over its one-hot target, thick and pale; otherwise the target class's, dotted: chance)."
-                  if data.classification else "outputs (thin) over their targets (thick, pale)."))
+                  if data.classification else
+                  ("one row per output set: outputs (thin) over their targets (thick, pale)." if split else
+                   "outputs (thin) over their targets (thick, pale).")))
     return save(fig, out, "example_trials", "Example trials", caption)
+
+
+def _value_panel(ax, data: RunData, y: np.ndarray, target: np.ndarray, channels: list[int], shade: bool,
+                 base: int) -> None:
+    """Continuous outputs over their targets; within one set (`shade`) its channels in shades of its colour."""
+    import matplotlib.colors as mcolors
+
+    for i, c in enumerate(channels):
+        name = data.output_names[c] if c < len(data.output_names) else f"out {c}"
+        if shade:
+            rgb = np.array(mcolors.to_rgb(colour(base)))
+            col = tuple(rgb * (1 - 0.45 * i / max(1, len(channels) - 1)))
+        else:
+            col = colour(base + i)
+        ax.plot(target[:, c], color=col, lw=1.8, alpha=0.3)
+        ax.plot(y[:, c], color=col, lw=0.9, label=name)
+
+
+def _class_panel(ax, data: RunData, y: np.ndarray, target: np.ndarray, sets: list[list[int]],
+                 set_names: list[str]) -> None:
+    """Class probabilities of every output set over the targets."""
+    for s, (name, idx) in enumerate(zip(set_names, sets)):
+        logits = y[:, idx]
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        cls = target[:, s].astype(int)
+        if len(idx) <= 4:  # few classes: every class's probability over its one-hot target
+            classes = (data.spec.task.output_names() if data.spec.task.n_classes() is not None
+                       else [f"{name} {c}" for c in range(len(idx))])
+            for c in range(len(idx)):
+                ax.plot((cls == c).astype(float), color=colour(c), lw=3, alpha=0.25)
+                ax.plot(p[:, c], color=colour(c), lw=1.1, label=f"p({classes[c]})")
+        else:
+            ax.plot(p[np.arange(len(cls)), cls], color=colour(s), lw=1.2, label=f"{name}: p(target class)")
+            ax.axhline(1 / len(idx), color=colour(s), lw=0.6, ls=":")
+    ax.set(ylim=(-0.02, 1.02), ylabel="probability", title="outputs")
+    ax.legend(frameon=False, fontsize=7)
+
+
+def phase_portraits(data: RunData, out: Path, trial: int = 0) -> Figure | None:
+    """For tasks whose output sets are multi-dimensional signals (the chaotic attractors): every pair of a
+    set's channels, the network's trajectory over the target's, for one held-out trial."""
+    ev = data.eval
+    sets = data.output_sets()
+    if data.classification or "outputs" not in ev or not sets or min(len(s) for s in sets) < 2:
+        return None
+    pairs = [(s, a, b) for s, idx in enumerate(sets) for i, a in enumerate(idx) for b in idx[i + 1:]][:12]
+    cols = min(3, max(len(idx) * (len(idx) - 1) // 2 for idx in sets))
+    rows = -(-len(pairs) // cols)
+    names = list(data.spec.task.output_sets())
+    plt = pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), constrained_layout=True, squeeze=False)
+    y, target = ev["outputs"][trial], ev["targets"][trial]
+    label = lambda c: data.output_names[c] if c < len(data.output_names) else f"out {c}"  # noqa: E731
+    for ax, (s, a, b) in zip(axes.ravel(), pairs):
+        ax.plot(target[:, a], target[:, b], color="0.75", lw=1.6, label="target")
+        ax.plot(y[:, a], y[:, b], color=colour(s), lw=0.7, label="output")
+        ax.set(xlabel=label(a), ylabel=label(b), title=names[s])
+    axes.ravel()[0].legend(frameon=False, fontsize=7)
+    for ax in axes.ravel()[len(pairs):]:
+        ax.axis("off")
+    return save(fig, out, "phase_portraits", "Phase portraits",
+                f"Held-out trial {trial}: the network's output trajectory (coloured by output set) over the target's "
+                "(grey) in every plane of each output set's channels, after the washout.")
 
 
 def community_graph(data: RunData, out: Path, corr: np.ndarray, found: tuple[str, np.ndarray],
@@ -289,7 +394,7 @@ def specialisation_over_time(data: RunData, out: Path, checkpoint: int = -1, ste
 
 def run_figures(data: RunData, out: Path) -> list[Figure]:
     """Every run figure the stored data allow, in page order."""
-    figures: list[Figure | None] = [time_courses(data, out), example_trials(data, out)]
+    figures: list[Figure | None] = [time_courses(data, out), example_trials(data, out), phase_portraits(data, out)]
     corr = data.correlation
     if corr is not None:
         found = communities(data, corr)

@@ -42,10 +42,11 @@ def condition_bars(summary: Summary, out: Path) -> Figure | None:
                              constrained_layout=True, squeeze=False)
     flat = list(axes.ravel())
     rng = np.random.default_rng(0)
+    labels = short_labels(summary.conditions)
     for ax, m in zip(flat, metrics):
         j = summary.metrics.index(m)
         x = np.arange(k)
-        ax.bar(x, summary.mean[:, j], yerr=np.nan_to_num(summary.sd[:, j]), color=[colour(i) for i in x],
+        ax.bar(x, summary.mean[:, j], yerr=error_bars(summary, m), color=[colour(i) for i in x],
                alpha=0.6, capsize=3)
         for i, c in enumerate(summary.conditions):
             values = summary.samples[(c, m)]
@@ -56,14 +57,49 @@ def condition_bars(summary: Summary, out: Path) -> Figure | None:
                             fontsize=7)
         low, high = ax.get_ylim()
         ax.set_ylim(low, high + 0.15 * (high - low))  # room for the p-values
-        ax.set_xticks(x, [f"C{i}" for i in x] if k > 3 else summary.conditions, fontsize=7)
+        ax.set_xticks(x, [f"C{i}" for i in x] if k > 3 else labels, fontsize=7)
+        if k <= 3 and max(len(t) for t in labels) * k > 30:
+            ax.tick_params(axis="x", labelrotation=20)
+            for t in ax.get_xticklabels():
+                t.set_horizontalalignment("right")
         ax.set(ylabel=m, title=m)
     for ax in flat[len(metrics):]:
         ax.axis("off")
-    legend = "" if k <= 3 else " Conditions: " + "; ".join(f"C{i} = {c}" for i, c in enumerate(summary.conditions)) + "."
+    legend = "" if k <= 3 else " Conditions: " + "; ".join(f"C{i} = {c}" for i, c in enumerate(labels)) + "."
     return save(fig, out, "conditions", "Final metrics per condition",
-                "Bars: mean +- sd over each condition's finished runs; dots: single runs. p: Welch's two-sided t-test "
-                f"against the first condition ({summary.conditions[0]}), uncorrected for multiple comparisons." + legend)
+                "Bars: mean +- sd over each condition's finished runs (for 0/1 metrics such as success: the proportion "
+                "with its 95% Wilson interval, inside [0, 1]); dots: single runs. p: Welch's two-sided t-test "
+                f"against the first condition ({labels[0]}), uncorrected for multiple comparisons." + legend)
+
+
+def short_labels(conditions: list[str]) -> list[str]:
+    """Condition labels with each swept path cut to its last name (`constraints[0].weight=0.05` ->
+    `weight=0.05`), as run names write them."""
+    import re
+
+    def short(part: str) -> str:
+        path, eq, value = part.partition("=")
+        return re.split(r"[.\[\]]+", path.strip("]"))[-1] + eq + value if eq else part
+
+    return [",".join(short(p) for p in c.split(",")) for c in conditions]
+
+
+def error_bars(summary: Summary, metric: str) -> np.ndarray:
+    """(2, conditions) lower and upper error of each bar: sd, or for a 0/1 metric the 95% Wilson interval of
+    the proportion (never outside [0, 1])."""
+    j = summary.metrics.index(metric)
+    mean, sd = summary.mean[:, j], np.nan_to_num(summary.sd[:, j])
+    samples = [summary.samples[(c, metric)] for c in summary.conditions]
+    if not all(x.size and np.isin(x, (0.0, 1.0)).all() for x in samples):
+        return np.stack([sd, sd])
+    low, high = np.zeros(len(samples)), np.zeros(len(samples))
+    for i, x in enumerate(samples):
+        n, z = x.size, 1.96
+        phat = x.mean()
+        centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        low[i], high[i] = phat - max(0.0, centre - half), min(1.0, centre + half) - phat
+    return np.stack([np.maximum(low, 0), np.maximum(high, 0)])
 
 
 def swept_fields(records: list[RunRecord]) -> list[tuple[str, list]]:

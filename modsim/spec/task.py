@@ -269,6 +269,10 @@ class FlipFlopTask(TaskSpec):
         """Label of every output channel."""
         return list(self.output_sets())
 
+    def input_names(self) -> list[str]:
+        """Label of every input channel: each bit's ON and OFF line."""
+        return [f"bit{b + 1} {line}" for b in range(self.bits) for line in ("on", "off")]
+
     def sign_success_threshold(self) -> float:
         """The task's `success_threshold`."""
         return self.success_threshold
