@@ -9,10 +9,10 @@ import time
 import torch
 
 
-def step_benchmark_args(doc: str, units: int, batch: int, length: int, repeats: int
+def step_benchmark_args(doc: str, units: int, batch: int, length: int, repeats: int, extra=None
                         ) -> tuple[argparse.Namespace, torch.device]:
-    """Parse the options every step benchmark takes (sizes, repeats, device, threads) and apply
-    `--threads`; returns the arguments and the device."""
+    """Parse the options every step benchmark takes (sizes, repeats, device, threads; `extra(parser)` adds a
+    script's own) and apply `--threads`; returns the arguments and the device."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--units", type=int, default=units)
     parser.add_argument("--batch", type=int, default=batch)
@@ -20,6 +20,8 @@ def step_benchmark_args(doc: str, units: int, batch: int, length: int, repeats: 
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
+    if extra is not None:
+        extra(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

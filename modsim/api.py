@@ -158,6 +158,14 @@ class Sweep:
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r}, runs={len(self.names)}, finished={len(self.finished())})"
 
+    def run(self, name: str) -> Run:
+        """One run of the sweep by its name (e.g. `seed=2001`)."""
+        from .errors import UserError
+
+        if name not in self.names:
+            raise UserError(f"{self.path} has no run {name!r}; its runs: {', '.join(self.names)}")
+        return Run(self.path / layout.SWEEP_RUNS / name)
+
     def finished(self) -> list[Run]:
         """The finished runs."""
         from .store.sweep import finished_runs

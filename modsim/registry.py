@@ -133,6 +133,7 @@ constraints: Registry[Kind] = Registry("constraints", _kinds(
     mine=("modsim.spec.constraints:MineConstraint", "modsim.compile.losses.mine:MineTerm"),
     l2=("modsim.spec.constraints:L2Constraint", "modsim.compile.losses.penalty:WeightPenalty"),
     l1=("modsim.spec.constraints:L1Constraint", "modsim.compile.losses.penalty:WeightPenalty"),
+    engagement=("modsim.spec.constraints:EngagementConstraint", "modsim.compile.losses.engagement:EngagementTerm"),
 ))
 """Constraints: spec model -> `LossTerm` class (`modsim.compile.losses`)."""
 

@@ -67,6 +67,11 @@ def test_open_sweep_lists_runs_and_summarises(tmp_path: Path):
     assert result.exit_code == 0, result.output
     sweep = modsim.open_sweep(tmp_path / "gru_lorenz_rossler")
     assert len(sweep.names) == 4 and len(sweep.finished()) == 4
+    assert sweep.run(sweep.names[0]).status == "finished"
+    from modsim.errors import UserError
+
+    with pytest.raises(UserError, match="no run"):
+        sweep.run("nope")
     summary = sweep.summary()
     assert summary.sizes["condition"] == 2 and "q_cor" in summary.metric.values
     assert (summary.n.sel(metric="q_cor").values == 2).all()

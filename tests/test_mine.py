@@ -118,3 +118,25 @@ def test_two_groups_total_correlation_and_pairwise_terms_are_the_same_numbers():
         term.before_loss(hidden)
         values.append(float(term.loss(None, None, hidden)[0]))
     assert values[0] == values[1]
+
+
+def test_the_penalty_ramps_linearly_then_holds():
+    from types import SimpleNamespace
+
+    from modsim.compile.losses.mine import MineTerm
+
+    spec = MineConstraint(kind="mine", between=["a", "b"], weight=0.1, hidden=8, ramp_steps=4)
+    context = SimpleNamespace(index=0, device=torch.device("cpu"), data=SimpleNamespace(washout=0),
+                              group_units={"a": torch.arange(2), "b": torch.arange(2, 4)}, seed=0)
+    term = MineTerm(spec, context)
+    hidden = torch.randn(2, 8, 4, requires_grad=True)
+    weights = []
+    for _ in range(6):
+        weights.append(term.weight())
+        term.loss(hidden, hidden, hidden)
+    assert weights == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1, 0.1])
+    assert term.state_dict()["steps"] == 6
+    term.load_state_dict({**term.state_dict(), "steps": 1})
+    assert term.weight() == pytest.approx(0.05)
+    assert MineConstraint(kind="mine", between=["a", "b"], weight=0.1).ramp_steps == 200  # the default
+

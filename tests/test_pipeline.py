@@ -150,6 +150,22 @@ def test_divergence_stops_and_keeps_what_was_written(store_dir, monkeypatch):
     assert read_section(group, "train")["step"].tolist() == [1, 2, 3]
 
 
+def test_cost_estimate_names_what_costs_what():
+    from modsim.spec import load_spec
+
+    spec_file = Path(__file__).parents[1] / "specs" / "gru_lorenz_rossler.yaml"
+    base = load_spec(spec_file).cost_per_step()
+    assert set(base) == {"network", "constraints[0] (mine)"}
+    mine, note = base["constraints[0] (mine)"]
+    assert "10 statistics steps on 4096 rows" in note
+    half = load_spec(spec_file, ["constraints[0].samples=2048"]).cost_per_step()["constraints[0] (mine)"][0]
+    assert half == mine / 2
+    more = load_spec(spec_file, ["constraints[0].steps_per_update=21"]).cost_per_step()["constraints[0] (mine)"][0]
+    assert more == mine * 2
+    longer = load_spec(spec_file, ["task.length=2000"]).cost_per_step()["network"][0]
+    assert longer > base["network"][0]
+
+
 def test_progress_reports_every_step_and_the_phases_between(store_dir):
     from modsim.progress import TrainingProgress
 
@@ -202,6 +218,7 @@ def test_cli_run_names_runs_and_refuses_to_overwrite(tmp_path):
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
     assert "R2 mean" in first.output and "Q_cor" in first.output and "D_cor" in first.output
+    assert "cost per step: network" in first.output and "constraints[0] (mine)" in first.output
     second = runner.invoke(main, args)
     assert second.exit_code == 0
     assert sorted(p.name for p in store.iterdir()) == ["gru_lorenz_rossler", "gru_lorenz_rossler-2"]

@@ -168,7 +168,7 @@ def _sign_accuracy(snap: Snapshot, ctx: PlanContext) -> Values:
 
 
 def _silenced(snap: Snapshot, ctx: PlanContext) -> Values:
-    flags = silenced_groups(ctx.flat_activity, ctx.flat_outputs, snap.readout_weights, snap.labels)
+    flags = silenced_groups(ctx.flat_activity, ctx.flat_outputs, snap.labels)
     out: Values = {f"silenced_{group}": float(flags[g]) for g, group in enumerate(snap.group_names)}
     out["silenced"] = float(flags.sum())
     return out

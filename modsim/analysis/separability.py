@@ -77,16 +77,18 @@ SILENCE_RATIO = 0.2
 """A group is silenced when its engagement is below this fraction of the most engaged group's."""
 
 
-def silenced_groups(activity: np.ndarray, outputs: np.ndarray, readout: np.ndarray, labels: np.ndarray,
-                    ratio: float = SILENCE_RATIO) -> np.ndarray:
-    """Flag groups that take no part in the output (the MI paper's failed trials): both the mean
-    |corr(unit, output)| and the mean readout weight |w| of the group's units are below `ratio` times
-    the largest group's. `activity` and `outputs` have samples in rows; `readout` is (outputs, units).
-    Returns one bool per group index 0..max(labels)."""
+def group_engagement(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean over each group's units of the unit's mean |corr| with every output channel (samples in rows);
+    one value per group index 0..max(labels). The measure the `engagement` constraint keeps up."""
     labels = np.asarray(labels)
-    groups = np.arange(labels.max() + 1)
     corr = np.abs(cross_corr(activity, outputs)).mean(axis=1)
-    weight = np.abs(np.asarray(readout, dtype=np.float64)).sum(axis=0)
-    per_corr = np.array([corr[labels == g].mean() for g in groups])
-    per_weight = np.array([weight[labels == g].mean() for g in groups])
-    return (per_corr < ratio * per_corr.max()) & (per_weight < ratio * per_weight.max())
+    return np.array([corr[labels == g].mean() for g in range(labels.max() + 1)])
+
+
+def silenced_groups(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarray,
+                    ratio: float = SILENCE_RATIO) -> np.ndarray:
+    """Flag groups that take no part in the output (the MI paper's failed trials): the group's engagement
+    (`group_engagement`) is below `ratio` times the most engaged group's, whatever its readout weights (a
+    group of noise that the readout still reads is silenced too). Returns one bool per group index."""
+    engagement = group_engagement(activity, outputs, labels)
+    return engagement < ratio * engagement.max()

@@ -56,9 +56,21 @@ def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str |
     except (FileNotFoundError, ValueError) as exc:  # data files named by the spec: missing or malformed
         path.rmdir()  # the reserved, still empty run directory
         error(f"{spec_file}: {exc}")
+    console.print(cost_line(spec), highlight=False)
     console.print(f"run -> {path}", highlight=False)
     _train_and_report(lambda progress: execute_run(spec, path, progress, overwrite, experiment), spec, path, quiet,
                       with_report)
+
+
+def cost_line(spec) -> str:
+    """One line saying what a model step costs, part by part (arithmetic, so the expensive part is clear
+    before the first step; the progress bar's ETA then measures the time)."""
+    parts = spec.cost_per_step()
+    total = sum(flops for flops, _ in parts.values())
+    shown = [f"{name} {flops / 1e9:.3g} GFLOP ({100 * flops / total:.0f}%)" + (f": {note}" if note else "")
+             for name, (flops, note) in parts.items()]
+    return (f"cost per step: {'; '.join(shown)}; {spec.training.steps} steps on "
+            f"{spec.training.threads} thread(s)")
 
 
 def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -> None:
@@ -180,7 +192,7 @@ def print_summary(result) -> None:
         table.add_row(label, fmt(value))
     console.print(table)
     for group in silenced(result.metrics):
-        err_console.print(f"[bold yellow]warning[/] group {group!r} takes no part in the output (its output "
-                          "correlations and readout weights are below a fifth of the other group's): the MI "
+        err_console.print(f"[bold yellow]warning[/] group {group!r} takes no part in the output (its units' "
+                          "correlation with the outputs is below a fifth of the most engaged group's): the MI "
                           "penalty was met by silencing it (the paper's failed-trial mode)", highlight=False)
     console.print(f"stored in [bold]{result.path}[/]", highlight=False)

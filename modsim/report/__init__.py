@@ -34,6 +34,11 @@ def default_report_dir(paths: list[Path]) -> Path:
     return paths[0].parent / ("+".join(p.name for p in paths) + "-report")
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 run`, `2 runs`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _fmt(v: float) -> str:
     return "n/a" if not math.isfinite(v) else f"{v:.4g}"
 
@@ -157,7 +162,8 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     for p in paths:
         sections.append(spec_section(dict(stored_spec(p))))
         sections[-1].heading = f"Spec of {p.name}" if len(paths) > 1 else "Spec"
-    meta = [", ".join(str(p) for p in paths), f"{len(summary.conditions)} conditions, {len(records)} finished runs"]
+    meta = [", ".join(str(p) for p in paths),
+            f"{_count(len(summary.conditions), 'condition')}, {_count(len(records), 'finished run')}"]
     return write_page(out, "modsim report: " + " vs ".join(p.name for p in paths), meta, sections)
 
 

@@ -8,7 +8,7 @@ registered (a plugin), `rebuild_models` re-creates the models' validators and sc
 from .. import registry
 from .analysis import Analysis
 from .cells import CellSpec
-from .constraints import ConstraintSpec, L1Constraint, L2Constraint, MineConstraint
+from .constraints import ConstraintSpec, EngagementConstraint, L1Constraint, L2Constraint, MineConstraint
 from .experiment import Spec
 from .io import Problem, SpecError, apply_overrides, load_analysis_plan, load_spec, parse_spec_text, spec_from_dict
 from .network import Network, Readout
@@ -26,7 +26,7 @@ registry.on_change(rebuild_models)
 registry.load_plugins()  # installed plugins' kinds are valid wherever a spec is validated, stored ones too
 
 __all__ = [
-    "Analysis", "CellSpec", "ConstraintSpec", "L1Constraint", "L2Constraint", "LorenzRosslerTask", "MineConstraint",
+    "Analysis", "CellSpec", "ConstraintSpec", "EngagementConstraint", "L1Constraint", "L2Constraint", "LorenzRosslerTask", "MineConstraint",
     "Network", "Problem", "Readout", "Spec", "SpecError", "TaskSpec", "Training", "apply_overrides",
     "load_analysis_plan", "load_spec", "parse_spec_text", "rebuild_models", "spec_from_dict",
 ]

@@ -25,6 +25,15 @@ class ConstraintSpec(SpecModel):
         """Rules that span sections (e.g. named groups exist); raise ValueError starting with the field path
         `constraints[index].<field>`."""
 
+    def flops_per_step(self, spec: Any) -> float:
+        """Rough floating-point operations the term adds to one model step (the cost estimate printed before
+        training); 0 for terms whose cost is negligible next to the network's."""
+        return 0.0
+
+    def cost_note(self, spec: Any, index: int) -> str:
+        """What the cost depends on, for the estimate (e.g. which fields set it); empty when nothing to say."""
+        return ""
+
 
 class MineConstraint(ConstraintSpec):
     """Penalise the dependence among groups' activity (mutual information; total correlation for more than
@@ -59,8 +68,9 @@ class MineConstraint(ConstraintSpec):
     """Statistics-network steps before the first model step."""
     steps_per_update: Annotated[int, Field(ge=1)] = 20
     """Statistics-network steps per model step."""
-    samples: PositiveInt | None = None
-    """(batch x time) rows drawn per statistics step and for the model's MI term; null uses all rows."""
+    samples: PositiveInt | None = 4096
+    """(batch x time) rows drawn per statistics step and for the model's MI term; null uses all rows (the
+    paper's choice; on a CPU the statistics steps then cost many times the network's own)."""
     optimizer: Literal["adam", "rmsprop"] = "adam"
     """Optimiser of the statistics network."""
     lr: PositiveFloat = 0.01
@@ -75,6 +85,32 @@ class MineConstraint(ConstraintSpec):
     information by shrinking its amplitude below `noise` (silencing a group). Off in the paper."""
     moving_average: float | None = Field(default=None, gt=0.0, le=1.0)
     """Rate of MINE's moving-average gradient correction for log E[exp T]; null for the plain bound."""
+    ramp_steps: Annotated[int, Field(ge=0)] = 200
+    """Model steps over which the penalty's weight rises linearly from 0 to `weight` (the estimate is
+    monitored from the first step), so the groups learn the task before the penalty bites. At full weight
+    from the first step (0, the paper's schedule; `specs/paper/` set it) the initial MI of several nats
+    collapses every group to its noise floor within ~50 steps and the groups that the task revives first
+    keep the task, leaving one silenced in most runs (README, "MI estimators")."""
+
+    def rows(self, spec: Any) -> int:
+        """Activity rows each statistics step sees: `samples`, or every (batch x time) row after the washout."""
+        available = spec.training.batch * max(1, spec.task.steps_per_sequence() - spec.task.washout)
+        return available if self.samples is None else min(self.samples, available)
+
+    def flops_per_step(self, spec: Any) -> float:
+        """`steps_per_update` statistics steps plus the penalty's pass, each a forward and backward (x3) of
+        the critic's first layers on the rows and its body on joint and marginal rows, for every critic."""
+        dims = [spec.network.groups[g] for g in self.between]
+        critics = ([dims] if self.objective == "total_correlation" or len(dims) == 2
+                   else [[a, b] for i, a in enumerate(dims) for b in dims[i + 1:]])
+        h, rows = self.hidden, self.rows(spec)
+        one = sum(2 * rows * (sum(d) * h + 2 * (h * h + h)) for d in critics)
+        return 3.0 * one * (self.steps_per_update + 1)
+
+    def cost_note(self, spec: Any, index: int) -> str:
+        """The statistics steps and rows behind the cost, and the fields that set them."""
+        return (f"{self.steps_per_update} statistics steps on {self.rows(spec)} rows, set by "
+                f"constraints[{index}].steps_per_update and .samples")
 
     def check(self, spec: Any, index: int) -> None:
         """`between` names two different groups of the network."""
@@ -85,6 +121,35 @@ class MineConstraint(ConstraintSpec):
                                  f"network.groups {sorted(groups)}")
         if len(set(self.between)) != len(self.between):
             raise ValueError(f"constraints[{index}].between: mine needs different groups, got {self.between}")
+
+
+class EngagementConstraint(ConstraintSpec):
+    """Keep every group engaged with the outputs: each group's mean |corr(unit, output)| on the step's
+    activity must stay above `floor` times the most engaged group's, or pay weight * (shortfall / floor)^2.
+
+    It closes the MI penalty's cheapest exit, which is to silence a group (its units turn to noise, so it
+    shares no information with the others; the MI paper's failed trials): with every group engaged, the
+    only way to independence left is to specialise. A group flagged by the `silenced` metric is one whose
+    engagement is below a fifth of the best's; the default floor keeps every group well above that."""
+
+    kind: Literal["engagement"]
+    """Anti-silencing term for the groups of an MI constraint."""
+    groups: list[str] | None = Field(default=None, min_length=2)
+    """The groups kept engaged (null: every group of the network)."""
+    floor: float = Field(default=0.5, gt=0.0, le=1.0)
+    """Smallest engagement, as a fraction of the most engaged group's, that costs nothing."""
+    weight: float = Field(default=1.0, ge=0.0)
+    """Coefficient of the squared relative shortfall."""
+
+    def check(self, spec: Any, index: int) -> None:
+        """`groups` names groups of the network."""
+        known = set(spec.network.groups)
+        for g in self.groups or []:
+            if g not in known:
+                raise ValueError(f"constraints[{index}].groups: engagement names group {g!r}, which is not one of "
+                                 f"network.groups {sorted(known)}")
+        if len(known) < 2:
+            raise ValueError(f"constraints[{index}]: engagement needs at least two groups in network.groups")
 
 
 class L2Constraint(ConstraintSpec):

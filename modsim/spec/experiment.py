@@ -85,6 +85,21 @@ class Spec(SpecModel):
                              "the task's time step must be the cell's Euler step")
         return self
 
+    def cost_per_step(self) -> dict[str, tuple[float, str]]:
+        """Rough floating-point operations of one model step by part, with what sets them: `network` (forward
+        and backward of the recurrence and readout over a minibatch) and `constraints[i] (<kind>)` for each
+        term that costs something (MINE's statistics steps), for the estimate printed before training."""
+        n, inputs = self.network.units, self.task.input_dim
+        steps = self.task.steps_per_sequence()
+        blocks = self.network.cell.weight_blocks
+        per_step = 2 * blocks * n * (n + inputs) + 2 * n * self.network.output_dim
+        out = {"network": (3.0 * self.training.batch * steps * per_step, "")}
+        for i, c in enumerate(self.constraints):
+            flops = c.flops_per_step(self)
+            if flops > 0:
+                out[f"constraints[{i}] ({c.kind})"] = (flops, c.cost_note(self, i))
+        return out
+
     def _check_size(self) -> None:
         """Refuse, before anything is allocated, a spec whose estimated memory exceeds MEMORY_LIMIT_BYTES,
         naming the field that makes it so."""

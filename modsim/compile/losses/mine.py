@@ -26,10 +26,26 @@ class StatisticsNetwork(nn.Module):
 
     def forward(self, *groups: torch.Tensor) -> torch.Tensor:
         """Scores of shape (rows,) of rows of every group."""
-        first, *rest = (layer(x) for layer, x in zip(self.inputs, groups))
-        for h in rest:
-            first = first + h
-        return self.body(first).squeeze(-1)
+        return self.head(sum(self.project(groups)))
+
+    def project(self, groups: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+        """Each group's first-layer projection Dense_k(x_k), (rows, hidden): T's only per-group part."""
+        return [layer(x) for layer, x in zip(self.inputs, groups)]
+
+    def head(self, summed: torch.Tensor) -> torch.Tensor:
+        """Scores (rows,) from the summed projections."""
+        return self.body(summed).squeeze(-1)
+
+    def joint_and_marginal(self, groups: tuple[torch.Tensor, ...], orders: list[torch.Tensor]
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores of the joint rows and of the product-of-marginals rows in which group k > 0 takes its
+        rows in `orders[k - 1]`, in one batched pass: the first layer is linear, so a shuffled group's
+        projection is its projection shuffled (computed once), and the body scores both halves at once."""
+        first, *rest = self.project(groups)
+        joint = first + sum(rest)
+        marginal = first + sum(p.index_select(0, o) for p, o in zip(rest, orders))
+        scores = self.head(torch.cat((joint, marginal)))
+        return scores[:first.shape[0]], scores[first.shape[0]:]
 
 
 def dv_bound(t_joint: torch.Tensor, t_marginal: torch.Tensor) -> torch.Tensor:
@@ -75,18 +91,21 @@ class MineEstimator:
         return torch.randint(n, (self.spec.samples,), device=device, generator=self.generator)
 
     def _scores(self, groups: tuple[torch.Tensor, ...], noise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Critic scores of joint rows and of product-of-marginals rows (every group but the first shuffled
+        independently). The noise, when on, is drawn once per joint row and travels with its row into the
+        marginal samples (the same distribution as fresh noise, and the projections are shared)."""
         rows = self._rows(groups[0].shape[0], groups[0].device)
         if rows is not None:
-            groups = tuple(g[rows] for g in groups)
+            groups = tuple(g.index_select(0, rows) for g in groups)
         if self.spec.standardize:
             groups = tuple(_zscore(g) for g in groups)
         n, gen = groups[0].shape[0], self.generator
-        marginal = [groups[0]] + [g[torch.randperm(n, device=g.device, generator=gen)] for g in groups[1:]]
         if noise and self.spec.noise > 0:
-            sd = self.spec.noise
-            groups = tuple(g + sd * torch.randn(g.shape, device=g.device, generator=gen) for g in groups)
-            marginal = [groups[0]] + [g + sd * torch.randn(g.shape, device=g.device, generator=gen) for g in marginal[1:]]
-        return self.net(*groups), self.net(*marginal)
+            widths = [g.shape[1] for g in groups]
+            draw = torch.randn((n, sum(widths)), device=groups[0].device, dtype=groups[0].dtype, generator=gen)
+            groups = tuple(g + self.spec.noise * d for g, d in zip(groups, draw.split(widths, dim=1)))
+        orders = [torch.randperm(n, device=groups[0].device, generator=gen) for _ in groups[1:]]
+        return self.net.joint_and_marginal(groups, orders)
 
     def train_step(self, *groups: torch.Tensor) -> torch.Tensor:
         """One ascent step of the statistics network on rows of the groups; returns the bound (detached)."""
@@ -149,6 +168,13 @@ class MineTerm(LossTerm):
         self.estimators = [MineEstimator(spec, [dims[k] for k in subset], context.device, context.seed + p)
                            for p, subset in enumerate(self.subsets)]
         self._groups: tuple[torch.Tensor, ...] | None = None
+        self.steps = 0
+        """Model steps taken (the penalty's ramp)."""
+
+    def weight(self) -> float:
+        """The penalty's weight at this step: `weight`, ramped linearly over the first `ramp_steps` steps."""
+        ramp = self.spec.ramp_steps
+        return self.spec.weight if ramp == 0 else self.spec.weight * min(1.0, (self.steps + 1) / ramp)
 
     def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(batch x time, units) activity rows of every group, washout removed."""
@@ -192,17 +218,20 @@ class MineTerm(LossTerm):
         groups = self._groups if self._groups is not None else self.groups(hidden)
         self._groups = None
         estimate = self._estimate(groups)
-        term = self.spec.weight * estimate if self.spec.weight > 0 else None
+        weight = self.weight()
+        self.steps += 1
+        term = weight * estimate if self.spec.weight > 0 else None
         return term, {f"{self.name}_estimate": estimate.detach()}
 
     def state_dict(self) -> dict:
-        """Every statistics network, its optimiser, its generator and moving average."""
-        return {"estimators": [{"net": e.net.state_dict(), "optimizer": e.optimizer.state_dict(),
+        """Every statistics network, its optimiser, its generator and moving average; the steps taken."""
+        return {"steps": self.steps, "estimators": [{"net": e.net.state_dict(), "optimizer": e.optimizer.state_dict(),
                                 "generator": e.generator.get_state(), "moving_average": e._ma}
                                for e in self.estimators]}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore the statistics networks' training state."""
+        self.steps = int(state.get("steps", 0))
         for e, saved in zip(self.estimators, state["estimators"], strict=True):
             e.net.load_state_dict(saved["net"])
             e.optimizer.load_state_dict(saved["optimizer"])
