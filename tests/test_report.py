@@ -244,3 +244,16 @@ def test_unfinished_run_reports_what_it_wrote(reports, tmp_path):
     assert figure_stems(index.parent) == {"time_courses", "weights"}
     page = index.read_text()
     assert "status interrupted" in page and "did not finish" in page
+
+
+def test_key_numbers_follow_the_last_analysis():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from modsim.report import key_numbers
+
+    data = SimpleNamespace(summary={"fastgreedy_activity_corr_count": 2.0, "q_cor": 0.3},
+                           analysis={"step": np.array([0, 10]), "fastgreedy_activity_corr_count": np.array([4, 3]),
+                                     "fastgreedy_activity_corr_partition": np.zeros((2, 5))})
+    assert key_numbers(data) == {"fastgreedy_activity_corr_count": 3.0, "q_cor": 0.3}

@@ -17,7 +17,7 @@ from .rundata import RunData, load_run
 from .style import Figure
 from ..errors import UserError
 
-__all__ = ["write_report", "default_report_dir", "RunData", "load_run", "Figure"]
+__all__ = ["write_report", "default_report_dir", "key_numbers", "RunData", "load_run", "Figure"]
 
 def store_kind(path: Path) -> str:
     """'run' or 'sweep'; ValueError naming the path otherwise."""
@@ -47,12 +47,15 @@ def _run_sections(data: RunData, out: Path) -> list[Section]:
     from .dynamics_figures import dynamics_figures
     from .run_figures import run_figures
 
-    numbers = [(k, _fmt(float(data.summary[k]))) for k, _ in labelled_keys() if k in data.summary]
-    numbers += [(k, _fmt(float(v))) for k, v in data.summary.items() if is_detection(k)]
+    final = key_numbers(data)
+    numbers = [(k, _fmt(float(final[k]))) for k, _ in labelled_keys() if k in final]
+    numbers += [(k, _fmt(float(v))) for k, v in final.items() if is_detection(k)]
     if "seconds" in data.summary:
         numbers.append(("wall time (s)", _fmt(float(data.summary["seconds"]))))
+    note = (" Values from the last `modsim analyze` replace the training-time ones for the metrics it computed."
+            if data.analysis else "")
     sections = [Section("Key numbers", numbers=numbers,
-                        text="" if numbers else "The run stored no summary (it did not finish).")]
+                        text=("The final numbers." + note) if numbers else "The run stored no summary (it did not finish).")]
     figures = run_figures(data, out)
     sections.append(Section("Training and structure", figures=figures))
     dyn = dynamics_figures(data, out)
@@ -68,6 +71,18 @@ def spec_section(spec_json: dict) -> Section:
 
     return Section("Spec", text="The resolved spec this was run with (every default filled in); save it as a "
                    ".yaml file to run it again.", code=yaml.safe_dump(spec_json, sort_keys=False, width=100))
+
+
+def key_numbers(data: RunData) -> dict[str, float]:
+    """The run's final numbers: its summary, with the last analysed checkpoint's value of every scalar metric
+    that `modsim analyze` recomputed (so the numbers agree with the figures, which draw the analysis)."""
+    import numpy as np
+
+    final = dict(data.summary)
+    for key, values in data.analysis.items():
+        if key != "step" and np.ndim(values) == 1 and len(values):
+            final[key] = float(values[-1])
+    return final
 
 
 def _run_meta(data: RunData) -> list[str]:
