@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def kind_section(name: str, spec_class) -> str:
     fields = spec_class.model_fields
     for field, prop in schema.get("properties", {}).items():
         info = fields.get(field)
-        default = "required" if info is not None and info.is_required() else f"`{prop.get('default')!r}`"
+        default = "required" if info is not None and info.is_required() else f"`{json.dumps(prop.get('default'))}`"
         lines.append(f"| `{field}` | {_cell(_type(prop))} | {_cell(default)} | {_cell(prop.get('description', ''))} |")
     return "\n".join(lines) + "\n"
 

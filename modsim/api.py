@@ -37,7 +37,7 @@ class Run:
     @cached_property
     def spec(self) -> Spec:
         """The resolved spec the run was trained with (validated once)."""
-        return Spec.model_validate(dict(self.group.attrs["spec"]))
+        return Spec.from_stored(dict(self.group.attrs["spec"]))
 
     @property
     def status(self) -> str:

@@ -43,7 +43,7 @@ def resume_run(path: str | Path, progress=None, lock=None):
     attrs = open_run(path).attrs
     if attrs.get("status") == layout.STATUS_FINISHED:
         raise UserError(f"{path} has finished; nothing to resume")
-    spec = Spec.model_validate(dict(attrs["spec"]))
+    spec = Spec.from_stored(dict(attrs["spec"]))
     lock = lock or claim_run(path)
     try:
         experiment = compile_experiment(spec, resolve_device(spec.training.device))

@@ -125,10 +125,10 @@ class GrowthWatch:
         if len(self.seen) < self.baseline_steps:
             self.seen.append(abs(total))
             return
-        bound = self.factor * max(max(self.seen), 1e-12)
-        if not self.warned and abs(total) > bound:
+        early = max(max(self.seen), 1e-12)
+        if not self.warned and abs(total) > self.factor * early:
             self.warned = True
-            warnings.warn(f"{where}: the loss grew to {total:.3g} at step {step}, {abs(total) / max(self.seen):.0e} "
+            warnings.warn(f"{where}: the loss grew to {total:.3g} at step {step}, {abs(total) / early:.0e} "
                           f"times its size over the first {self.baseline_steps} steps ({max(self.seen):.3g}); the "
                           "run goes on. Lower the learning rate or add gradient clipping (training.clip_norm).",
                           LossGrowthWarning, stacklevel=2)

@@ -4,6 +4,7 @@ checked the same way): cells, tasks (as the shipped specs shrink them), metrics 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from modsim import registry
 from modsim.analysis import Correlations, PlanContext
@@ -63,3 +64,30 @@ def test_a_broken_cell_fails_its_contract():
             check_cell("gru")
     finally:
         registry.cells.register("gru", kind, replace=True)
+
+
+CONSTRAINT_EXAMPLES = {
+    "mine": "{kind: mine, between: [g1, g2], weight: 0.1, warmup_steps: 2, steps_per_update: 2, samples: 64}",
+    "l2": "{kind: l2, weight: 0.01}",
+    "l1": "{kind: l1, weight: 0.01}",
+    "engagement": "{kind: engagement, floor: 0.9}",
+}
+"""A small instance of every built-in constraint kind (a new built-in must add one: the test below asks)."""
+
+
+@pytest.mark.parametrize("name", registry.constraints.names())
+def test_every_constraint_kind_passes_the_loss_term_contract(name):
+    if name not in CONSTRAINT_EXAMPLES:
+        pytest.skip(f"plugin constraint {name!r}: its package tests it")
+    spec = shrunk(ROOT / "specs" / "wm_leaky_nomi.yaml", [f"constraints=[{CONSTRAINT_EXAMPLES[name]}]",
+                                                        "analysis.metrics=[sign_accuracy, d_cor, silenced]"])
+    exp = compile_experiment(spec)
+    check_loss_terms(exp)
+
+
+def test_engagement_costs_only_a_disengaged_group():
+    from modsim.compile.losses.engagement import engagement_shortfall
+
+    assert float(engagement_shortfall(torch.tensor([0.5, 0.4]), floor=0.5)) == 0.0
+    silent = engagement_shortfall(torch.tensor([0.5, 0.05]), floor=0.5)
+    assert float(silent) == pytest.approx((1 - 0.1 / 0.5) ** 2)

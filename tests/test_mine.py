@@ -132,11 +132,37 @@ def test_the_penalty_ramps_linearly_then_holds():
     hidden = torch.randn(2, 8, 4, requires_grad=True)
     weights = []
     for _ in range(6):
+        term.before_loss(hidden)
         weights.append(term.weight())
         term.loss(hidden, hidden, hidden)
     assert weights == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1, 0.1])
     assert term.state_dict()["steps"] == 6
-    term.load_state_dict({**term.state_dict(), "steps": 1})
+    term.load_state_dict({**term.state_dict(), "steps": 2})
     assert term.weight() == pytest.approx(0.05)
-    assert MineConstraint(kind="mine", between=["a", "b"], weight=0.1).ramp_steps == 200  # the default
+    assert MineConstraint(kind="mine", between=["a", "b"], weight=0.1).ramp_steps == 0  # the paper's schedule
 
+
+
+def test_the_batched_pass_scores_joint_and_shuffled_rows_as_the_network_does():
+    from modsim.compile.losses.mine import StatisticsNetwork
+
+    torch.manual_seed(0)
+    net = StatisticsNetwork([3, 4, 2], hidden=16, output_bias=True)
+    groups = (torch.randn(50, 3), torch.randn(50, 4), torch.randn(50, 2))
+    orders = [torch.randperm(50), torch.randperm(50)]
+    joint, marginal = net.joint_and_marginal(groups, orders)
+    torch.testing.assert_close(joint, net(*groups))
+    torch.testing.assert_close(marginal, net(groups[0], groups[1][orders[0]], groups[2][orders[1]]))
+
+
+def test_a_stored_spec_from_before_the_ramp_keeps_its_schedule():
+    from modsim.spec import Spec
+    from tests.conftest import ROOT
+
+    import modsim
+
+    stored = modsim.load_spec(ROOT / "specs" / "wm_leaky_mi.yaml").model_dump(mode="json", by_alias=True)
+    del stored["constraints"][0]["ramp_steps"]  # as a run stored before the ramp existed
+    assert Spec.from_stored(stored).constraints[0].ramp_steps == 0
+    stored["constraints"][0]["ramp_steps"] = 200
+    assert Spec.from_stored(stored).constraints[0].ramp_steps == 200

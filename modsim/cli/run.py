@@ -114,7 +114,7 @@ def resume_path(path: Path, quiet: bool = False, with_report: bool = False) -> N
     from ..spec import Spec
     from ..store import open_run
 
-    spec = Spec.model_validate(dict(open_run(path).attrs["spec"]))
+    spec = Spec.from_stored(dict(open_run(path).attrs["spec"]))
     console.print(f"resuming {path}", highlight=False)
     _train_and_report(lambda progress: resume_run(path, progress), spec, path, quiet, with_report)
 

@@ -13,8 +13,9 @@ from ..tasks import BatchSampler
 from .experiment import Experiment
 from ..errors import UserError
 
-STATE_VERSION = 1
-"""Bumped whenever the content of a saved state changes incompatibly."""
+STATE_VERSION = 2
+"""Bumped whenever the content of a saved state changes incompatibly (2: the MINE term's step count for its
+ramp, and the batched critic's draws; a version-1 state is refused with a message)."""
 
 
 def save_state(exp: Experiment, step: int) -> bytes:
@@ -37,7 +38,8 @@ def restore_state(exp: Experiment, blob: bytes) -> int:
     """Load a saved state into a freshly compiled `exp` (same spec); return the step it was saved at."""
     state = torch.load(io.BytesIO(blob), map_location=exp.device, weights_only=False)
     if state.get("version") != STATE_VERSION:
-        raise UserError(f"saved training state has version {state.get('version')}, this modsim reads {STATE_VERSION}")
+        raise UserError(f"saved training state has version {state.get('version')}, this modsim reads {STATE_VERSION} "
+                        "(it was written by an older modsim); start the run again with --overwrite")
     exp.model.load_state_dict(state["model"])
     exp.optimizer.load_state_dict(state["optimizer"])
     if len(state["terms"]) != len(exp.terms):

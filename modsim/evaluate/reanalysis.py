@@ -29,7 +29,7 @@ def stored_spec(group, plan: Analysis | None = None) -> Spec:
     data = dict(group.attrs["spec"])
     if plan is not None:
         data["analysis"] = plan.model_dump(mode="json", by_alias=True)
-    return Spec.model_validate(data)
+    return Spec.from_stored(data)
 
 
 def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.ndarray]:

@@ -112,12 +112,13 @@ def report_runs(paths: list[Path], out: Path) -> Path:
 
     runs = [load_run(p) for p in paths]
     names = _distinct([r.name for r in runs], paths)
-    keys = [(k, label) for k, label in labelled_keys() if any(k in r.summary for r in runs)]
-    keys += sorted({(k, k) for r in runs for k in r.summary if is_detection(k)})
+    finals = [key_numbers(r) for r in runs]
+    keys = [(k, label) for k, label in labelled_keys() if any(k in f for f in finals)]
+    keys += sorted({(k, k) for f in finals for k in f if is_detection(k)})
     header = ["metric", *names] + (["b - a"] if len(runs) == 2 else [])
     rows = []
     for key, label in keys:
-        values = [r.summary.get(key) for r in runs]
+        values = [f.get(key) for f in finals]
         cells = [label, *("n/a" if v is None else _fmt(float(v)) for v in values)]
         if len(runs) == 2:
             cells.append(_fmt(float(values[1]) - float(values[0])) if None not in values else "")

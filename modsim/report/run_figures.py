@@ -159,7 +159,7 @@ def time_courses(data: RunData, out: Path) -> Figure | None:
     return save(fig, out, "time_courses", "Time courses over training",
                 "Metrics at every checkpoint on held-out data (points) and per-step training terms (lines). "
                 "Q: Newman modularity of the predefined groups on the activity correlation (Q_cor) or the "
-                "recurrent weights (Q_str); D: separability indices in [-1, 1].")
+                "recurrent weights (Q_str); D: separability indices in [0, 1] (D_K: best assignment of groups to sets).")
 
 
 def _input_style(data: RunData, channel: int) -> tuple[str, str]:

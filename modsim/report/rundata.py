@@ -111,7 +111,7 @@ def load_run(path: str | Path) -> RunData:
     path = Path(path)
     group = open_run(path)
     attrs = group.attrs
-    spec = Spec.model_validate(dict(attrs["spec"]))
+    spec = Spec.from_stored(dict(attrs["spec"]))
     structure = group[layout.STRUCTURE] if layout.STRUCTURE in group else None
     labels = (np.asarray(structure["group_labels"][...]) if structure is not None and "group_labels" in structure
               else np.zeros(spec.network.units, dtype=np.int64))

@@ -73,15 +73,13 @@ def condition_bars(summary: Summary, out: Path) -> Figure | None:
 
 
 def short_labels(conditions: list[str]) -> list[str]:
-    """Condition labels with each swept path cut to its last name (`constraints[0].weight=0.05` ->
-    `weight=0.05`), as run names write them."""
-    import re
+    """Condition labels with each swept path by its short name (`constraints[0].weight=0.05` ->
+    `weight=0.05`), as run names write them (clashing names keep their path)."""
+    from ..sweep.expand import short_names
 
-    def short(part: str) -> str:
-        path, eq, value = part.partition("=")
-        return re.split(r"[.\[\]]+", path.strip("]"))[-1] + eq + value if eq else part
-
-    return [",".join(short(p) for p in c.split(",")) for c in conditions]
+    parts = [[p.partition("=") for p in c.split(",")] for c in conditions]
+    names = short_names(sorted({path for row in parts for path, eq, _ in row if eq}))
+    return [",".join(names[path] + eq + value if eq else path for path, eq, value in row) for row in parts]
 
 
 def error_bars(summary: Summary, metric: str) -> np.ndarray:

@@ -85,12 +85,12 @@ class MineConstraint(ConstraintSpec):
     information by shrinking its amplitude below `noise` (silencing a group). Off in the paper."""
     moving_average: float | None = Field(default=None, gt=0.0, le=1.0)
     """Rate of MINE's moving-average gradient correction for log E[exp T]; null for the plain bound."""
-    ramp_steps: Annotated[int, Field(ge=0)] = 200
-    """Model steps over which the penalty's weight rises linearly from 0 to `weight` (the estimate is
-    monitored from the first step), so the groups learn the task before the penalty bites. At full weight
-    from the first step (0, the paper's schedule; `specs/paper/` set it) the initial MI of several nats
-    collapses every group to its noise floor within ~50 steps and the groups that the task revives first
-    keep the task, leaving one silenced in most runs (README, "MI estimators")."""
+    ramp_steps: Annotated[int, Field(ge=0)] = 0
+    """Model steps over which the penalty's weight rises linearly to `weight` (weight / ramp_steps at the
+    first step; the estimate is monitored from the first step), so the groups learn the task before the
+    penalty bites. 0 (the paper's schedule): full weight from the first step. With three groups the ramp
+    halves the runs that silence a group; with two it did not help (README, "MI estimators"), so it is
+    not the default."""
 
     def rows(self, spec: Any) -> int:
         """Activity rows each statistics step sees: `samples`, or every (batch x time) row after the washout."""

@@ -39,6 +39,15 @@ class Spec(SpecModel):
     sweep: Sweep | None = None
     """Optional grid of runs over field paths and seeds (`modsim sweep`); `modsim run` ignores it."""
 
+    @classmethod
+    def from_stored(cls, spec_json: dict) -> "Spec":
+        """The spec a run stored (its resolved JSON), read with the defaults it was made with: a stored
+        `mine` constraint without `ramp_steps` predates the ramp and had none (0), whatever today's default."""
+        doc = dict(spec_json)
+        doc["constraints"] = [{**c, "ramp_steps": 0} if c.get("kind") == "mine" and "ramp_steps" not in c else c
+                              for c in doc.get("constraints", [])]
+        return cls.model_validate(doc)
+
     @property
     def mine(self) -> MineConstraint | None:
         """The MI constraint, if any."""

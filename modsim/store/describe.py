@@ -57,6 +57,8 @@ def array_attrs(section: str, name: str) -> dict[str, str]:
             text = f"MINE estimate of the constraint {name.removesuffix('_estimate')!r} on the step's minibatch"
         elif name.endswith("_statistics"):
             text = f"last Donsker-Varadhan bound reached by {name.removesuffix('_statistics')!r}'s statistics network"
+        elif name.endswith(("_min", "_scale")):
+            text = f"monitored value {name!r} at every model step (not optimised)"
         else:
             text = f"weighted loss term {name!r} at every model step"
     elif section in (layout.METRICS, layout.ANALYSIS):

@@ -317,15 +317,17 @@ def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str
                 per_condition: dict[str, np.ndarray] | None = None, attrs: dict | None = None) -> None:
     """A labelled table as a Zarr group (replacing `path`): one string array per coordinate (its own
     dimension), each array over all coordinates in order, and `per_condition` arrays over the first
-    coordinate only (numbers or text); opens with `xarray.open_zarr(path, consolidated=False)`."""
+    coordinate only (numbers or text), which xarray opens as coordinates; opens with
+    `xarray.open_zarr(path, consolidated=False)`."""
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
     if attrs:
         group.attrs.update(attrs)
     dims = list(coords)
     for coord, labels in coords.items():
         _text_array(group, coord, np.array(labels, dtype=object), [coord])
+    coordinates = {"coordinates": " ".join(per_condition)} if per_condition else {}
     for name, values in arrays.items():
-        group.create_array(name, data=values, dimension_names=dims)
+        group.create_array(name, data=values, dimension_names=dims, attributes=coordinates)
     for name, values in (per_condition or {}).items():
         if values.dtype == object:
             _text_array(group, name, values, [dims[0]])

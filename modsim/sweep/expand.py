@@ -36,7 +36,9 @@ def _dump(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
 
 
-def _short_names(paths: list[str]) -> dict[str, str]:
+def short_names(paths: list[str]) -> dict[str, str]:
+    """The name each swept path goes by in run names and tables: its last part (`constraints[0].weight` ->
+    `weight`), or the whole path without brackets where two last parts clash."""
     last = {p: re.split(r"[.\[\]]+", p.strip("]"))[-1] or p for p in paths}
     counts = {v: list(last.values()).count(v) for v in last.values()}
     return {p: (last[p] if counts[last[p]] == 1 else re.sub(r"[\[\]]", "", p)) for p in paths}
@@ -74,7 +76,7 @@ def expand(spec_file: str | Path, overrides: list[str] | None = None) -> tuple[S
     if sweep.seeds is not None:
         axes.append([{"training.seed": base.training.seed + i} for i in range(sweep.seeds)])
     swept = [p for axis in axes for p in axis[0]]
-    names = _short_names(sweep.name_fields or swept)
+    names = short_names(sweep.name_fields or swept)
     runs, problems = [], []
     for combo in itertools.product(*axes):
         values = {k: v for part in combo for k, v in part.items()}

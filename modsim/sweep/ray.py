@@ -33,7 +33,7 @@ class RayExecutor:
         try:
             tasks = {}
             for run in runs:
-                gpus = 1 if run.spec.training.device == "cuda" else 0
+                gpus = 1 if run.spec.training.device.startswith("cuda") else 0
                 remote = ray.remote(num_cpus=1, num_gpus=gpus)(execute_planned)
                 tasks[remote.remote(run.spec_json, run.values, str(Path(target(sweep, run)).resolve()))] = run
             results: list[dict] = []

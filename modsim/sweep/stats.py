@@ -96,7 +96,7 @@ class Summary:
         """Welch's t and two-sided p of every (condition, metric) against condition `reference` (NaN on its
         own row)."""
         if reference not in self.conditions:
-            raise KeyError(f"unknown condition {reference!r}; conditions: {self.conditions}")
+            raise UserError(f"unknown condition {reference!r}; conditions: {', '.join(self.conditions)}")
         t = np.full(self.mean.shape, np.nan)
         p = t.copy()
         for i, c in enumerate(self.conditions):
@@ -157,7 +157,7 @@ def compare(summary: Summary, first: str, second: str) -> list[dict]:
     """Welch's t-test of every metric between two conditions."""
     for c in (first, second):
         if c not in summary.conditions:
-            raise KeyError(f"unknown condition {c!r}; conditions: {summary.conditions}")
+            raise UserError(f"--compare: unknown condition {c!r}; conditions: {', '.join(summary.conditions)}")
     rows = []
     for j, m in enumerate(summary.metrics):
         a, b = summary.samples[(first, m)], summary.samples[(second, m)]
@@ -199,16 +199,21 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
     return written
 
 
+TABLE_NAMES = frozenset({"condition", "metric", "mean", "sd", "n", "t", "p"})
+"""Names the summary table uses itself (a swept field with one of these short names keeps its full path)."""
+
+
 def condition_coordinates(summary: Summary) -> dict[str, np.ndarray]:
     """Each swept field's value per condition as an array named by its short name (`weight` for
     `constraints[0].weight`, the full path when two short names clash): float where every value is a number,
     else text."""
+    from .expand import short_names
+
     values = summary.values or {}
-    short = {p: re.split(r"[.\[\]]+", p.strip("]"))[-1] for p in values}
-    clash = {n for n in short.values() if list(short.values()).count(n) > 1 or n in ("condition", "metric")}
+    short = short_names(list(values))
     out = {}
     for path, column in values.items():
-        name = path if short[path] in clash else short[path]
+        name = short[path] if short[path] not in TABLE_NAMES else re.sub(r"[\[\]]", "", path)
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in column)
         out[name] = (np.array(column, dtype=np.float64) if numeric
                      else np.array(["" if v is None else str(v) for v in column], dtype=object))

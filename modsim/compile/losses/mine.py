@@ -169,12 +169,13 @@ class MineTerm(LossTerm):
                            for p, subset in enumerate(self.subsets)]
         self._groups: tuple[torch.Tensor, ...] | None = None
         self.steps = 0
-        """Model steps taken (the penalty's ramp)."""
+        """Training steps taken (counted in `before_loss`; the penalty's ramp)."""
 
     def weight(self) -> float:
-        """The penalty's weight at this step: `weight`, ramped linearly over the first `ramp_steps` steps."""
+        """The penalty's weight at this step: `weight`, ramped linearly over the first `ramp_steps` training
+        steps (weight / ramp_steps at the first, full weight from step `ramp_steps` on)."""
         ramp = self.spec.ramp_steps
-        return self.spec.weight if ramp == 0 else self.spec.weight * min(1.0, (self.steps + 1) / ramp)
+        return self.spec.weight if ramp == 0 else self.spec.weight * min(1.0, max(self.steps, 1) / ramp)
 
     def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(batch x time, units) activity rows of every group, washout removed."""
@@ -205,6 +206,7 @@ class MineTerm(LossTerm):
 
     def before_loss(self, hidden: torch.Tensor) -> dict[str, float]:
         """Select the rows once (detached for the critics, live for the penalty); train the critics."""
+        self.steps += 1
         self._groups = self.groups(hidden)
         detached = tuple(t.detach() for t in self._groups)
         bound = None
@@ -218,9 +220,7 @@ class MineTerm(LossTerm):
         groups = self._groups if self._groups is not None else self.groups(hidden)
         self._groups = None
         estimate = self._estimate(groups)
-        weight = self.weight()
-        self.steps += 1
-        term = weight * estimate if self.spec.weight > 0 else None
+        term = self.weight() * estimate if self.spec.weight > 0 else None
         return term, {f"{self.name}_estimate": estimate.detach()}
 
     def state_dict(self) -> dict:
