@@ -94,6 +94,11 @@ def test_silenced_group_is_flagged_and_a_working_one_is_not():
     readout[:, 10:] = 0.02
     outputs = act @ readout.T
     np.testing.assert_array_equal(silenced_groups(act, outputs, labels), [False, True])
+    # the other way: group 2's amplitude collapses, though its tiny signal still correlates with the outputs
+    act = np.tanh(drive + 0.3 * rng.normal(size=(t, 20)))
+    act[:, 10:] *= 0.01
+    outputs = act @ np.where(np.arange(20) < 10, 0.1, 0.1)[None, :].repeat(2, 0).T
+    np.testing.assert_array_equal(silenced_groups(act, outputs, labels), [False, True])
 
 
 def test_training_and_analysis_measure_engagement_alike():

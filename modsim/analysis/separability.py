@@ -87,8 +87,14 @@ def group_engagement(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarr
 
 def silenced_groups(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarray,
                     ratio: float = SILENCE_RATIO) -> np.ndarray:
-    """Flag groups that take no part in the output (the MI paper's failed trials): the group's engagement
-    (`group_engagement`) is below `ratio` times the most engaged group's, whatever its readout weights (a
-    group of noise that the readout still reads is silenced too). Returns one bool per group index."""
+    """Flag groups that take no part in the output (the MI paper's failed trials), in either of the two
+    ways the penalty silences a group: its engagement (`group_engagement`: its units' mean |corr| with the
+    outputs) is below `ratio` times the most engaged group's (its units turned to noise, the leaky
+    network's mode, whatever its readout weights), or its activity (the mean sd of its units) is below
+    `ratio` times the most active group's (its amplitude collapsed, the GRU's mode, even when the tiny
+    signal left still correlates). Returns one bool per group index."""
+    labels = np.asarray(labels)
     engagement = group_engagement(activity, outputs, labels)
-    return engagement < ratio * engagement.max()
+    sd = np.asarray(activity).std(axis=0)
+    spread = np.array([sd[labels == g].mean() for g in range(labels.max() + 1)])
+    return (engagement < ratio * engagement.max()) | (spread < ratio * spread.max())

@@ -48,7 +48,7 @@ def summary_rows(metrics: dict, output_names: list[str] | None = None) -> list[t
 
 
 def silenced(metrics: dict) -> list[str]:
-    """Groups the `silenced` metric flagged: their mean |corr| with the outputs is below a
+    """Groups the `silenced` metric flagged: their mean |corr| with the outputs, or their activity sd, is below a
     fifth of the most engaged group's (the MI paper's failure mode: the penalty met by silencing a group)."""
     return [key.removeprefix("silenced_") for key, flag in metrics.items()
             if key.startswith("silenced_") and np.ndim(flag) == 0 and flag]

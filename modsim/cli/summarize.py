@@ -47,7 +47,7 @@ def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str
     console.print(_table(summary, comparison, pair))
     for condition, flagged, total in stats.silenced_runs(groups):
         err_console.print(f"[bold yellow]flagged[/] {condition}: {len(flagged)} of {total} runs silenced a group (no "
-                          f"correlation with the outputs): {', '.join(flagged)}", highlight=False)
+                          f"correlation with the outputs, or no activity): {', '.join(flagged)}", highlight=False)
     for condition, wins, total in stats.success_rates(groups):
         console.print(f"{condition}: success rate {wins}/{total}", highlight=False)
     console.print("wrote " + ", ".join(str(p) for p in stats.write_outputs(out_dir or sweeps[0], summary, comparison,
