@@ -104,3 +104,12 @@ def test_yaml_merge_keys_work_and_explicit_keys_override(tmp_path: Path):
                     "training: {steps: 2}\n")
     loaded = load_spec(spec)
     assert (loaded.task.kind, loaded.task.length, loaded.task.washout) == ("lorenz_rossler", 50, 5)
+
+
+def test_a_line_number_like_an_emoji_code_stays_a_number(capsys):
+    """rich would print `file.yaml:100: ...` as `file.yaml💯 ...` (":100:" is an emoji code)."""
+    from modsim.cli.common import report_spec_error
+    from modsim.spec.io import Problem, SpecError
+
+    report_spec_error(SpecError([Problem("network.units", "spec.yaml:100", "expected a number")]))
+    assert "spec.yaml:100: network.units" in capsys.readouterr().err

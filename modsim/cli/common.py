@@ -21,8 +21,8 @@ DEFAULT_STORE = "store"
 """Where runs go unless --store says otherwise."""
 
 # Logs and pipes get the full table instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 160, emoji=False)  # ":100:" in "file:100: ..." stays text
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 
 
 def error(message: str, code: int = EXIT_INVALID) -> None:
