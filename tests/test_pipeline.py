@@ -164,6 +164,9 @@ def test_cost_estimate_names_what_costs_what():
     assert more == mine * 2
     longer = load_spec(spec_file, ["task.length=2000"]).cost_per_step()["network"][0]
     assert longer > base["network"][0]
+    from modsim.spec import MineConstraint
+
+    assert MineConstraint(kind="mine", between=["a", "b"], weight=0.1).samples == 4096  # a CPU-sized default
 
 
 def test_progress_reports_every_step_and_the_phases_between(store_dir):
