@@ -79,6 +79,9 @@ def test_open_sweep_lists_runs_and_summarises(tmp_path: Path):
     assert by_short.exit_code == 0, by_short.output  # the short name of constraints[0].weight, as in run names
     unknown = CliRunner().invoke(main, ["summarize", str(sweep.path), "--by", "nope", "-o", str(tmp_path / "t")])
     assert unknown.exit_code == 2 and "not a swept field" in unknown.output and not (tmp_path / "t").exists()
+    no_such = CliRunner().invoke(main, ["summarize", str(sweep.path), "--compare", "nope", "other", "-o",
+                                        str(tmp_path / "u")])
+    assert no_such.exit_code == 2 and "unknown condition 'nope'" in no_such.output
     listed = CliRunner().invoke(main, ["ls", "--store", str(tmp_path)], terminal_width=200)
     assert listed.exit_code == 0 and "sweep 4/4 finished" in listed.output
     missing = CliRunner().invoke(main, ["ls", "--store", str(tmp_path / "nowhere")])
