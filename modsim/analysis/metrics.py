@@ -18,7 +18,7 @@ import numpy as np
 from ..spec.analysis import ResolvedConventions
 from .modularity import directed_q, newman_q, q_max, q_max_degree, structural_adjacency
 from .performance import last_step_accuracy, mse as mean_squared_error, r2_per_output, sign_accuracy as sign_acc
-from .separability import d_cor as d_cor_index, d_weights, silenced_groups
+from .separability import d_cor as d_cor_index, d_weights, group_activity_sd, silenced_groups
 from .snapshot import Correlations, Snapshot
 from .specialisation import digit_classes, specialisation as specialisation_f, specialisation_measures
 
@@ -175,8 +175,8 @@ def _silenced(snap: Snapshot, ctx: PlanContext) -> Values:
 
 
 def _activity_sd(snap: Snapshot, ctx: PlanContext) -> Values:
-    sd = ctx.flat_activity.std(axis=0)
-    return {f"activity_sd_{group}": float(sd[snap.labels == g].mean()) for g, group in enumerate(snap.group_names)}
+    sd = group_activity_sd(ctx.flat_activity, snap.labels)
+    return {f"activity_sd_{group}": float(sd[g]) for g, group in enumerate(snap.group_names)}
 
 
 def _accuracy(snap: Snapshot, ctx: PlanContext) -> Values:

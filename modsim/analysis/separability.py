@@ -85,6 +85,14 @@ def group_engagement(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarr
     return np.array([corr[labels == g].mean() for g in range(labels.max() + 1)])
 
 
+def group_activity_sd(activity: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean over each group's units of the unit's standard deviation over samples (rows); one value per group
+    index 0..max(labels). The `activity_sd` metric and the silencing test's measure of a group's amplitude."""
+    labels = np.asarray(labels)
+    sd = np.asarray(activity).std(axis=0)
+    return np.array([sd[labels == g].mean() for g in range(labels.max() + 1)])
+
+
 def silenced_groups(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarray,
                     ratio: float = SILENCE_RATIO) -> np.ndarray:
     """Flag groups that take no part in the output (the MI paper's failed trials), in either of the two
@@ -93,8 +101,6 @@ def silenced_groups(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarra
     network's mode, whatever its readout weights), or its activity (the mean sd of its units) is below
     `ratio` times the most active group's (its amplitude collapsed, the GRU's mode, even when the tiny
     signal left still correlates). Returns one bool per group index."""
-    labels = np.asarray(labels)
     engagement = group_engagement(activity, outputs, labels)
-    sd = np.asarray(activity).std(axis=0)
-    spread = np.array([sd[labels == g].mean() for g in range(labels.max() + 1)])
+    spread = group_activity_sd(activity, labels)
     return (engagement < ratio * engagement.max()) | (spread < ratio * spread.max())

@@ -68,10 +68,13 @@ def _resolve_by(by: list[str] | None, records: list[RunRecord]) -> list[str] | N
     `constraints[0].weight`); UserError naming the swept paths for anything else."""
     if not by or not records:
         return by
+    from .expand import short_names
+
     swept = sorted({k for r in records for k in r.values})
+    short = short_names(swept)
     out = []
     for name in by:
-        matches = [p for p in swept if p == name or re.split(r"[.\[\]]+", p.strip("]"))[-1] == name]
+        matches = [p for p in swept if name in (p, short[p])]
         if len(matches) != 1:
             raise UserError(f"--by {name}: not a swept field of these runs; swept: {', '.join(swept)}")
         out.append(matches[0])
