@@ -23,17 +23,16 @@ def execute_run(spec: Spec, path: str | Path, progress=None, overwrite: bool = F
     device = experiment.device if experiment is not None else resolve_device(spec.training.device)
     experiment = experiment or compile_experiment(spec, device)
     writer = RunWriter.create(path, path.name, spec.model_dump(mode="json", by_alias=True), spec.training.seed,
-                              str(device), overwrite=overwrite, lock=lock)
-    if extra_attrs:
-        writer.group.attrs.update(extra_attrs)
+                              str(device), overwrite=overwrite, lock=lock, attrs=extra_attrs)
     return train(spec, writer, progress=progress, experiment=experiment)
 
 
-def resume_run(path: str | Path, progress=None, lock=None):
+def resume_run(path: str | Path, progress=None, lock=None, extra_attrs: dict | None = None):
     """Continue an unfinished run (killed, interrupted, or whose process died) from its last saved training
     state, with the spec it was started with; the finished run is bit-identical to an uninterrupted one. A
     run killed before its first saved state starts again from step 0 (nothing it did counted yet).
-    UserError when the run has finished; RunLocked when a live process owns it."""
+    `extra_attrs`: attributes the run must carry (a sweep's swept values), written where the stored run
+    lacks them. UserError when the run has finished; RunLocked when a live process owns it."""
     from .compile import compile_experiment, resolve_device
     from .store import RunWriter, layout, open_run, read_state
     from .store.writer import claim_run
@@ -47,10 +46,12 @@ def resume_run(path: str | Path, progress=None, lock=None):
     lock = lock or claim_run(path)
     try:
         experiment = compile_experiment(spec, resolve_device(spec.training.device))
+        missing = {k: v for k, v in (extra_attrs or {}).items() if k not in attrs}
         if read_state(path) is None:
-            extra = {k: attrs[k] for k in ("sweep_values",) if k in attrs}
+            extra = {**{k: attrs[k] for k in ("sweep_values",) if k in attrs}, **missing}
             return execute_run(spec, path, progress, experiment=experiment, extra_attrs=extra, lock=lock)
         writer = RunWriter.reopen(path, lock)
+        writer.group.attrs.update(missing)
     except BaseException:
         lock.release()
         raise

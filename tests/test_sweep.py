@@ -66,6 +66,29 @@ def _sweep_cmd(store: Path, extra: list[str]) -> list[str]:
             *extra]
 
 
+def test_a_run_killed_right_after_its_group_was_created_keeps_its_swept_values(tmp_path):
+    """The swept values are written with the run's first metadata, so no kill leaves a run without them (a
+    run without them would form a condition of its own in `summarize`); a stored run that lacks them (made
+    before that) gets them back when the sweep resumes it."""
+    from modsim.store import RunWriter
+    from modsim.sweep.executor import execute_planned
+
+    _, runs = expand(SPEC, TINY + [GRID])
+    run = runs[1]
+    path = tmp_path / run.name
+    writer = RunWriter.create(path, run.name, run.spec_json, run.spec.training.seed, "cpu",
+                              attrs={"sweep_values": run.values})
+    assert open_run(path).attrs["sweep_values"] == run.values and open_run(path).attrs["status"] == "running"
+    writer.lock.release()
+    old = tmp_path / "old"
+    RunWriter.create(old, run.name, run.spec_json, run.spec.training.seed, "cpu").lock.release()  # killed before
+    assert "sweep_values" not in open_run(old).attrs
+    outcome = execute_planned(run.spec_json, run.values, str(old))
+    assert outcome["status"] == "finished"
+    attrs = open_run(old).attrs
+    assert attrs["status"] == "finished" and attrs["sweep_values"] == run.values
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -84,6 +107,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     resumed = subprocess.run(_sweep_cmd(killed, ["--jobs", "2"]), env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert len(finished_runs(sweep_dir)) == 6
+    assert all(open_run(sweep_dir / RUNS / n).attrs.get("sweep_values") for n in finished_runs(sweep_dir))
     assert {n: open_run(sweep_dir / RUNS / n).attrs["finished"] for n in done_before} == stamps  # untouched
     clean = tmp_path / "clean"
     straight = subprocess.run(_sweep_cmd(clean, ["--jobs", "2"]), env=env, capture_output=True, text=True)
@@ -108,18 +132,19 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
         for key in c[run]:
             np.testing.assert_array_equal(c[run][key], a[run][key], err_msg=f"ray {run} {key}")
 
+    names = sorted(p.name for p in (sweep_dir / RUNS).iterdir() if p.is_dir())
+    per_run = {n: (attrs["status"], attrs.get("sweep_values"))
+               for n, attrs in ((n, open_run(sweep_dir / RUNS / n).attrs) for n in names)}
     summary = CliRunner().invoke(main, ["summarize", str(sweep_dir), "-o", str(tmp_path / "stats")])
     assert summary.exit_code == 0, summary.output
-    assert "Welch p" in summary.output and "constraints[0].weight=0.0" in summary.output
+    assert "Welch p" in summary.output and "constraints[0].weight=0.0" in summary.output, \
+        f"{summary.output}\n{per_run}"
     rows = (tmp_path / "stats" / "summary.csv").read_text().splitlines()
     assert rows[0] == "condition,metric,mean,sd,n" and any(",q_cor," in r and r.endswith(",3") for r in rows)
     assert (tmp_path / "stats" / "comparison.csv").exists()
     xr = pytest.importorskip("xarray")
     ds = xr.open_zarr(tmp_path / "stats" / "summary.zarr", consolidated=False)
     assert ds["mean"].dims == ("condition", "metric") and ds.sizes["condition"] == 2
-    per_run = {n: (open_run(sweep_dir / RUNS / n).attrs["status"], (open_run(sweep_dir / RUNS / n).attrs["summary"]
-                                                                      or {}).get("q_cor"))
-               for n in sorted(p.name for p in (sweep_dir / RUNS).iterdir() if p.is_dir())}
     assert int(ds["n"].sel(metric="q_cor").min()) == 3, f"{summary.output}\n{per_run}"
 
 

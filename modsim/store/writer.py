@@ -128,10 +128,11 @@ class RunWriter:
 
     @classmethod
     def create(cls, path: Path, name: str, spec_json: dict, seed: int, device: str,
-               overwrite: bool = False, lock: RunLock | None = None) -> "RunWriter":
-        """Create the run group at `path` and record the resolved spec and provenance. `path` may be a
-        reserved empty directory; with `lock` (this process's, already held) it may hold leftovers of an
-        unfinished run, which are replaced."""
+               overwrite: bool = False, lock: RunLock | None = None, attrs: dict | None = None) -> "RunWriter":
+        """Create the run group at `path` and record the resolved spec and provenance, with `attrs` (e.g. a
+        sweep's swept values) in the same write, so a run killed at any moment has all of them or no group.
+        `path` may be a reserved empty directory; with `lock` (this process's, already held) it may hold
+        leftovers of an unfinished run, which are replaced."""
         path = Path(path)
         check_name(path.name, "run name")
         if lock is not None:
@@ -158,6 +159,7 @@ class RunWriter:
             "status": layout.STATUS_RUNNING,
             "message": "",
             "last_step": 0,
+            **(attrs or {}),
         })  # one write of the group's metadata: a run is never a bare group without its attributes
         for sub in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE):
             group.create_group(sub)

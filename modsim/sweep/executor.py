@@ -59,7 +59,8 @@ def execute_planned(spec_json: dict, values: dict, path: str) -> dict:
             lock.release()
             return {"status": store_layout.STATUS_FINISHED, "message": "finished by another process"}
         if status in (store_layout.STATUS_RUNNING, store_layout.STATUS_INTERRUPTED):
-            result = resume_run(path, lock=lock)  # from its saved state (from step 0 when it has none)
+            # from its saved state (from step 0 when it has none), with its swept values
+            result = resume_run(path, lock=lock, extra_attrs={"sweep_values": dict(values)})
         else:
             spec = Spec.model_validate(spec_json)
             result = execute_run(spec, Path(path), extra_attrs={"sweep_values": dict(values)}, lock=lock)
