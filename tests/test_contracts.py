@@ -91,3 +91,31 @@ def test_engagement_costs_only_a_disengaged_group():
     assert float(engagement_shortfall(torch.tensor([0.5, 0.4]), floor=0.5)) == 0.0
     silent = engagement_shortfall(torch.tensor([0.5, 0.05]), floor=0.5)
     assert float(silent) == pytest.approx((1 - 0.1 / 0.5) ** 2)
+
+
+def test_engagement_term_also_costs_a_collapsed_amplitude():
+    """A group whose signal still correlates with the outputs but whose amplitude collapsed (the GRU's
+    silencing mode) pays the activity shortfall; with `activity_floor: null` it pays nothing."""
+    from modsim.compile.losses.base import TermContext
+    from modsim.compile.losses.engagement import EngagementTerm
+    from modsim.spec.constraints import EngagementConstraint
+    from types import SimpleNamespace
+
+    gen = torch.Generator().manual_seed(0)
+    signal = torch.randn(4, 50, 1, generator=gen)
+    hidden = torch.cat([signal.repeat(1, 1, 3), 0.01 * signal.repeat(1, 1, 3)], dim=2)
+    hidden = hidden + 1e-4 * torch.randn(hidden.shape, generator=gen)
+    units = {"a": torch.arange(3), "b": torch.arange(3, 6)}
+
+    def term(**fields):
+        spec = EngagementConstraint(kind="engagement", **fields)
+        context = TermContext(model=None, device=torch.device("cpu"), data=SimpleNamespace(washout=0),
+                              group_units=units, seed=0)
+        return EngagementTerm(spec, context).loss(signal, signal, hidden)
+
+    loss, monitored = term()
+    assert float(monitored["engagement_min"]) > 0.9
+    assert float(monitored["engagement_activity_min"]) == pytest.approx(0.01, rel=0.05)
+    assert float(loss) == pytest.approx((1 - 0.01 / 0.25) ** 2, rel=0.01)
+    loss, _ = term(activity_floor=None)
+    assert float(loss) == 0.0

@@ -114,6 +114,11 @@ def test_training_and_analysis_measure_engagement_alike():
     units = [torch.from_numpy(np.flatnonzero(labels == g)) for g in (0, 1)]
     got = trained(torch.from_numpy(act), torch.from_numpy(outputs), units).numpy()
     np.testing.assert_allclose(got, analysed(act, outputs, labels), rtol=1e-6)
+    from modsim.analysis.separability import group_activity_sd as analysed_sd
+    from modsim.compile.losses.engagement import group_activity_sd as trained_sd
+
+    act[:, 6:] *= 0.01
+    np.testing.assert_allclose(trained_sd(torch.from_numpy(act), units).numpy(), analysed_sd(act, labels), rtol=1e-4)
 
 
 def test_sign_accuracy_counts_only_set_targets():

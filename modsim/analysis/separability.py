@@ -97,10 +97,12 @@ def silenced_groups(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarra
                     ratio: float = SILENCE_RATIO) -> np.ndarray:
     """Flag groups that take no part in the output (the MI paper's failed trials), in either of the two
     ways the penalty silences a group: its engagement (`group_engagement`: its units' mean |corr| with the
-    outputs) is below `ratio` times the most engaged group's (its units turned to noise, the leaky
-    network's mode, whatever its readout weights), or its activity (the mean sd of its units) is below
-    `ratio` times the most active group's (its amplitude collapsed, the GRU's mode, even when the tiny
-    signal left still correlates). Returns one bool per group index."""
+    outputs) is below `ratio` times the leading group's (its units turned to noise, the leaky network's
+    mode, whatever its readout weights), or its activity (the mean sd of its units) is below `ratio` times
+    the leading group's (its amplitude collapsed, the GRU's mode, even when the tiny signal left still
+    correlates). The leading group, the one with the largest engagement x activity, is never flagged (one
+    group leads on both measures, so not every group can be silenced). Returns one bool per group index."""
     engagement = group_engagement(activity, outputs, labels)
     spread = group_activity_sd(activity, labels)
-    return (engagement < ratio * engagement.max()) | (spread < ratio * spread.max())
+    lead = int(np.argmax(engagement * spread))
+    return (engagement < ratio * engagement[lead]) | (spread < ratio * spread[lead])

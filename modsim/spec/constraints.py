@@ -125,12 +125,14 @@ class MineConstraint(ConstraintSpec):
 
 class EngagementConstraint(ConstraintSpec):
     """Keep every group engaged with the outputs: each group's mean |corr(unit, output)| on the step's
-    activity must stay above `floor` times the most engaged group's, or pay weight * (shortfall / floor)^2.
+    activity must stay above `floor` times the most engaged group's, and its activity (mean sd of its units)
+    above `activity_floor` times the most active group's, or pay weight * (shortfall / floor)^2 for each.
 
-    It closes the MI penalty's cheapest exit, which is to silence a group (its units turn to noise, so it
-    shares no information with the others; the MI paper's failed trials): with every group engaged, the
-    only way to independence left is to specialise. A group flagged by the `silenced` metric is one whose
-    engagement is below a fifth of the best's; the default floor keeps every group well above that."""
+    It closes the MI penalty's cheapest exits, the two ways to silence a group: its units turn to noise
+    (the leaky network's mode: no correlation left with the outputs), or its amplitude shrinks below what
+    the statistics network resolves (the GRU's mode). With every group engaged and active, the only way to
+    independence left is to specialise. The `silenced` metric flags a group below a fifth of the best on
+    either measure; the default floors keep every group above that."""
 
     kind: Literal["engagement"]
     """Anti-silencing term for the groups of an MI constraint."""
@@ -138,6 +140,10 @@ class EngagementConstraint(ConstraintSpec):
     """The groups kept engaged (null: every group of the network)."""
     floor: float = Field(default=0.5, gt=0.0, le=1.0)
     """Smallest engagement, as a fraction of the most engaged group's, that costs nothing."""
+    activity_floor: float | None = Field(default=0.25, gt=0.0, le=1.0)
+    """Smallest activity (mean sd of a group's units), as a fraction of the most active group's, that costs
+    nothing (null: amplitude is free). Leaky units keep their private noise, so this binds only where a
+    group's amplitude can collapse (GRU, noiseless cells)."""
     weight: float = Field(default=1.0, ge=0.0)
     """Coefficient of the squared relative shortfall."""
 

@@ -23,16 +23,25 @@ def group_engagement(activity: torch.Tensor, outputs: torch.Tensor, units: list[
     return torch.stack([corr.index_select(0, u).mean() for u in units])
 
 
+def group_activity_sd(activity: torch.Tensor, units: list[torch.Tensor]) -> torch.Tensor:
+    """(groups,) mean over each group's units of the unit's sd over rows; differentiable in `activity`. The
+    amplitude the `silenced` metric compares (`modsim.analysis.separability.group_activity_sd`)."""
+    sd = (activity - activity.mean(dim=0, keepdim=True)).pow(2).mean(dim=0).add(EPS).sqrt()
+    return torch.stack([sd.index_select(0, u).mean() for u in units])
+
+
 def engagement_shortfall(engagement: torch.Tensor, floor: float) -> torch.Tensor:
-    """sum_k relu(1 - e_k / (floor * max_j e_j))^2: 0 when every group is within `floor` of the best."""
+    """sum_k relu(1 - e_k / (floor * max_j e_j))^2: 0 when every group is within `floor` of the best (any
+    non-negative per-group measure: engagement or activity)."""
     relative = engagement / (engagement.max().detach() + EPS)
     return torch.relu(1.0 - relative / floor).pow(2).sum()
 
 
 class EngagementTerm(LossTerm):
-    """weight x the groups' squared relative engagement shortfall on the step's activity after the washout
-    (outputs detached: the term moves the groups' activity, not the readout). Monitors the smallest relative
-    engagement (`engagement_min`)."""
+    """weight x the groups' squared relative shortfalls on the step's activity after the washout, of
+    engagement (below `floor`) and of activity sd (below `activity_floor`); outputs detached: the term moves
+    the groups' activity, not the readout. Monitors the smallest relative engagement (`engagement_min`) and
+    activity (`engagement_activity_min`)."""
 
     order = 2
 
@@ -50,6 +59,10 @@ class EngagementTerm(LossTerm):
         y = outputs[:, self.washout:].reshape(-1, outputs.shape[-1]).detach()
         e = group_engagement(h, y, self.units)
         shortfall = engagement_shortfall(e, self.spec.floor)
-        relative = (e / (e.max() + EPS)).min().detach()
+        sd = group_activity_sd(h, self.units)
+        if self.spec.activity_floor is not None:
+            shortfall = shortfall + engagement_shortfall(sd, self.spec.activity_floor)
+        monitored = {f"{self.name}_min": (e / (e.max() + EPS)).min().detach(),
+                     f"{self.name}_activity_min": (sd / (sd.max() + EPS)).min().detach()}
         term = self.spec.weight * shortfall if self.spec.weight > 0 else None
-        return term, {f"{self.name}_min": relative}
+        return term, monitored
