@@ -74,7 +74,7 @@ def d_cor(activity: np.ndarray, outputs: np.ndarray, sets: tuple[list[int], ...]
 
 
 SILENCE_RATIO = 0.2
-"""A group is silenced when its engagement is below this fraction of the most engaged group's."""
+"""A group is silenced when its engagement or its activity is below this fraction of the leading group's."""
 
 
 def group_engagement(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -49,6 +49,6 @@ def summary_rows(metrics: dict, output_names: list[str] | None = None) -> list[t
 
 def silenced(metrics: dict) -> list[str]:
     """Groups the `silenced` metric flagged: their mean |corr| with the outputs, or their activity sd, is below a
-    fifth of the most engaged group's (the MI paper's failure mode: the penalty met by silencing a group)."""
+    fifth of the leading group's (the MI paper's failure mode: the penalty met by silencing a group)."""
     return [key.removeprefix("silenced_") for key, flag in metrics.items()
             if key.startswith("silenced_") and np.ndim(flag) == 0 and flag]

@@ -193,6 +193,6 @@ def print_summary(result) -> None:
     console.print(table)
     for group in silenced(result.metrics):
         err_console.print(f"[bold yellow]warning[/] group {group!r} takes no part in the output (its units' "
-                          "correlation with the outputs or their activity is below a fifth of the best group's): the MI "
-                          "penalty was met by silencing it (the paper's failed-trial mode)", highlight=False)
+                          "correlation with the outputs or their activity is below a fifth of the leading group's): "
+                          "the MI penalty was met by silencing it (the paper's failed-trial mode)", highlight=False)
     console.print(f"stored in [bold]{result.path}[/]", highlight=False)

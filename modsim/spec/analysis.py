@@ -158,7 +158,7 @@ class Analysis(SpecModel):
     success_threshold), mi (the MINE estimate on held-out activity; needs a `mine` constraint),
     activity_sd (mean standard deviation of the units of each group, `activity_sd_<group>`: a group near
     0 has been silenced), silenced (groups whose mean |corr| with the outputs, or whose activity sd, is
-    below a fifth of the most engaged (active) group's: `silenced_<group>` flags and their count `silenced`, the MI
+    below a fifth of the leading group's: `silenced_<group>` flags and their count `silenced`, the MI
     paper's failure mode), accuracy (classification tasks: fraction of correct argmax decisions at the last
     step, averaged over the output sets), q_mask (directed Newman Q of the binary recurrent connectivity;
     (1 - p) / (2 (1 + p)) for two equal modules), specialisation (digit-parity task: Bena & Goodman's

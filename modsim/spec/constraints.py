@@ -131,8 +131,8 @@ class EngagementConstraint(ConstraintSpec):
     It closes the MI penalty's cheapest exits, the two ways to silence a group: its units turn to noise
     (the leaky network's mode: no correlation left with the outputs), or its amplitude shrinks below what
     the statistics network resolves (the GRU's mode). With every group engaged and active, the only way to
-    independence left is to specialise. The `silenced` metric flags a group below a fifth of the best on
-    either measure; the default floors keep every group above that."""
+    independence left is to specialise. The `silenced` metric flags a group below a fifth of the leading
+    group's on either measure; the default floors keep every group above that."""
 
     kind: Literal["engagement"]
     """Anti-silencing term for the groups of an MI constraint."""
