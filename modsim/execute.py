@@ -48,7 +48,7 @@ def resume_run(path: str | Path, progress=None, lock=None, extra_attrs: dict | N
         experiment = compile_experiment(spec, resolve_device(spec.training.device))
         missing = {k: v for k, v in (extra_attrs or {}).items() if k not in attrs}
         if read_state(path) is None:
-            extra = {**{k: attrs[k] for k in ("sweep_values",) if k in attrs}, **missing}
+            extra = {**{k: attrs[k] for k in {"sweep_values", *(extra_attrs or {})} if k in attrs}, **missing}
             return execute_run(spec, path, progress, experiment=experiment, extra_attrs=extra, lock=lock)
         writer = RunWriter.reopen(path, lock)
         writer.group.attrs.update(missing)

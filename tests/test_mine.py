@@ -155,7 +155,7 @@ def test_the_batched_pass_scores_joint_and_shuffled_rows_as_the_network_does():
     torch.testing.assert_close(marginal, net(groups[0], groups[1][orders[0]], groups[2][orders[1]]))
 
 
-def test_a_stored_spec_from_before_the_ramp_keeps_its_schedule():
+def test_a_stored_spec_from_before_a_new_option_keeps_its_old_behaviour():
     from modsim.spec import Spec
     from tests.conftest import ROOT
 
@@ -166,3 +166,7 @@ def test_a_stored_spec_from_before_the_ramp_keeps_its_schedule():
     assert Spec.from_stored(stored).constraints[0].ramp_steps == 0
     stored["constraints"][0]["ramp_steps"] = 200
     assert Spec.from_stored(stored).constraints[0].ramp_steps == 200
+    engagement = next(i for i, c in enumerate(stored["constraints"]) if c["kind"] == "engagement")
+    assert Spec.from_stored(stored).constraints[engagement].activity_floor == 0.25  # stored with today's floor
+    del stored["constraints"][engagement]["activity_floor"]  # as a run stored before the activity floor
+    assert Spec.from_stored(stored).constraints[engagement].activity_floor is None

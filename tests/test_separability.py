@@ -67,7 +67,7 @@ def test_d_in_uses_input_weights_per_bit():
 
 
 @given(activity(min_units=4, max_units=12), st.data())
-def test_silenced_flags_never_the_most_engaged_group(x, data):
+def test_silenced_flags_never_the_leading_group(x, data):
     labels = data.draw(two_group_labels(x.shape[1]))
     y = data.draw(weight_matrices(x.shape[0], 2))
     flags = silenced_groups(x, y, labels)

@@ -100,8 +100,8 @@ def silenced_groups(activity: np.ndarray, outputs: np.ndarray, labels: np.ndarra
     outputs) is below `ratio` times the leading group's (its units turned to noise, the leaky network's
     mode, whatever its readout weights), or its activity (the mean sd of its units) is below `ratio` times
     the leading group's (its amplitude collapsed, the GRU's mode, even when the tiny signal left still
-    correlates). The leading group, the one with the largest engagement x activity, is never flagged (one
-    group leads on both measures, so not every group can be silenced). Returns one bool per group index."""
+    correlates). The leading group, the one with the largest engagement x activity, is the reference for
+    both measures and is never flagged, so not every group can be flagged. Returns one bool per group index."""
     engagement = group_engagement(activity, outputs, labels)
     spread = group_activity_sd(activity, labels)
     lead = int(np.argmax(engagement * spread))

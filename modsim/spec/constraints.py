@@ -89,8 +89,8 @@ class MineConstraint(ConstraintSpec):
     """Model steps over which the penalty's weight rises linearly to `weight` (weight / ramp_steps at the
     first step; the estimate is monitored from the first step), so the groups learn the task before the
     penalty bites. 0 (the paper's schedule): full weight from the first step. Without the engagement
-    term the ramp halves the 3-group runs that silence a group; with it, the ramp leaves more runs mixed
-    (README, "MI estimators"), so it is not the default."""
+    term the ramp halves the 3-group runs that silence a group; with it, the ramp left more 2-group runs
+    mixed (README, "MI estimators"), so it is not the default."""
 
     def rows(self, spec: Any) -> int:
         """Activity rows each statistics step sees: `samples`, or every (batch x time) row after the washout."""

@@ -41,10 +41,12 @@ class Spec(SpecModel):
 
     @classmethod
     def from_stored(cls, spec_json: dict) -> "Spec":
-        """The spec a run stored (its resolved JSON), read with the defaults it was made with: a stored
-        `mine` constraint without `ramp_steps` predates the ramp and had none (0), whatever today's default."""
+        """The spec a run stored (its resolved JSON), read with the defaults it was made with, whatever today's:
+        a stored `mine` constraint without `ramp_steps` predates the ramp and had none (0); a stored
+        `engagement` constraint without `activity_floor` predates the activity floor and had none (null)."""
+        added = {"mine": ("ramp_steps", 0), "engagement": ("activity_floor", None)}
         doc = dict(spec_json)
-        doc["constraints"] = [{**c, "ramp_steps": 0} if c.get("kind") == "mine" and "ramp_steps" not in c else c
+        doc["constraints"] = [{added[c["kind"]][0]: added[c["kind"]][1], **c} if c.get("kind") in added else c
                               for c in doc.get("constraints", [])]
         return cls.model_validate(doc)
 
