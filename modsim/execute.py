@@ -46,12 +46,13 @@ def resume_run(path: str | Path, progress=None, lock=None, extra_attrs: dict | N
     lock = lock or claim_run(path)
     try:
         experiment = compile_experiment(spec, resolve_device(spec.training.device))
-        missing = {k: v for k, v in (extra_attrs or {}).items() if k not in attrs}
-        if read_state(path) is None:
-            extra = {**{k: attrs[k] for k in {"sweep_values", *(extra_attrs or {})} if k in attrs}, **missing}
-            return execute_run(spec, path, progress, experiment=experiment, extra_attrs=extra, lock=lock)
+        wanted = extra_attrs or {}
+        stored = {k: attrs[k] for k in ("sweep_values", *wanted) if k in attrs}  # what the run already carries
+        if read_state(path) is None:  # started again: the new group gets the stored attributes, else `wanted`
+            return execute_run(spec, path, progress, experiment=experiment, extra_attrs={**wanted, **stored},
+                               lock=lock)
         writer = RunWriter.reopen(path, lock)
-        writer.group.attrs.update(missing)
+        writer.group.attrs.update({k: v for k, v in wanted.items() if k not in stored})
     except BaseException:
         lock.release()
         raise

@@ -19,6 +19,11 @@ MEMORY_LIMIT_BYTES = 256 * 2**30
 exceeds this are refused at validation, before anything is allocated."""
 
 
+LEGACY_DEFAULTS: dict[str, dict] = {"mine": {"ramp_steps": 0}, "engagement": {"activity_floor": None}}
+"""Per constraint kind, the value of each field added later that a run stored before it was trained with
+(`Spec.from_stored`)."""
+
+
 class Spec(SpecModel):
     """A complete modsim experiment: network, task, constraints, training and analysis plan."""
 
@@ -44,9 +49,8 @@ class Spec(SpecModel):
         """The spec a run stored (its resolved JSON), read with the defaults it was made with, whatever today's:
         a stored `mine` constraint without `ramp_steps` predates the ramp and had none (0); a stored
         `engagement` constraint without `activity_floor` predates the activity floor and had none (null)."""
-        added = {"mine": ("ramp_steps", 0), "engagement": ("activity_floor", None)}
         doc = dict(spec_json)
-        doc["constraints"] = [{added[c["kind"]][0]: added[c["kind"]][1], **c} if c.get("kind") in added else c
+        doc["constraints"] = [{**LEGACY_DEFAULTS.get(c.get("kind"), {}), **c}
                               for c in doc.get("constraints", [])]
         return cls.model_validate(doc)
 

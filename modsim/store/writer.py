@@ -147,6 +147,7 @@ class RunWriter:
         lock = lock or RunLock(path).acquire()
         # the directory holds nothing but our lock (reserved, cleared, or new): create the group beside it
         group = zarr.open_group(str(path), mode="a", zarr_format=3, attributes={
+            **(attrs or {}),  # first: the provenance below is never overridden
             "store_version": layout.STORE_VERSION,
             "name": name,
             "spec": spec_json,
@@ -159,7 +160,6 @@ class RunWriter:
             "status": layout.STATUS_RUNNING,
             "message": "",
             "last_step": 0,
-            **(attrs or {}),
         })  # one write of the group's metadata: a run is never a bare group without its attributes
         for sub in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE):
             group.create_group(sub)
