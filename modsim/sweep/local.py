@@ -20,6 +20,9 @@ from .expand import PlannedRun
 STOP_GRACE_SECONDS = 5.0
 """How long stopped workers get to mark their runs interrupted before they are killed."""
 _stop = None
+_signalled = False
+"""Set in a worker by its first SIGINT/SIGTERM: it starts no further run, even one already queued to it
+before the parent sets the shared stop event."""
 
 
 def _interrupt(signum, frame) -> None:
@@ -29,6 +32,8 @@ def _interrupt(signum, frame) -> None:
 def _interrupt_once(signum, frame) -> None:
     """A worker's first SIGINT or SIGTERM interrupts its run; later ones are ignored, so marking the run
     interrupted is never itself interrupted (Ctrl-C reaches the workers, then the parent's SIGTERM)."""
+    global _signalled
+    _signalled = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
@@ -57,7 +62,7 @@ def _worker_init(stop, parent: int) -> None:
 
 
 def _run_one(spec_json: dict, values: dict, path: str) -> dict:
-    if _stop is not None and _stop.is_set():
+    if _signalled or (_stop is not None and _stop.is_set()):
         return {"status": "not started", "message": "the sweep was stopped before this run began"}
     return execute_planned(spec_json, values, path)
 
