@@ -1,6 +1,6 @@
 """Golden numbers: a seeded tiny run of every quick spec (every cell kind and task family), on one torch
 thread, through the command line (`modsim run` then `modsim analyze`), pinned to the numbers the code
-computed when the goldens were written (rtol 1e-6).
+computed when the goldens were written (rtol 1e-6, atol 1e-7).
 
 A redesign changes structure, not numbers: these must pass unchanged after any refactor. When a change
 is *meant* to alter results (a bug fix, a new default), regenerate with
@@ -30,7 +30,10 @@ from tests.conftest import ROOT, SHRINK, shrink_mine
 GOLDEN = Path(__file__).parent / "golden"
 QUICK = [p for p in sorted((ROOT / "specs").glob("*.yaml")) if not p.stem.endswith("_sweep")]
 SECTIONS = ("train", "metrics", "analysis", "dynamics")
-RTOL, ATOL = 1e-6, 1e-9
+RTOL, ATOL = 1e-6, 1e-7
+"""ATOL is float32's resolution at O(1): metrics derived from float32 activity differ by about 1e-8 between CPU
+models (the bena goldens, written on one, differ on an AMD EPYC by 2.5e-8 in a normalised difference of two
+correlations, the rest identical), while any change of what the code computes moves them far more."""
 RENAMED: dict[str, str] = {
     f"spec_{measure}{suffix}": f"specialisation_{measure}{suffix}"
     for measure in ("retrain", "ablate", "corr") for suffix in ("", "_t", "_mbar")}

@@ -1,4 +1,4 @@
-"""The modular recurrent network: a fused torch cell under connectivity masks, plus readout heads."""
+"""The modular recurrent network: a recurrent cell under connectivity masks, plus readout heads."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ class ReadoutHead(nn.Module):
 class ModularRNN(nn.Module):
     """Recurrent network over named groups, with masked recurrent/input weights and readout heads.
 
-    The cell is the registered class of the spec's cell kind (`modsim.compile.cells`): GRU and RNN cells
-    run in torch's fused kernel (cuDNN on GPU), the leaky integrator and the CTRNN in modsim's own loops. Masked weights are zero at initialisation, their gradients are masked, and `apply_masks_`
+    The cell is the registered class of the spec's cell kind (`modsim.compile.cells`): the RNN runs in
+    torch's fused kernel (cuDNN on GPU), the GRU in modsim's loop with a hand-written backward pass on a CPU
+    and in cuDNN on a GPU (`kernel`), the leaky integrator and the CTRNN in modsim's own loops. Masked weights are zero at initialisation, their gradients are masked, and `apply_masks_`
     re-projects after each step, so masked entries are exactly zero throughout training.
     """
 

@@ -41,7 +41,8 @@ class CellSpec(SpecModel):
 
 
 class GRUCellSpec(CellSpec):
-    """Gated recurrent unit (Chung et al. 2014), run with the fused torch kernel."""
+    """Gated recurrent unit (Chung et al. 2014) with torch's parameters and arithmetic; `kernel` says who runs
+    it."""
 
     kind: Literal["gru"]
     """Cell family: a gated recurrent unit."""
@@ -49,6 +50,12 @@ class GRUCellSpec(CellSpec):
     """Number of recurrent units N."""
     bias: bool = True
     """Whether the gates carry bias vectors."""
+    kernel: Literal["auto", "modsim", "torch"] = "auto"
+    """Who runs the time loop. `torch`: torch's `nn.GRU` kernel (cuDNN on a GPU; on a CPU, autograd through
+    about ten recorded ops per time step). `modsim`: modsim's loop with a hand-written backward pass through
+    time, the same forward numbers as torch's to the bit and gradients equal to rounding, about twice as fast
+    forward + backward on a CPU at the quick specs' sizes (benchmarks/README.md). `auto`: modsim's on a CPU,
+    torch's on a GPU. Runs stored before this field existed used `torch`."""
     weight_blocks: ClassVar[int] = 3
 
 

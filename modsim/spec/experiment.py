@@ -19,9 +19,12 @@ MEMORY_LIMIT_BYTES = 256 * 2**30
 exceeds this are refused at validation, before anything is allocated."""
 
 
-LEGACY_DEFAULTS: dict[str, dict] = {"mine": {"ramp_steps": 0}, "engagement": {"activity_floor": None}}
-"""Per constraint kind, the value of each field added later that a run stored before it was trained with
-(`Spec.from_stored`)."""
+LEGACY_DEFAULTS: dict[str, dict[str, dict]] = {
+    "constraints": {"mine": {"ramp_steps": 0}, "engagement": {"activity_floor": None}},
+    "cell": {"gru": {"kernel": "torch"}},
+}
+"""Per section (the constraints, the network's cell) and kind, the value of each field added later that a run
+stored before it was trained with (`Spec.from_stored`)."""
 
 
 class Spec(SpecModel):
@@ -46,12 +49,17 @@ class Spec(SpecModel):
 
     @classmethod
     def from_stored(cls, spec_json: dict) -> "Spec":
-        """The spec a run stored (its resolved JSON), read with the defaults it was made with, whatever today's:
-        a stored `mine` constraint without `ramp_steps` predates the ramp and had none (0); a stored
-        `engagement` constraint without `activity_floor` predates the activity floor and had none (null)."""
+        """The spec a run stored (its resolved JSON), read with the defaults it was made with, whatever today's
+        (`LEGACY_DEFAULTS`): a stored `mine` constraint without `ramp_steps` predates the ramp and had none
+        (0); a stored `engagement` constraint without `activity_floor` predates the activity floor and had
+        none (null); a stored GRU cell without `kernel` ran on torch's kernel."""
         doc = dict(spec_json)
-        doc["constraints"] = [{**LEGACY_DEFAULTS.get(c.get("kind"), {}), **c}
-                              for c in doc.get("constraints", [])]
+        legacy = LEGACY_DEFAULTS["constraints"]
+        doc["constraints"] = [{**legacy.get(c.get("kind"), {}), **c} for c in doc.get("constraints", [])]
+        network = doc.get("network")
+        if isinstance(network, dict) and isinstance(network.get("cell"), dict):
+            cell = network["cell"]
+            doc["network"] = {**network, "cell": {**LEGACY_DEFAULTS["cell"].get(cell.get("kind"), {}), **cell}}
         return cls.model_validate(doc)
 
     @property

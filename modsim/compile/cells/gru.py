@@ -1,4 +1,5 @@
-"""The gated recurrent unit, run by torch's fused kernel (cuDNN on a GPU)."""
+"""The gated recurrent unit: torch's `nn.GRU` parameters, run by cuDNN on a GPU and by modsim's own loop with
+a hand-written backward pass through time on a CPU (`_gru_bptt`; the same forward numbers, to the bit)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import torch
 from torch import nn
 
 from ...spec.cells import GRUCellSpec
+from ._gru_bptt import Workspace, gru_bptt
 
 
 class GRU(nn.GRU):
     """torch's `nn.GRU` (batch first) behind the `Cell` interface; weights are torch's own
-    (`weight_ih_l0`, `weight_hh_l0`: three row blocks, reset, update and candidate)."""
+    (`weight_ih_l0`, `weight_hh_l0`: three row blocks, reset, update and candidate). The spec's `kernel`
+    picks who runs it: torch's kernel, modsim's loop, or (`auto`) modsim's on a CPU and torch's elsewhere."""
 
     gate_blocks = ("reset", "update", "candidate")
     """Row blocks of the fused weight matrices, in torch's order."""
@@ -21,9 +24,20 @@ class GRU(nn.GRU):
 
     def __init__(self, input_dim: int, cell: GRUCellSpec):
         super().__init__(input_dim, cell.units, batch_first=True, bias=cell.bias)
+        self.kernel = cell.kernel
+        self.workspace = Workspace()
+        """modsim's kernel's working buffers, reused from one step to the next (not part of the state)."""
+
+    def uses_modsim_kernel(self, device: torch.device) -> bool:
+        """Whether a run on `device` goes through modsim's loop (else torch's kernel)."""
+        return self.kernel == "modsim" or (self.kernel == "auto" and device.type == "cpu")
 
     def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run (B, T, input_dim) inputs from `state` (zeros when None): states (B, T, N) and the last (the
-        GRU draws no noise, so `generator` is unused)."""
+        """Run (B, T, input_dim) inputs from `state` (1, B, N) (zeros when None): states (B, T, N) and the last
+        (the GRU draws no noise, so `generator` is unused)."""
+        if inputs.dim() == 3 and inputs.shape[1] > 0 and self.uses_modsim_kernel(inputs.device):
+            return gru_bptt(inputs, state, self.weight_ih_l0, self.weight_hh_l0,
+                            self.bias_ih_l0 if self.bias else None, self.bias_hh_l0 if self.bias else None,
+                            self.workspace)
         return super().forward(inputs, state)
