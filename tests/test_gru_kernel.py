@@ -117,3 +117,50 @@ def test_a_training_step_with_either_kernel_gives_the_same_loss_and_close_weight
     assert runs["torch"][0] == runs["modsim"][0]  # the same forward, to the bit
     torch.testing.assert_close(runs["modsim"][1], runs["torch"][1], rtol=1e-4, atol=1e-7)
     assert float(runs["torch"][1].abs().max()) > 0
+
+
+@pytest.mark.parametrize("use_reentrant", [False, True])
+def test_checkpointed_gradients_equal_autograds(use_reentrant):
+    """Activation checkpointing keeps saved tensors past their graph: the shared free list must not lend them
+    out again (they would be overwritten by the backward's own buffers)."""
+    from torch.utils.checkpoint import checkpoint
+
+    torch.manual_seed(5)
+    cell = GRU(3, GRUCellSpec(kind="gru", units=8, kernel="modsim"))
+    x = torch.randn(4, 30, 3, requires_grad=True)
+    reference = torch.autograd.grad(nn.GRU.forward(cell, x)[0].square().sum(), [x, *cell.parameters()])
+    cell(x)[0].sum().backward()  # fills the cell's free list
+    for _ in range(2):
+        for t in (x, *cell.parameters()):
+            t.grad = None
+        checkpoint(lambda inp: cell(inp)[0], x, use_reentrant=use_reentrant).square().sum().backward()
+        for e, a in zip(reference, [x.grad, *(p.grad for p in cell.parameters())]):
+            torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6 * float(e.abs().max()))
+
+
+@pytest.mark.parametrize("biases", [(True, False), (False, True)])
+def test_one_bias_alone_gets_its_gradient(biases):
+    torch.manual_seed(7)
+    gru = nn.GRU(2, 5, batch_first=True)
+    w_ih, w_hh, b_ih, b_hh = _params(gru)
+    b_ih, b_hh = (b_ih if biases[0] else None), (b_hh if biases[1] else None)
+    x = torch.randn(3, 6, 2)  # the input needs no gradient; the state does
+    h0 = torch.randn(1, 3, 5, requires_grad=True)
+    wrt = [t for t in (h0, w_ih, w_hh, b_ih, b_hh) if t is not None]
+    zero = torch.zeros_like(gru.bias_ih_l0)
+    h, states = h0[0], []
+    for t in range(x.shape[1]):
+        h = torch._VF.gru_cell(x[:, t], h, w_ih, w_hh, zero if b_ih is None else b_ih,
+                               zero if b_hh is None else b_hh)
+        states.append(h)
+    expected = torch.autograd.grad(torch.stack(states, 1).square().sum(), wrt)
+    actual = torch.autograd.grad(gru_bptt(x, h0, w_ih, w_hh, b_ih, b_hh)[0].square().sum(), wrt)
+    assert all(a is not None for a in actual)
+    for e, a in zip(expected, actual):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6 * float(e.abs().max()))
+
+
+def test_a_state_of_the_wrong_shape_is_refused_as_by_nn_gru():
+    cell = GRU(3, GRUCellSpec(kind="gru", units=4, kernel="modsim"))
+    with pytest.raises(RuntimeError, match="hidden"):
+        cell(torch.randn(2, 5, 3), torch.zeros(1, 1, 4))

@@ -53,8 +53,9 @@ class GRUCellSpec(CellSpec):
     kernel: Literal["auto", "modsim", "torch"] = "auto"
     """Who runs the time loop. `torch`: torch's `nn.GRU` kernel (cuDNN on a GPU; on a CPU, autograd through
     about ten recorded ops per time step). `modsim`: modsim's loop with a hand-written backward pass through
-    time, the same forward numbers as torch's to the bit and gradients equal to rounding, about twice as fast
-    forward + backward on a CPU at the quick specs' sizes (benchmarks/README.md). `auto`: modsim's on a CPU,
+    time, the same forward numbers as torch's CPU loop to the bit and gradients equal to rounding; a training
+    step of the quick GRU spec runs 1.2-1.7x faster than a bare `nn.GRU` step on a CPU (benchmarks/README.md).
+    Its backward is once differentiable (no double backward or forward-mode AD). `auto`: modsim's on a CPU,
     torch's on a GPU. Runs stored before this field existed used `torch`."""
     weight_blocks: ClassVar[int] = 3
 

@@ -184,12 +184,20 @@ class GRUFunction(torch.autograd.Function):
             x_t = x.reshape(rows, -1).t().contiguous()
             d_w_ih = torch.cat(((x_t @ d_gh_rows)[:, :n2], x_t @ d_n), dim=1).t()
         d_w_hh = d_gh_rows.t() @ previous.reshape(rows, n_units) if need[3] else None
-        if ctx.biases[1] and (need[4] or need[5]):
-            d_b_hh = d_gh_rows.sum(0)
+        if need[4] or need[5]:
+            d_gh_sum = d_gh_rows.sum(0)  # d b_hh; its reset and update rows are also d b_ih's
+            d_b_hh = d_gh_sum if ctx.biases[1] else None
             if ctx.biases[0] and need[4]:
-                d_b_ih = torch.cat((d_b_hh[:n2], d_n.sum(0)))
+                d_b_ih = torch.cat((d_gh_sum[:n2], d_n.sum(0)))
         ctx.workspace.give(coef, d_gh, a, d_total)
         return d_x, d_h if need[1] else None, d_w_ih, d_w_hh, d_b_ih, d_b_hh if need[5] else None, None
+
+
+def saved_tensors_hooked() -> bool:
+    """Whether tensors saved for backward now go through hooks (activation checkpointing, `save_on_cpu`):
+    they can then outlive their graph, so buffers saved now must not return to a shared free list."""
+    top = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)
+    return top is None or top(False) is not None  # unknown torch: assume hooks, stay safe
 
 
 def gru_bptt(inputs: torch.Tensor, state: torch.Tensor | None, w_ih: torch.Tensor, w_hh: torch.Tensor,
@@ -197,12 +205,13 @@ def gru_bptt(inputs: torch.Tensor, state: torch.Tensor | None, w_ih: torch.Tenso
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """nn.GRU's forward (batch first, one layer) on (B, T, F) inputs from `state` (1, B, N) or zeros: states
     (B, T, N) and the last (1, B, N), with the hand-written backward when autograd needs one (its buffers
-    from `workspace`, reused across calls; a fresh one when None)."""
+    from `workspace`, reused across calls; a fresh one when None or when saved tensors are hooked)."""
     x = inputs.transpose(0, 1)
     h0 = inputs.new_zeros(inputs.shape[0], w_hh.shape[1]) if state is None else state.squeeze(0)
     params = (w_ih, w_hh, b_ih, b_hh)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, *params)):
-        states = GRUFunction.apply(x, h0, *params, workspace if workspace is not None else Workspace())
+        shared = workspace is not None and not saved_tensors_hooked()
+        states = GRUFunction.apply(x, h0, *params, workspace if shared else Workspace())
     else:
         states = gru_loop(x, h0, *params)[0][1:]
     return states.transpose(0, 1), states[-1].unsqueeze(0)

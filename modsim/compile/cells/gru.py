@@ -36,7 +36,10 @@ class GRU(nn.GRU):
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run (B, T, input_dim) inputs from `state` (1, B, N) (zeros when None): states (B, T, N) and the last
         (the GRU draws no noise, so `generator` is unused)."""
-        if inputs.dim() == 3 and inputs.shape[1] > 0 and self.uses_modsim_kernel(inputs.device):
+        if (isinstance(inputs, torch.Tensor) and inputs.dim() == 3 and inputs.shape[1] > 0
+                and self.uses_modsim_kernel(inputs.device)):
+            # nn.GRU's checks of the input and the state's shapes
+            self.check_input(inputs, None) if state is None else self.check_forward_args(inputs, state, None)
             return gru_bptt(inputs, state, self.weight_ih_l0, self.weight_hh_l0,
                             self.bias_ih_l0 if self.bias else None, self.bias_hh_l0 if self.bias else None,
                             self.workspace)
