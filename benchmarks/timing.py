@@ -28,40 +28,33 @@ def step_benchmark_args(doc: str, units: int, batch: int, length: int, repeats: 
     return args, torch.device(args.device)
 
 
+def seconds(fn, device: torch.device) -> float:
+    """Seconds of one call of `fn` (CUDA synchronised before and after)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+
 def timed(fn, repeats: int, device: torch.device) -> float:
     """Median seconds of `fn` over `repeats` calls after two warm-up calls (CUDA synchronised)."""
     for _ in range(2):
         fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(seconds(fn, device) for _ in range(repeats))
 
 
 def interleaved(fns: dict, repeats: int, device: torch.device) -> dict[str, list[float]]:
     """Seconds of each of `fns` (name -> callable) per round, over `repeats` rounds in which every function runs
     once in turn (after two warm-up rounds; CUDA synchronised): on a machine whose speed drifts, ratios of the
     same round compare like with like."""
-    def once(fn) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t
-
     for _ in range(2):
         for fn in fns.values():
             fn()
     rounds: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            rounds[name].append(once(fn))
+            rounds[name].append(seconds(fn, device))
     return rounds
