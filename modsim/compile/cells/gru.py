@@ -38,8 +38,10 @@ class GRU(nn.GRU):
         (the GRU draws no noise, so `generator` is unused)."""
         if (isinstance(inputs, torch.Tensor) and inputs.dim() == 3 and inputs.shape[1] > 0
                 and self.uses_modsim_kernel(inputs.device)):
-            # nn.GRU's checks of the input and the state's shapes
-            self.check_input(inputs, None) if state is None else self.check_forward_args(inputs, state, None)
+            if state is None:  # nn.GRU's own checks of the input's and the state's shapes
+                self.check_input(inputs, None)
+            else:
+                self.check_forward_args(inputs, state, None)
             return gru_bptt(inputs, state, self.weight_ih_l0, self.weight_hh_l0,
                             self.bias_ih_l0 if self.bias else None, self.bias_hh_l0 if self.bias else None,
                             self.workspace)
