@@ -194,12 +194,11 @@ def run(spec: Spec, store: str | Path = "store", name: str | None = None, overwr
     """Train `spec` into `store/<name>` (default: the spec's name, suffixed -2, -3 when taken) and return the
     stored `Run`. `progress(step, values)` is called after every step."""
     from .execute import execute_run
-    from .store import allocate_run_path
+    from .store import new_run_path
 
-    path = allocate_run_path(Path(store), spec.name if name is None else name, exact=name is not None,
-                             overwrite=overwrite)
-    execute_run(spec, path, progress)
-    return Run(path)
+    exact = name is not None or overwrite
+    path = new_run_path(Path(store), spec.name if name is None else name, exact=exact, overwrite=overwrite)
+    return Run(execute_run(spec, path, progress, overwrite=overwrite, unique=not exact).path)
 
 
 def open_run(path: str | Path) -> Run:

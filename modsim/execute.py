@@ -8,23 +8,55 @@ from .spec import Spec
 from .errors import UserError
 
 
+def create_run(spec: Spec, path: str | Path, device: str, overwrite: bool = False, unique: bool = False,
+               extra_attrs: dict | None = None, lock=None):
+    """The `RunWriter` of a new run of `spec` at `path` (built aside and renamed into place; with `unique`,
+    `path-2`, `-3`, ... when `path` is taken; with `overwrite`, a modsim run at `path` is replaced)."""
+    from .store import RunWriter
+
+    path = Path(path)
+    return RunWriter.create(path, None, spec.model_dump(mode="json", by_alias=True), spec.training.seed,
+                            str(device), overwrite=overwrite, lock=lock, attrs=extra_attrs, unique=unique)
+
+
 def execute_run(spec: Spec, path: str | Path, progress=None, overwrite: bool = False, experiment=None,
-                extra_attrs: dict | None = None, lock=None):
+                extra_attrs: dict | None = None, lock=None, unique: bool = False):
     """Compile `spec` (unless `experiment` is given), create its run group at `path` and train it there.
 
     Returns the `RunResult`; raises `RunDiverged` when the loss becomes non-finite (the run is kept, marked
     diverged) and re-raises an interruption after marking the run interrupted. `extra_attrs` are added to
-    the run's attributes (a sweep records its swept values); `lock`: the run's lock, already taken."""
+    the run's attributes (a sweep records its swept values); `lock`: the run's lock, already taken;
+    `unique`: take `path-2`, `-3`, ... when `path` is taken."""
     from .compile import compile_experiment, resolve_device
-    from .store import RunWriter
     from .train import train
 
-    path = Path(path)
     device = experiment.device if experiment is not None else resolve_device(spec.training.device)
     experiment = experiment or compile_experiment(spec, device)
-    writer = RunWriter.create(path, path.name, spec.model_dump(mode="json", by_alias=True), spec.training.seed,
-                              str(device), overwrite=overwrite, lock=lock, attrs=extra_attrs)
+    writer = create_run(spec, path, str(device), overwrite, unique, extra_attrs, lock)
     return train(spec, writer, progress=progress, experiment=experiment)
+
+
+def stored_run(path: str | Path):
+    """The run group at `path`, refused with a message saying what it is instead when it is not a run: a sweep
+    store (resumed by `modsim sweep`), an empty leftover of a run that never started, anything else."""
+    from .store import open_run, store_kind
+    from .store.staging import is_leftover
+
+    path = Path(path)
+    kind = store_kind(path)
+    if kind == "sweep":
+        raise UserError(f"{path} is a sweep store, not a run: continue the sweep with `modsim sweep SPEC` (its "
+                        "spec; finished runs are kept, unfinished ones resume), or one of its runs with "
+                        f"`modsim resume {path / 'runs' / '<run>'}`")
+    if kind is None and is_leftover(path):
+        raise UserError(f"{path} holds no run: it is an empty folder left by a run that never started; start it "
+                        f"again with `modsim run SPEC --name {path.name} --store {path.parent}`")
+    return open_run(path)
+
+
+def stored_spec(path: str | Path) -> Spec:
+    """The resolved spec a stored run was started with (refusals as `stored_run`)."""
+    return Spec.from_stored(dict(stored_run(path).attrs["spec"]))
 
 
 def resume_run(path: str | Path, progress=None, lock=None, extra_attrs: dict | None = None):
@@ -32,14 +64,15 @@ def resume_run(path: str | Path, progress=None, lock=None, extra_attrs: dict | N
     state, with the spec it was started with; the finished run is bit-identical to an uninterrupted one. A
     run killed before its first saved state starts again from step 0 (nothing it did counted yet).
     `extra_attrs`: attributes the run must carry (a sweep's swept values), written where the stored run
-    lacks them. UserError when the run has finished; RunLocked when a live process owns it."""
+    lacks them. UserError when the run has finished or `path` is not a run (a sweep store is never touched);
+    RunLocked when a live process owns it."""
     from .compile import compile_experiment, resolve_device
-    from .store import RunWriter, layout, open_run, read_state
+    from .store import RunWriter, layout, read_state
     from .store.writer import claim_run
     from .train import train
 
     path = Path(path)
-    attrs = open_run(path).attrs
+    attrs = stored_run(path).attrs
     if attrs.get("status") == layout.STATUS_FINISHED:
         raise UserError(f"{path} has finished; nothing to resume")
     spec = Spec.from_stored(dict(attrs["spec"]))

@@ -245,13 +245,29 @@ def _train(exp: Experiment, writer: RunWriter, progress: TrainingProgress | Prog
         writer.finish(layout.STATUS_FINISHED, summary=summary)
         return RunResult(str(writer.path), spec.training.steps, elapsed, metrics, exp.data.output_names)
     except RunDiverged as exc:
-        writer.finish(layout.STATUS_DIVERGED, str(exc))
+        _stop(writer, None, layout.STATUS_DIVERGED, str(exc))
         raise
-    except KeyboardInterrupt:
-        log.flush()
-        writer.finish(layout.STATUS_INTERRUPTED, f"interrupted at step {log.last_step}")
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP through the command line
+        _stop(writer, log, layout.STATUS_INTERRUPTED, f"interrupted at step {log.last_step}")
+        raise
+    except OSError as exc:  # the system stopped it (a full disk, a read-only store): resumable like an interruption
+        _stop(writer, log, layout.STATUS_INTERRUPTED, f"stopped at step {log.last_step} by the system: {exc}")
         raise
     except Exception as exc:
-        log.flush()
-        writer.finish(layout.STATUS_FAILED, f"{type(exc).__name__}: {exc}")
+        _stop(writer, log, layout.STATUS_FAILED, f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _stop(writer: RunWriter, log: TrainLog | None, status: str, message: str) -> None:
+    """Keep what can be kept (the pending log) and mark the run; the lock is released whatever happens. When the
+    store refuses even that (the disk is still full), the run stays marked running, which shows as `dead` once
+    this process is gone: resumable alike."""
+    try:
+        if log is not None:
+            log.flush()
+    except OSError:
+        pass
+    try:
+        writer.finish(status, message)
+    except OSError:
+        pass

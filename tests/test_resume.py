@@ -20,7 +20,7 @@ from modsim.cli import main
 from modsim.execute import execute_run, resume_run
 from modsim.store import open_run, read_section, shown_status
 from modsim.store.lock import RunLock, RunLocked
-from modsim.store.writer import allocate_run_path
+from modsim.store.writer import new_run_path
 from tests.conftest import ROOT
 from tests.test_pipeline import shrunk
 
@@ -105,12 +105,16 @@ def test_a_live_owner_keeps_the_run_and_a_dead_one_loses_it(tmp_path: Path):
     lock.release()
 
 
-def test_two_reservations_of_one_name_get_two_runs(tmp_path: Path):
-    first = allocate_run_path(tmp_path, "x")
-    second = allocate_run_path(tmp_path, "x")
-    assert (first.name, second.name) == ("x", "x-2") and first.is_dir() and second.is_dir()
+def test_two_runs_of_one_name_get_two_folders(tmp_path: Path):
+    spec = _spec("rnn", steps=2)
+    first = execute_run(spec, tmp_path / "x", unique=True)
+    assert new_run_path(tmp_path, "x") == tmp_path / "x-2"  # checked, nothing created
+    second = execute_run(spec, tmp_path / "x", unique=True)
+    assert (Path(first.path).name, Path(second.path).name) == ("x", "x-2")
+    assert open_run(second.path).attrs["name"] == "x-2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "x-2"]  # no staging folder left
     with pytest.raises(FileExistsError, match="--resume"):
-        allocate_run_path(tmp_path, "x", exact=True)
+        new_run_path(tmp_path, "x", exact=True)
 
 
 def test_resume_refuses_a_finished_run_and_restarts_one_without_state(tmp_path: Path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from .analyze import analyze
+from .common import restore_signals, stop_signals_interrupt
 from .diff import diff
 from .kinds import kinds
 from .ls import list_command
@@ -21,8 +22,11 @@ from .validate import schema, validate
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modsim")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """modsim: declarative experiments on modular recurrent networks."""
+    previous = stop_signals_interrupt()  # SIGTERM and SIGHUP stop every command as Ctrl-C does
+    ctx.call_on_close(lambda: restore_signals(previous))
 
 
 for command in (run, resume, validate, schema, analyze, sweep, summarize, report, figure, list_command, kinds,

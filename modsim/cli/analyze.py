@@ -19,7 +19,9 @@ def analyze(run_path: str, plan_file: str | None) -> None:
     """Re-run an analysis plan on a stored run (no retraining); results go to RUN/analysis."""
     from ..spec import load_analysis_plan
 
-    plan = load_analysis_plan(plan_file) if plan_file is not None else None  # checked before torch is imported
+    plan = None
+    if plan_file is not None:  # checked alone, then against the run, before torch is imported
+        plan = load_analysis_plan(plan_file, _stored_spec_json(run_path), run_path)
     from ..evaluate import analyze_run
 
     results = analyze_run(run_path, plan)
@@ -33,3 +35,11 @@ def analyze(run_path: str, plan_file: str | None) -> None:
     console.print(table)
     console.print(f"written to [bold]{Path(run_path) / 'analysis'}[/] ({len(results['step'])} checkpoints)",
                   highlight=False)
+
+
+def _stored_spec_json(run_path: str) -> dict | None:
+    """The run's stored spec (resolved JSON), None when it has none to read (analysing it says why)."""
+    from ..store import open_run
+
+    spec = open_run(run_path).attrs.get("spec")
+    return dict(spec) if isinstance(spec, dict) else None

@@ -1,6 +1,10 @@
-"""`modsim ls`: the runs of a store with their status and final numbers."""
+"""`modsim ls`: the runs of a store with their status and final numbers; a run that cannot be read is listed
+as `broken` with what is wrong, never dropped and never stopping the listing."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -14,38 +18,97 @@ NOT_LISTED = frozenset({"mse"})
 """Headline metrics left out of the listing (the loss; `modsim diff` and the report show it)."""
 SHORT_LABELS = {"r2": "R2", "sign_accuracy": "sign acc", "mi": "MI", "q_mask": "Q mask"}
 """Column headers shorter than the metrics' summary labels."""
+BROKEN = "broken"
+"""The status shown for a run or sweep store that cannot be read back as modsim wrote it."""
+
+
+@dataclass
+class Listed:
+    """One row of the listing."""
+
+    name: str
+    status: str
+    steps: str = ""
+    summary: dict = field(default_factory=dict)
+    """Final numbers by metric key ({} for a sweep or a broken run)."""
+    started: str = ""
+    problem: str = ""
+    """What is wrong with a broken run ("" otherwise)."""
 
 
 @click.command(name="ls")
 @click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
 def list_command(store_root: str) -> None:
-    """List the runs in a store with their status and final metrics."""
-    from pathlib import Path
-
-    from ..store import list_runs, open_run, shown_status, store_kind
-    from ..store.sweep import finished_runs, sweep_run_names
+    """List the runs in a store with their status and final metrics (unreadable ones as `broken`)."""
+    from ..store import list_runs
 
     if not Path(store_root).is_dir():
         error(f"{store_root}: no such store (a directory of runs; see --store)")
-    rows: list[tuple[str, str, str, dict, str]] = []
-    for path in list_runs(store_root):
-        if store_kind(path) == "sweep":
-            done, total = len(finished_runs(path)), len(sweep_run_names(path))
-            rows.append((path.name, f"sweep {done}/{total} finished", "", {}, ""))
-            continue
-        try:
-            g = open_run(path)
-        except (FileNotFoundError, ValueError, OSError):  # not a run, or unreadable metadata: skip it
-            continue
-        rows.append((path.name, shown_status(path, g), str(g.attrs.get("last_step", "")),
-                     g.attrs.get("summary") or {}, str(g.attrs.get("started", ""))))
-    columns = metric_columns([summary for *_, summary, _ in rows])
+    rows = [listed(path) for path in list_runs(store_root)]
+    columns = metric_columns([row.summary for row in rows])
+    problems = any(row.problem for row in rows)
     table = Table()
     for col in ("run", "status", "steps", *(label for _, label in columns), "started"):
         table.add_column(col)
-    for name, status, steps, summary, started in rows:
-        table.add_row(name, status, steps, *(fmt(summary.get(k)) if summary else "" for k, _ in columns), started)
+    if problems:
+        table.add_column("problem")
+    for row in rows:
+        cells = [row.name, row.status, row.steps, *(fmt(row.summary.get(k)) if row.summary else "" for k, _ in columns),
+                 row.started]
+        table.add_row(*cells, *([row.problem] if problems else []))
     console.print(table)
+
+
+def listed(path: Path) -> Listed:
+    """The row of the run or sweep store at `path`: `broken`, with the reason, when it cannot be read."""
+    from ..errors import StoreCorrupt
+    from ..store import store_kind
+
+    try:
+        if store_kind(path) == "sweep":
+            return _sweep_row(path)
+        return _run_row(path)
+    except StoreCorrupt as exc:
+        return Listed(path.name, BROKEN, problem=_reason(exc))
+    except FileNotFoundError as exc:  # a Zarr group that is not modsim's
+        return Listed(path.name, BROKEN, problem=f"not a modsim run ({exc})")
+
+
+def _reason(exc: Exception) -> str:
+    """What is wrong, without the run's path or the advice when the error says them apart."""
+    from ..store.integrity import CorruptFile
+
+    return exc.reason if isinstance(exc, CorruptFile) else str(exc)
+
+
+def _run_row(path: Path) -> Listed:
+    from ..store import open_run, shown_status
+
+    group = open_run(path)
+    attrs = group.attrs
+    return Listed(path.name, shown_status(path, group), str(attrs.get("last_step", "")),
+                  dict(attrs.get("summary") or {}), str(attrs.get("started", "")))
+
+
+def _sweep_row(path: Path) -> Listed:
+    """`sweep <finished>/<planned> finished`, with the sweep's broken runs as its problem."""
+    from ..errors import StoreCorrupt
+    from ..store import layout, open_run
+    from ..store.reader import open_sweep
+    from ..store.sweep import run_path
+
+    names = list(open_sweep(path).attrs.get("runs") or [])
+    finished, broken = 0, []
+    for name in names:
+        run = run_path(path, name)
+        if not (run / "zarr.json").exists():
+            continue  # not started yet
+        try:
+            finished += open_run(run).attrs.get("status") == layout.STATUS_FINISHED
+        except (StoreCorrupt, FileNotFoundError) as exc:
+            broken.append(f"{name}: {_reason(exc)}")
+    status = f"sweep {finished}/{len(names)} finished" + (f", {len(broken)} {BROKEN}" if broken else "")
+    return Listed(path.name, status, problem="; ".join(broken))
 
 
 def metric_columns(summaries: list[dict], most: int = MOST_COLUMNS) -> list[tuple[str, str]]:

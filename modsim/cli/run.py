@@ -12,8 +12,8 @@ from rich.table import Table
 from ..errors import UserError
 from ..progress import TrainingProgress
 from ..spec import load_spec
-from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, err_console, error, fmt,
-                     user_errors)
+from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_STOPPED, console, err_console, error,
+                     fmt, user_errors)
 
 
 @click.command()
@@ -35,30 +35,38 @@ from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, console, er
 def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, overwrite: bool,
         resume: bool, device: str | None, quiet: bool, with_report: bool) -> None:
     """Train the experiment in SPEC_FILE and store everything under STORE/<name>."""
+    if name is not None:
+        from ..store import check_name
+
+        check_name(name, "--name: run name")
     spec = load_spec(spec_file, list(overrides) + ([f"training.device={device}"] if device else []))
     if resume:
         _resume_same_spec(spec, Path(store_root), spec.name if name is None else name, quiet, with_report)
         return
     from ..compile import compile_experiment, resolve_device
-    from ..execute import execute_run
-    from ..store import allocate_run_path
-    from ..train import RunDiverged
+    from ..execute import create_run
+    from ..store import new_run_path
+    from ..train import train
 
     try:
         dev = resolve_device(spec.training.device)
     except (RuntimeError, UserError) as exc:
         error(f"{spec_file}: {exc}")
-    path = allocate_run_path(Path(store_root), spec.name if name is None else name, exact=name is not None,
-                             overwrite=overwrite)
+    exact = name is not None or overwrite
+    path = new_run_path(Path(store_root), spec.name if name is None else name, exact=exact, overwrite=overwrite)
     console.print(f"[bold]{spec.name}[/] on {dev}: compiling (task data, network)...", highlight=False)
     try:
         experiment = compile_experiment(spec, dev)
     except (FileNotFoundError, ValueError) as exc:  # data files named by the spec: missing or malformed
-        path.rmdir()  # the reserved, still empty run directory
         error(f"{spec_file}: {exc}")
     console.print(cost_line(spec), highlight=False)
-    console.print(f"run -> {path}", highlight=False)
-    _train_and_report(lambda progress: execute_run(spec, path, progress, overwrite, experiment), spec, path, quiet,
+    try:
+        writer = create_run(spec, path, str(dev), overwrite=overwrite, unique=not exact)
+    except OSError as exc:  # zarr's writes name no file: name the store
+        exc.filename = exc.filename or str(path.parent)
+        raise
+    console.print(f"run -> {writer.path}", highlight=False)
+    _train_and_report(lambda progress: train(spec, writer, progress, experiment), spec, writer.path, quiet,
                       with_report)
 
 
@@ -87,8 +95,15 @@ def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -
         err_console.print(f"[bold red]diverged[/] {exc}", highlight=False)
         sys.exit(EXIT_DIVERGED)
     except KeyboardInterrupt:
-        err_console.print(f"interrupted; the run is kept in {path} (continue it with `modsim resume {path}`)")
+        err_console.print(f"interrupted; the run is kept in {path} (continue it with `modsim resume {path}`)",
+                          highlight=False)
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:
+        cause = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else (exc.strerror or str(exc))
+        err_console.print(f"[bold red]stopped[/] {cause}; what was written is kept in {path}: fix the cause (free "
+                          f"space, a writable store), then continue the run with `modsim resume {path}`",
+                          highlight=False, soft_wrap=True)
+        sys.exit(EXIT_STOPPED)
     print_summary(result)
     if with_report:
         from .report import write_and_print
@@ -98,10 +113,11 @@ def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -
 
 def _resume_same_spec(spec, store: Path, name: str, quiet: bool, with_report: bool) -> None:
     """`run --resume`: the stored run of this name must have been started with this very spec."""
-    from ..store import check_name, open_run, spec_hash
+    from ..execute import stored_run
+    from ..store import check_name, spec_hash
 
     path = store / check_name(name, "run name")
-    stored = open_run(path).attrs.get("spec_sha256")
+    stored = stored_run(path).attrs.get("spec_sha256")
     if stored != spec_hash(spec.model_dump(mode="json", by_alias=True)):
         raise UserError(f"{path} was started with another spec (its resolved spec differs from this one with "
                          "these overrides); resume it with `modsim resume` or start a new run")
@@ -110,11 +126,11 @@ def _resume_same_spec(spec, store: Path, name: str, quiet: bool, with_report: bo
 
 def resume_path(path: Path, quiet: bool = False, with_report: bool = False) -> None:
     """Continue the unfinished run at `path` from its saved state and print its summary."""
-    from ..execute import resume_run
-    from ..spec import Spec
-    from ..store import open_run
+    from ..execute import resume_run, stored_spec
+    from ..store.staging import check_writable
 
-    spec = Spec.from_stored(dict(open_run(path).attrs["spec"]))
+    spec = stored_spec(path)
+    check_writable(path)
     console.print(f"resuming {path}", highlight=False)
     _train_and_report(lambda progress: resume_run(path, progress), spec, path, quiet, with_report)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,20 +33,20 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
           ray_address: str | None, ray_cpus: int | None, dry_run: bool, overwrite: bool, with_report: bool) -> None:
     """Run every combination of SPEC_FILE's `sweep` section; re-running resumes unfinished runs."""
     from .. import sweep as sweeps
-    from ..store import check_name, check_replaceable
+    from ..store import check_name
+    from ..store.sweep import remove_sweep
 
+    if name is not None:
+        check_name(name, "--name: sweep name")
     base, runs = sweeps.expand(spec_file, list(overrides))
     if executor not in registry.executors:
         raise UserError(f"--executor: unknown executor {executor!r}; known: {registry.executors.names()}")
-    if dry_run:
-        for line in sweeps.describe(runs):
-            console.print(line, highlight=False)
-        console.print(f"{len(runs)} runs", highlight=False)
+    if dry_run:  # plain text in one write: rich takes ~70 us a line (7 s for 100 000 runs)
+        click.echo("\n".join([*sweeps.describe(runs), f"{len(runs)} runs"]))
         return
     path = Path(store_root) / check_name(base.name if name is None else name, "sweep name")
     if overwrite and (path.exists() or path.is_symlink()):
-        check_replaceable(path, "sweep")
-        shutil.rmtree(path)
+        remove_sweep(path)
     sweeps.open_store(path, base, runs)
     todo = sweeps.pending_runs(path, runs)
     console.print(f"sweep {path}: {len(runs)} runs, {len(runs) - len(todo)} already finished, {len(todo)} to run "

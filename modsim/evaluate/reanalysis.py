@@ -15,8 +15,10 @@ import torch
 from ..analysis import evaluate_plan
 from ..spec import Spec
 from ..spec.analysis import Analysis
+from ..spec.io import spec_with_plan
 from ..store import layout, open_run, read_section
 from ..store.reader import checkpoint_steps, read_checkpoint
+from ..store.staging import check_writable
 from ..store.writer import write_analysis
 from .checkpoint import build_network, load_weights
 from .heldout import needs_preactivation, run_heldout
@@ -24,12 +26,10 @@ from .snapshot import build_snapshot
 from ..errors import UserError
 
 
-def stored_spec(group, plan: Analysis | None = None) -> Spec:
-    """The spec a run was trained with (its analysis plan replaced by `plan`, re-checked against it)."""
-    data = dict(group.attrs["spec"])
-    if plan is not None:
-        data["analysis"] = plan.model_dump(mode="json", by_alias=True)
-    return Spec.from_stored(data)
+def stored_spec(group, plan: Analysis | None = None, run: str = "") -> Spec:
+    """The spec the run `run` (`group`) was trained with, its analysis plan replaced by `plan` and re-checked
+    against it: a plan that does not fit the run is a SpecError naming the plan's field (`spec_with_plan`)."""
+    return spec_with_plan(dict(group.attrs["spec"]), plan, run)
 
 
 def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.ndarray]:
@@ -37,11 +37,12 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     as arrays over the analysed checkpoints (with `step`)."""
     path = Path(path)
     group = open_run(path)
+    check_writable(path)  # a read-only or forbidden run: refused before any checkpoint is evaluated
     held = read_section(group, layout.EVAL, ("inputs", "targets"))
     if "inputs" not in held:
         raise UserError(f"{path} has no held-out data (eval/inputs); the run did not finish "
                          f"(status {group.attrs.get('status')!r})")
-    spec = stored_spec(group, plan)
+    spec = stored_spec(group, plan, str(path))
     plan = spec.analysis
     steps = checkpoint_steps(group)
     indices = list(range(len(steps))) if plan.checkpoints == "all" else [len(steps) - 1]

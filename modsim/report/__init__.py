@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 
 from ..analysis.summary import is_detection, labelled_keys
 from ..store import store_kind as stored_kind
+from ..store import swap
+from ..store.staging import check_writable
 from ..store.sweep import sweep_run_names
 from .html import Section, write_page
 from .rundata import RunData, load_run
@@ -210,14 +210,18 @@ REPORT_MARKER = "modsim-report.json"
 """File that marks a directory as a modsim report: only such a directory (or an empty one) is replaced."""
 
 
-def check_report_target(out: Path) -> None:
-    """Raise FileExistsError unless `out` is absent, an empty directory or a previous modsim report.
+def check_report_target(out: Path, shown: Path | None = None) -> None:
+    """Raise FileExistsError unless `out` is absent, an empty directory or a previous modsim report (`shown`:
+    the path the message names, when `out` stands for it).
 
-    A report never replaces a user's folder: `-o results` on a folder holding other files is refused."""
+    A report never replaces a user's folder: `-o results` on a folder holding other files is refused. modsim
+    puts a report in place whole with its marker, so a report of its own always has the marker (a previous
+    report that a killed `report` had set aside is put back by `write_report` before this check)."""
+    shown = out if shown is None else shown
     if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise FileExistsError(f"{out} exists and is not a directory; choose another report directory")
+        raise FileExistsError(f"{shown} exists and is not a directory; choose another report directory")
     if out.is_dir() and any(out.iterdir()) and not (out / REPORT_MARKER).is_file():
-        raise FileExistsError(f"{out} is a non-empty directory that is not a modsim report; refusing to replace "
+        raise FileExistsError(f"{shown} is a non-empty directory that is not a modsim report; refusing to replace "
                               "it (choose a new or empty directory with -o)")
 
 
@@ -225,16 +229,21 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, runs: b
     """Report a run (one path) or sweeps (one or more sweep stores) into OUT (default: beside the store).
 
     OUT must be absent, empty or a previous modsim report (FileExistsError otherwise). Everything is
-    written to a uniquely named temporary directory beside OUT and moved into place when complete;
-    returns index.html."""
+    written to a new hidden folder beside OUT, which replaces OUT whole once complete (`store.swap`): a kill
+    at any moment leaves the previous report or the new one, and what reports killed earlier left beside OUT
+    is settled first (a previous report set aside is put back, temporaries of processes that are gone are
+    deleted). OUT's permissions follow the umask. Returns index.html."""
     paths = [Path(p) for p in paths]
     kinds = [store_kind(p) for p in paths]
     if len(set(kinds)) > 1:
         raise UserError("report: give runs, or sweep stores (not a mix of both)")
     final = Path(out) if out is not None else default_report_dir(paths)
-    check_report_target(final)
+    check_writable(final.parent)  # a read-only or forbidden folder: refused before any figure is drawn
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    swap.restore(final)
+    check_report_target(final)
+    swap.clean(final)
+    partial = swap.new_folder(final)
     try:
         if kinds[0] == "run" and len(paths) == 1:
             report_run(paths[0], partial)
@@ -243,11 +252,11 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, runs: b
         else:
             report_sweeps(paths, partial, runs)
         (partial / REPORT_MARKER).write_text(json.dumps({"stores": [str(p) for p in paths]}) + "\n")
-        check_report_target(final)  # another process may have put something there meanwhile
-        if final.exists():
-            shutil.rmtree(final)
-        partial.rename(final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        # another process may have put something at OUT meanwhile: only a report or an empty folder is replaced
+        swap.install(partial, final, accept=lambda previous: check_report_target(previous, shown=final))
+    except BaseException as exc:
+        swap.discard(partial, final)
+        if isinstance(exc, OSError) and exc.errno and (exc.filename is None or str(partial) in str(exc.filename)):
+            exc.filename = str(final)  # the user's folder, not the hidden one that is gone
         raise
     return final / "index.html"

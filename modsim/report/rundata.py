@@ -12,7 +12,7 @@ from ..analysis.correlation import cross_corr
 from ..spec import Analysis, Spec
 from ..spec.analysis import DynamicsAnalysis
 from ..store import layout, open_run, read_metrics, read_section
-from ..store.reader import analysis_plan
+from ..store.reader import analysis_plan, analysis_results, section_attrs
 
 
 @dataclass
@@ -107,16 +107,15 @@ def _dynamics(group, spec: Spec, analysis: dict[str, np.ndarray]
 
 
 def load_run(path: str | Path) -> RunData:
-    """Read a run group for its report."""
+    """Read a run group for its report (every read checked: StoreCorrupt names a damaged file)."""
     path = Path(path)
     group = open_run(path)
     attrs = group.attrs
     spec = Spec.from_stored(dict(attrs["spec"]))
-    structure = group[layout.STRUCTURE] if layout.STRUCTURE in group else None
-    labels = (np.asarray(structure["group_labels"][...]) if structure is not None and "group_labels" in structure
-              else np.zeros(spec.network.units, dtype=np.int64))
+    labels = read_section(group, layout.STRUCTURE, ("group_labels",)).get("group_labels")
+    labels = labels if labels is not None else np.zeros(spec.network.units, dtype=np.int64)
     w = spec.task.washout
-    analysis = read_section(group, layout.ANALYSIS)
+    analysis = analysis_results(group)
     dynamics, dynamics_plan = _dynamics(group, spec, analysis)
     held_out = {k: v[:, w:] for k, v in read_section(group, layout.EVAL).items()}
     return RunData(
@@ -124,7 +123,7 @@ def load_run(path: str | Path) -> RunData:
         message=str(attrs.get("message", "")), spec=spec,
         summary={k: v for k, v in (attrs.get("summary") or {}).items() if isinstance(v, (int, float))},
         labels=labels, group_names=list(spec.network.groups),
-        output_names=list((structure.attrs.get("output_names") if structure is not None else None) or []),
+        output_names=list(section_attrs(group, layout.STRUCTURE).get("output_names") or []),
         train=read_section(group, layout.TRAIN), metrics=read_metrics(group), eval=held_out,
         weights=_final_weights(group), dynamics=dynamics, dynamics_plan=dynamics_plan,
         analysis=analysis)

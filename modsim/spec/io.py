@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import os
 import re
 import types
 import typing
@@ -92,14 +94,33 @@ def format_field(loc: Loc) -> str:
 
 
 class _Locator:
-    """Maps field paths of the loaded document to `file:line` (or to the `--set` that set them)."""
+    """Maps field paths of the loaded document to `file:line` (or to the `--set` that set them).
 
-    def __init__(self, root: yaml.Node | None, filename: str):
+    A document that is one section of a larger one (an analysis plan is a spec's `analysis`) is walked at
+    `prefix`; paths outside it are located at `elsewhere`."""
+
+    def __init__(self, root: yaml.Node | None, filename: str, prefix: Loc = (), elsewhere: str | None = None):
         self.filename = filename
+        self.prefix = prefix
+        self.elsewhere = elsewhere
         self.lines: dict[Loc, int] = {}
         self.overridden: dict[Loc, str] = {}
         if root is not None:
-            self._walk(root, ())
+            self._walk(root, prefix)
+
+    def with_sources(self, sources: dict[Loc, str]) -> "_Locator":
+        """A locator that also says `sources[loc]` for the fields at and under each `loc` (values set after
+        loading, e.g. a sweep run's swept values); this one is left as it was."""
+        out = copy.copy(self)
+        out.overridden = {**self.overridden, **sources}
+        return out
+
+    def under(self, prefix: Loc, elsewhere: str) -> "_Locator":
+        """This document's lines as the section at `prefix` of a larger one; other paths are at `elsewhere`."""
+        out = _Locator(None, self.filename, prefix, elsewhere)
+        out.lines = {prefix + loc: line for loc, line in self.lines.items()}
+        out.overridden = {prefix + loc: source for loc, source in self.overridden.items()}
+        return out
 
     def _walk(self, node: yaml.Node, loc: Loc) -> None:
         self.lines.setdefault(loc, node.start_mark.line + 1)
@@ -133,6 +154,9 @@ class _Locator:
         return tuple(kept)
 
     def source(self, loc: Loc) -> str:
+        """Where the value at `loc` came from: the `--set` that set it or its nearest line in the file."""
+        if self.elsewhere is not None and loc[:len(self.prefix)] != self.prefix:
+            return self.elsewhere
         for i in range(len(loc), -1, -1):
             if loc[:i] in self.overridden:
                 return self.overridden[loc[:i]]
@@ -356,53 +380,75 @@ def parse_override(text: str) -> tuple[Loc, Any]:
     return tuple(loc), value
 
 
+def assign(data: Any, loc: Loc, value: Any, source: str) -> Any:
+    """`data` with the value at `loc` set to `value` as `--set` sets it: a missing (or null) mapping or list on
+    the way is created, an index one past a list's end appends. Only the containers on the path are copied;
+    `data` itself is left as it was and everything off the path is shared with it. A path that does not fit
+    the data raises SpecError at `source`."""
+    return _assign(data, loc, 0, value, source)
+
+
+def _assign(cur: Any, loc: Loc, depth: int, value: Any, source: str) -> Any:
+    part, last = loc[depth], depth == len(loc) - 1
+    if isinstance(part, int):
+        if not isinstance(cur, list) or part > len(cur) or (part == len(cur) and not last):
+            raise SpecError([Problem(format_field(loc[:depth + 1]), source, "index out of range for this list")])
+        out = list(cur)
+        if part == len(out):
+            out.append(value)
+        else:
+            out[part] = value if last else _assign(out[part], loc, depth + 1, value, source)
+        return out
+    if not isinstance(cur, dict):
+        raise SpecError([Problem(format_field(loc[:depth + 1]), source,
+                                 "parent is not a mapping" if last else "not a mapping")])
+    out = dict(cur)
+    if last:
+        out[part] = value
+    else:
+        child = out.get(part)
+        if child is None:
+            child = [] if isinstance(loc[depth + 1], int) else {}
+        out[part] = _assign(child, loc, depth + 1, value, source)
+    return out
+
+
 def apply_overrides(data: dict, overrides: list[str], locator: _Locator | None = None) -> dict:
     """Apply `PATH=VALUE` overrides to raw spec data (a deep copy is returned)."""
-    import copy
-
     data = copy.deepcopy(data)
     for text in overrides:
         loc, value = parse_override(text)
-        cur: Any = data
-        for i, part in enumerate(loc[:-1]):
-            nxt = loc[i + 1]
-            if isinstance(part, int):
-                if not isinstance(cur, list) or part >= len(cur):
-                    raise SpecError([Problem(format_field(loc[:i + 1]), f"--set {text}",
-                                             "index out of range for this list")])
-                cur = cur[part]
-            else:
-                if not isinstance(cur, dict):
-                    raise SpecError([Problem(format_field(loc[:i + 1]), f"--set {text}", "not a mapping")])
-                if part not in cur or cur[part] is None:
-                    cur[part] = [] if isinstance(nxt, int) else {}
-                cur = cur[part]
-        last = loc[-1]
-        if isinstance(last, int):
-            if not isinstance(cur, list) or last > len(cur):
-                raise SpecError([Problem(format_field(loc), f"--set {text}", "index out of range for this list")])
-            if last == len(cur):
-                cur.append(value)
-            else:
-                cur[last] = value
-        else:
-            if not isinstance(cur, dict):
-                raise SpecError([Problem(format_field(loc), f"--set {text}", "parent is not a mapping")])
-            cur[last] = value
+        data = assign(data, loc, value, f"--set {text}")
         if locator is not None:
             locator.overridden[loc] = f"--set {text}"
     return data
 
 
+@dataclass(frozen=True)
+class LocatedSpec:
+    """A validated spec with the data it was validated from and where each of its fields came from, for
+    validating variants of it without reading the file again (`modsim.spec.variants`)."""
+
+    spec: Spec
+    """The validated spec."""
+    data: dict
+    """The parsed document with the `--set` overrides applied (never modified)."""
+    locator: _Locator
+    """`file:line` (or `--set`) of every field of `data`."""
+
+
+_SPEC_SHAPE = ("a spec must be a YAML mapping with keys name, network, task, training "
+               "(and optionally constraints, analysis)")
+
+
 def parse_spec_text(text: str, filename: str = "<spec>", overrides: list[str] | None = None) -> Spec:
     """Validate YAML text as a Spec; raise SpecError listing every problem with its line."""
-    return _validate_text(text, filename, Spec, overrides,
-                          "a spec must be a YAML mapping with keys name, network, task, training "
-                          "(and optionally constraints, analysis)")
+    return _validate_text(text, filename, Spec, overrides, _SPEC_SHAPE)[0]
 
 
 def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: list[str] | None,
-                   shape_hint: str) -> Any:
+                   shape_hint: str) -> tuple[Any, dict, _Locator]:
+    """The validated model, the data it was validated from and its locator."""
     registry.load_plugins()  # installed plugins' kinds are valid in every spec
     data, node = _parse_yaml(text, filename)
     locator = _Locator(node, filename)
@@ -411,10 +457,14 @@ def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: 
     if overrides:
         data = apply_overrides(data, overrides, locator)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), data, locator
     except ValidationError as exc:
-        problems = [_problem_from_error(e, data, locator, model) for e in exc.errors(include_url=False)]
-        raise SpecError(problems) from None
+        raise SpecError(problems_of(exc, data, locator, model)) from None
+
+
+def problems_of(exc: ValidationError, data: Any, locator: _Locator, model: type[BaseModel] = Spec) -> list[Problem]:
+    """Every error of a failed validation of `data` as `model`, each with its field and `locator`'s source."""
+    return [_problem_from_error(e, data, locator, model) for e in exc.errors(include_url=False)]
 
 
 def spec_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<python>") -> Spec:
@@ -429,34 +479,98 @@ def spec_from_dict(data: dict, overrides: list[str] | None = None, source: str =
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_problem_from_error(e, data, locator, Spec) for e in exc.errors(include_url=False)]) from None
+        raise SpecError(problems_of(exc, data, locator)) from None
 
 
-def load_analysis_plan(path: str | Path) -> Analysis:
-    """Load an analysis plan file (the body of a spec's `analysis` section) with located errors."""
+def load_analysis_plan(path: str | Path, run_spec: dict | None = None, run: str = "") -> Analysis:
+    """Load an analysis plan file (the body of a spec's `analysis` section) with located errors.
+
+    With `run_spec`, the stored spec (resolved JSON) of the run `run` the plan is for, the plan is also
+    checked against that run as `modsim analyze` combines them (`spec_with_plan`): a metric the run's task
+    cannot give, `d_in` without input sets, dynamics on a cell that is no CTRNN, a group the run's network
+    lacks are SpecErrors at the plan's `file:line`."""
     text = _read_text(Path(path), "plan")
-    return _validate_text(text, str(path), Analysis, None,
-                          "an analysis plan must be a YAML mapping (metrics, communities, induced_q, ...)")
+    plan, _, locator = _validate_text(text, str(path), Analysis, None, "an analysis plan must be a YAML mapping "
+                                      "(metrics, communities, induced_q, ...)")
+    if run_spec is not None:
+        spec_with_plan(run_spec, plan, run, locator)
+    return plan
+
+
+def spec_with_plan(spec_json: dict, plan: Analysis | None = None, run: str = "",
+                   plan_lines: _Locator | None = None) -> Spec:
+    """The spec a run was trained with (`Spec.from_stored` of its stored JSON), its analysis section replaced
+    by `plan` and checked against the rest.
+
+    A plan that does not fit the run raises SpecError naming the plan's field as a plan file names it
+    (`metrics`, `groups`, `dynamics`), located by `plan_lines` (the plan file's locator, from
+    `load_analysis_plan`) or at `<plan>`, followed by `(run RUN)`; a stored spec that does not validate
+    raises SpecError at `RUN (stored spec)`."""
+    registry.load_plugins()
+    data = dict(spec_json)
+    if plan is not None:
+        data["analysis"] = plan.model_dump(mode="json", by_alias=True)
+    try:
+        return Spec.from_stored(data)
+    except ValidationError as exc:
+        stored = f"{run or '<run>'} (stored spec)"
+        if plan is None:
+            raise SpecError(problems_of(exc, data, _Locator(None, stored))) from None
+        locator = (plan_lines or _Locator(None, "<plan>")).under(("analysis",), stored)
+        problems = []
+        for p in problems_of(exc, data, locator):
+            if p.source != stored:  # the plan's: its fields as the plan file names them
+                field = p.field.removeprefix("analysis").lstrip(".")
+                message = p.message.removeprefix("analysis.")
+                if field and message.startswith(f"{field} "):  # "groups names 'g7', ..."
+                    message = message[len(field) + 1:]
+                p = Problem(field, f"{p.source} (run {run})" if run else p.source, message)
+            problems.append(p)
+        raise SpecError(problems) from None
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
     """Load and validate a YAML spec file, applying `PATH=VALUE` overrides."""
+    return load_located_spec(path, overrides).spec
+
+
+def load_located_spec(path: str | Path, overrides: list[str] | None = None) -> LocatedSpec:
+    """Load and validate a YAML spec file like `load_spec`, keeping the data and the file's lines (the file
+    is read once)."""
     path = Path(path)
-    return parse_spec_text(_read_text(path, "spec"), str(path), overrides)
+    return LocatedSpec(*_validate_text(_read_text(path, "spec"), str(path), Spec, overrides, _SPEC_SHAPE))
 
 
 def _read_text(path: Path, what: str) -> str:
-    """A spec or plan file's text; SpecError for a missing, unreadable, oversized or non-UTF-8 file."""
+    """A spec or plan file's text; SpecError for a missing, unreadable, oversized or non-UTF-8 file. At most
+    MAX_SPEC_BYTES + 1 bytes are read whatever the file is (a device such as /dev/zero, a FIFO, a file that
+    grows while it is read), and a FIFO without a writer reads as empty instead of waiting for one."""
     try:
-        if path.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError([Problem("", f"{path}:1", f"the file has {path.stat().st_size} bytes; a {what} file has "
-                                     f"at most {MAX_SPEC_BYTES}")])
-        raw = path.read_bytes()
+        raw = _read_at_most(path, MAX_SPEC_BYTES + 1)
     except OSError as exc:
-        raise SpecError([Problem("", str(path), f"cannot read {what} file: {exc.strerror}")]) from None
+        raise SpecError([Problem("", str(path), f"cannot read {what} file: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError([Problem("", f"{path}:1", f"the file has more than {MAX_SPEC_BYTES} bytes; a {what} file "
+                                 f"has at most {MAX_SPEC_BYTES} (MAX_SPEC_BYTES)")])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise SpecError([Problem("", f"{path}:{line}", f"{path.name} is not UTF-8 text (byte {exc.start}); save it "
                                  "as UTF-8")]) from None
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """The first `limit` bytes of `path` (fewer when it ends sooner). Opened without blocking, so a FIFO
+    nobody writes to does not wait for a writer; read blocking, so a writer that is slower than us is read."""
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))
+    try:
+        stream = open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with stream:
+        if nonblocking:
+            os.set_blocking(fd, True)
+        return stream.read(limit)

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import zarr
 
-from . import layout
+from . import layout, swap
+from .lock import RunLocked, owner
+from .reader import check_replaceable, store_kind
+from .staging import is_leftover, rename_new
 from .writer import spec_hash
 from ..errors import UserError
 
@@ -20,34 +23,61 @@ def run_path(sweep: str | Path, name: str) -> Path:
 
 def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], swept: list[str]) -> zarr.Group:
     """Create the sweep group, or reopen it when it holds the same sweep (same spec hash); FileExistsError
-    when it holds another."""
+    when it holds another. A new store is built in a hidden staging folder (its metadata and `runs/`) and
+    renamed into place whole, so of two sweeps started together one creates it and a kill leaves no
+    half-made store; an empty leftover folder of that name is replaced."""
     path = Path(path)
     digest = spec_hash(spec_json)
-    try:  # the directory is created atomically: of two sweeps started together, one creates the store
-        path.mkdir(parents=True)
-    except FileExistsError:
-        return _reopen(path, digest)
     attrs = {"store_version": layout.STORE_VERSION, "kind": layout.KIND_SWEEP, "name": path.name, "spec": spec_json,
              "sweep_sha256": digest, "runs": list(run_names), "swept": sorted(swept)}
-    (path / layout.SWEEP_RUNS).mkdir()
-    group = zarr.open_group(str(path), mode="a", zarr_format=3, attributes=attrs)
-    return group
+    if (path.exists() or path.is_symlink()) and not is_leftover(path):
+        return _reopen(path, digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    swap.clean(path)
+    stage = swap.new_folder(path)
+    try:
+        zarr.open_group(str(stage), mode="a", zarr_format=3, attributes=attrs)
+        (stage / layout.SWEEP_RUNS).mkdir()
+        if is_leftover(path):
+            swap.discard(path, path)
+        rename_new(stage, path)
+    except FileExistsError:  # another process created it meanwhile
+        swap.discard(stage, path)
+        return _reopen(path, digest)
+    except BaseException:
+        swap.discard(stage, path)
+        raise
+    return zarr.open_group(str(path), mode="r+")
 
 
-def _reopen(path: Path, digest: str, wait_seconds: float = 10.0) -> zarr.Group:
-    """An existing sweep store holding the same sweep (another process may still be writing its metadata)."""
-    import time
-
-    deadline = time.monotonic() + wait_seconds
-    while not (path / "zarr.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not (path / "zarr.json").exists():
+def _reopen(path: Path, digest: str) -> zarr.Group:
+    """An existing sweep store holding the same sweep; FileExistsError naming what it is otherwise."""
+    kind = store_kind(path)
+    if kind == "run":
+        raise FileExistsError(f"{path} is a run (made by `modsim run`), not a sweep store; give the sweep another "
+                              "--name (or --store)")
+    if kind != "sweep":
         raise FileExistsError(f"{path} exists and is not a sweep store; choose another --name")
     group = zarr.open_group(str(path), mode="r+")
     if group.attrs.get("sweep_sha256") != digest:
         raise FileExistsError(f"{path} holds a different sweep (spec hash differs); choose another --name or pass "
                               "--overwrite")
     return group
+
+
+def remove_sweep(path: str | Path) -> None:
+    """Delete a sweep store for `--overwrite`: only a modsim sweep store (FileExistsError otherwise), and only
+    when no live process owns any of its runs (RunLocked, nothing deleted). It is renamed to a hidden name
+    first (`swap.discard`), so the name is free at once and a kill leaves a folder the next command removes."""
+    path = Path(path)
+    check_replaceable(path, "sweep")
+    runs = path / layout.SWEEP_RUNS
+    for run in (sorted(runs.iterdir()) if runs.is_dir() else []):
+        held = owner(run)
+        if held is not None:
+            raise RunLocked(f"{run} is in use by process {held.get('pid')} on {held.get('host')}; the sweep "
+                            f"{path} was not replaced (stop that process first)")
+    swap.discard(path, path)
 
 
 def run_status(path: str | Path) -> str | None:

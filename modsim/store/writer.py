@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,14 @@ from typing import Any
 import numpy as np
 import zarr
 
-from . import layout
+from . import layout, swap
 from .describe import array_attrs
-from .lock import RunLock, RunLocked, owner
+from .integrity import array_options, every_chunk_written, member_names, open_array, read_array
+from ..errors import UserError
+from .lock import LOCK_FILE, RunLock, RunLocked, owner
 from .names import check_name
-from .reader import check_replaceable
+from .reader import RESUMED_SECTIONS, check_replaceable, store_kind, verify_run
+from .staging import check_writable, is_leftover, rename_new
 
 TRACKED_PACKAGES = ("modsim", "torch", "numpy", "zarr", "pydantic", "igraph", "leidenalg", "networkx")
 
@@ -62,59 +64,126 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def allocate_run_path(root: Path, name: str, exact: bool = False, overwrite: bool = False) -> Path:
-    """Reserve the directory of a new run (created empty, atomically, so two processes never get the same):
-    `root/name`, else `root/name-2`, `-3`, ... (or exactly `name` when asked).
-
-    `name` must be one safe path component (ValueError otherwise); with `overwrite`, an existing entry
-    of that name is replaced only when it is a modsim run that no live process owns (FileExistsError or
-    RunLocked otherwise)."""
+def new_run_path(root: Path, name: str, exact: bool = False, overwrite: bool = False) -> Path:
+    """Where a new run named `name` will go, checked before anything is compiled or written (nothing is
+    created): `root/name`, else the first free of `name-2`, `-3`, ... (exactly `name` when asked or with
+    `overwrite`). UserError for an unsafe name; OSError when the store cannot be written; FileExistsError when an exact name is taken and `overwrite`
+    is not given, or names something other than a modsim run; RunLocked when a live process owns it.
+    `RunWriter.create` settles the final name when it renames the finished folder into place."""
     root = Path(root)
     path = root / check_name(name, "run name")
-    root.mkdir(parents=True, exist_ok=True)
-    if exact or overwrite:
-        if path.exists() or path.is_symlink():
-            if not overwrite:
-                raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it (or --resume to "
-                                      "continue it)")
-            _remove_run(path)
-        path.mkdir()
-        return path
-    k = 2
-    while True:
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            path = root / f"{name}-{k}"
-            k += 1
+    check_writable(root)
+    if not (exact or overwrite):
+        return _first_free(root, name)
+    if (path.exists() or path.is_symlink()) and not is_leftover(path):
+        if not overwrite:
+            raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it (or --resume to "
+                                  "continue it)")
+        _check_removable(path)
+    return path
+
+
+def _first_free(root: Path, name: str) -> Path:
+    path, k = root / name, 2
+    while (path.exists() or path.is_symlink()) and not is_leftover(path):
+        path, k = root / f"{name}-{k}", k + 1
+    return path
 
 
 def claim_run(path: str | Path) -> RunLock:
-    """Create the directory of a run if needed and take its lock (RunLocked when a live process owns it)."""
+    """Create the directory of a sweep's run if needed and take its lock (RunLocked when a live process owns
+    it). A kill before its metadata is written leaves the folder with only a dead lock, which the sweep (or
+    `modsim run --name` of that name) takes over."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     return RunLock(path).acquire()
 
 
+RUN_ENTRIES = frozenset({"zarr.json", layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE,
+                         layout.DYNAMICS, layout.WEIGHTS, layout.ANALYSIS, layout.STATE_FILE})
+"""What a run folder holds besides its lock and hidden temporaries: all that `clear_run` may delete."""
+
+
 def clear_run(path: Path) -> None:
-    """Delete everything of a run this process has locked, except the lock."""
-    for entry in Path(path).iterdir():
-        if entry.name == ".lock":
-            continue
+    """Delete everything of a run this process has locked, except the lock, to start it again. Refuses
+    (UserError, nothing deleted) unless the folder is a modsim run or holds nothing but a run's entries: a
+    sweep store, a report or a user's folder is never emptied."""
+    path = Path(path)
+    entries = [entry for entry in path.iterdir() if entry.name != LOCK_FILE]
+    foreign = [e.name for e in entries if e.name not in RUN_ENTRIES and not e.name.startswith(".")]
+    kind = store_kind(path) if (path / "zarr.json").exists() else "run"
+    if foreign or kind != "run":
+        what = (f"it holds {', '.join(sorted(foreign))}" if foreign else
+                "it is a sweep store" if kind == "sweep" else "its metadata cannot be read")
+        raise UserError(f"{path} is not a modsim run that can be started again ({what}); refusing to clear it: "
+                        "nothing was deleted")
+    for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
 
 
-def _remove_run(path: Path) -> None:
-    """Delete a modsim run that no live process owns."""
+def _check_removable(path: Path) -> None:
+    """FileExistsError unless `path` is a modsim run (or an empty leftover); RunLocked when a live process owns
+    it."""
+    if is_leftover(path):
+        return
     check_replaceable(path, "run")
     held = owner(path)
     if held is not None:
         raise RunLocked(f"{path} is in use by process {held.get('pid')} on {held.get('host')}; not replaced")
-    shutil.rmtree(path)
+
+
+def _place(stage: Path, path: Path, overwrite: bool, unique: bool) -> Path:
+    """Rename the finished staging folder `stage` to `path` (an empty leftover there is replaced; with
+    `overwrite`, the modsim run there is replaced by `swap.install`, old or new at every moment; with `unique`,
+    the first free `path-2`, `-3`, ... is taken instead). Returns where the run is."""
+    candidate, k = path, 2
+    while True:
+        if candidate.exists() or candidate.is_symlink():
+            if is_leftover(candidate):
+                swap.discard(candidate, candidate)
+            elif overwrite and candidate == path:
+                _check_removable(candidate)
+                swap.install(stage, candidate, accept=_check_removable)
+                return candidate
+            elif unique:
+                candidate, k = path.parent / f"{path.name}-{k}", k + 1
+                zarr.open_group(str(stage), mode="r+").attrs["name"] = candidate.name
+                continue
+            else:
+                raise FileExistsError(f"run {candidate} already exists; pass --overwrite to replace it (or "
+                                      "--resume to continue it)")
+        try:
+            rename_new(stage, candidate)
+        except FileExistsError:  # another process took the name meanwhile
+            continue
+        return candidate
+
+
+def _new_run_group(path: Path, name: str, spec_json: dict, seed: int, device: str,
+                   attrs: dict | None) -> zarr.Group:
+    """The run's group in the folder `path`: its attributes in one metadata write (a run is never a bare group
+    without them), then its sections."""
+    group = zarr.open_group(str(path), mode="a", zarr_format=3, attributes={
+        **(attrs or {}),  # first: the provenance below is never overridden
+        "store_version": layout.STORE_VERSION,
+        "name": name,
+        "spec": spec_json,
+        "spec_sha256": spec_hash(spec_json),
+        "versions": package_versions(),
+        "seed": seed,
+        "device": device,
+        "started": now(),
+        "finished": None,
+        "status": layout.STATUS_RUNNING,
+        "message": "",
+        "last_step": 0,
+    })
+    for sub in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE):
+        group.create_group(sub)
+    return group
 
 
 class RunWriter:
@@ -127,43 +196,37 @@ class RunWriter:
         """This process's lock of the run (released by `finish`)."""
 
     @classmethod
-    def create(cls, path: Path, name: str, spec_json: dict, seed: int, device: str,
-               overwrite: bool = False, lock: RunLock | None = None, attrs: dict | None = None) -> "RunWriter":
+    def create(cls, path: Path, name: str | None, spec_json: dict, seed: int, device: str,
+               overwrite: bool = False, lock: RunLock | None = None, attrs: dict | None = None,
+               unique: bool = False) -> "RunWriter":
         """Create the run group at `path` and record the resolved spec and provenance, with `attrs` (e.g. a
         sweep's swept values) in the same write, so a run killed at any moment has all of them or no group.
-        `path` may be a reserved empty directory; with `lock` (this process's, already held) it may hold
-        leftovers of an unfinished run, which are replaced."""
+
+        Without `lock`, the run is built in a hidden staging folder beside `path` (its metadata, its sections
+        and this process's lock) and renamed into place only then, so no half-made folder ever appears
+        (`_place`: `overwrite` replaces a modsim run there; `unique` takes `path-2`, `-3`, ... when `path` is
+        taken; an empty leftover is replaced). With `lock` (this process's, already held on `path`, as a sweep
+        worker holds it), the folder may hold leftovers of an unfinished run, which are cleared. `name`: the
+        run's name attribute (default: the folder's name)."""
         path = Path(path)
         check_name(path.name, "run name")
         if lock is not None:
             clear_run(path)
-        elif path.exists() or path.is_symlink():
-            reserved = path.is_dir() and not path.is_symlink() and not any(path.iterdir())
-            if not reserved:
-                if not overwrite:
-                    raise FileExistsError(f"run {path} already exists")
-                _remove_run(path)
-        path.mkdir(parents=True, exist_ok=True)
-        lock = lock or RunLock(path).acquire()
-        # the directory holds nothing but our lock (reserved, cleared, or new): create the group beside it
-        group = zarr.open_group(str(path), mode="a", zarr_format=3, attributes={
-            **(attrs or {}),  # first: the provenance below is never overridden
-            "store_version": layout.STORE_VERSION,
-            "name": name,
-            "spec": spec_json,
-            "spec_sha256": spec_hash(spec_json),
-            "versions": package_versions(),
-            "seed": seed,
-            "device": device,
-            "started": now(),
-            "finished": None,
-            "status": layout.STATUS_RUNNING,
-            "message": "",
-            "last_step": 0,
-        })  # one write of the group's metadata: a run is never a bare group without its attributes
-        for sub in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE):
-            group.create_group(sub)
-        return cls(group, path, lock)
+            group = _new_run_group(path, name or path.name, spec_json, seed, device, attrs)
+            return cls(group, path, lock)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        swap.clean(path)
+        stage = swap.new_folder(path)
+        lock = RunLock(stage).acquire()
+        try:
+            _new_run_group(stage, path.name, spec_json, seed, device, attrs)
+            final = _place(stage, path, overwrite, unique)
+        except BaseException:
+            lock.release()
+            swap.discard(stage, path)
+            raise
+        lock.moved(final)
+        return cls(zarr.open_group(str(final), mode="r+"), final, lock)
 
     @classmethod
     def reopen(cls, path: Path, lock: RunLock | None = None) -> "RunWriter":
@@ -180,14 +243,17 @@ class RunWriter:
 
     def truncate(self, step: int) -> None:
         """Drop every record after model step `step` (what a killed process wrote past its last saved state),
-        so all arrays of a section end together."""
+        so all arrays of a section end together; StoreCorrupt when what is kept does not read back as written."""
         for section in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS):
-            grp = self.group[section]
-            steps = np.asarray(grp["step"][...]) if "step" in grp else np.zeros(0, dtype=np.int64)
+            arrays = {name: open_array(self.group, f"{section}/{name}", self.path)
+                      for name in member_names(self.path, section)}
+            steps = (read_array(arrays["step"], self.path, f"{section}/step", require_chunks=False)
+                     if "step" in arrays else np.zeros(0, dtype=np.int64))  # rows past the state may be unwritten
             keep = int(np.searchsorted(steps, step, side="right"))
-            for _, arr in grp.arrays():
+            for arr in arrays.values():
                 if arr.shape[0] != keep:
                     arr.resize((keep, *arr.shape[1:]))
+        verify_run(self.path, RESUMED_SECTIONS)  # what the resumed run keeps must read back as written
         self.group.attrs.update({"status": layout.STATUS_RUNNING, "message": "", "finished": None,
                                  "last_step": int(step)})
 
@@ -206,8 +272,9 @@ class RunWriter:
         if name not in grp:
             grp.create_array(name, shape=(0, *values.shape[1:]), dtype=values.dtype,
                              dimension_names=dims_of(name, values.ndim, "step"),
-                             chunks=(chunk_rows, *values.shape[1:]), attributes=array_attrs(sub, name))
-        grp[name].append(values, axis=0)
+                             chunks=(chunk_rows, *values.shape[1:]), **array_options(array_attrs(sub, name)))
+        with every_chunk_written():
+            grp[name].append(values, axis=0)
 
     def append_train(self, records: dict[str, np.ndarray]) -> None:
         """Append per-step loss terms (each a 1-D array over the same steps, including `step`)."""
@@ -242,8 +309,9 @@ class RunWriter:
             trials = int(min(max(1, EVAL_CHUNK_BYTES // per_trial), max(1, value.shape[0])))
             grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(trials, *value.shape[1:]),
                              dimension_names=("trial", "time", EVAL_CHANNELS.get(name, f"{name}_channel")),
-                             attributes=array_attrs(layout.EVAL, name))
-            grp[name][...] = value
+                             **array_options(array_attrs(layout.EVAL, name)))
+            with every_chunk_written():
+                grp[name][...] = value
 
     def write_dynamics(self, arrays: dict[str, np.ndarray]) -> None:
         """Write the dynamics analyses of the final network (`dynamics/<name>`), replacing earlier ones."""
@@ -261,18 +329,18 @@ class RunWriter:
         for key, value in arrays.items():
             value = np.asarray(value)
             grp.create_array(key, data=value, dimension_names=dims_of(key, value.ndim),
-                             attributes=array_attrs(name, key))
+                             **array_options(array_attrs(name, key)))
 
     def write_structure(self, labels: np.ndarray, group_names: list[str], masks: dict[str, np.ndarray],
                         output_names: list[str]) -> None:
         """Write group labels, masks and channel names."""
         grp = self.group[layout.STRUCTURE]
         grp.create_array("group_labels", data=np.asarray(labels, dtype=np.int64), dimension_names=("unit",),
-                         attributes=array_attrs(layout.STRUCTURE, "group_labels"))
+                         **array_options(array_attrs(layout.STRUCTURE, "group_labels")))
         for name, mask in masks.items():
             key = f"mask_{layout.param_key(name)}"
             grp.create_array(key, data=np.asarray(mask, dtype=bool), dimension_names=dims_of(key, 2),
-                             attributes=array_attrs(layout.STRUCTURE, key))
+                             **array_options(array_attrs(layout.STRUCTURE, key)))
         grp.attrs.update({"group_names": group_names, "output_names": output_names})
 
     def finish(self, status: str, message: str = "", summary: dict[str, Any] | None = None) -> None:
@@ -291,37 +359,51 @@ class RunWriter:
 def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndarray]) -> None:
     """Write `modsim analyze` results (arrays over the analysed checkpoints) as the run's `analysis/` group.
 
-    They go to a uniquely named temporary group first, which then replaces `analysis` (two analyses of one
-    run at once never share a temporary name; the last to finish wins)."""
-    path = Path(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{layout.ANALYSIS}.", suffix=".tmp", dir=path))
-    final, old = path / layout.ANALYSIS, Path(f"{tmp}.old")
+    They are written whole to a temporary folder of this process, which then replaces `analysis` (see
+    `swap`): a kill at any moment leaves the previous results or the new ones, never none, and two analyses
+    of one run at once never share a folder (the last to finish wins). What earlier analyze commands killed
+    midway left is settled first: previous results set aside are put back, temporaries of processes that are
+    gone are deleted."""
+    final = Path(path) / layout.ANALYSIS
+    swap.restore(final)
+    swap.clean(final)
+    new = swap.new_folder(final)
     try:
-        sub = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        sub = zarr.open_group(str(new), mode="w-", zarr_format=3)
         sub.attrs.update({"plan": plan_json, "created": now(), "versions": package_versions()})
         for key, value in results.items():
             integer = key == "step" or key.endswith(layout.INTEGER_SUFFIXES)
             value = np.asarray(value).astype(np.int64 if integer else np.float64)
             sub.create_array(key, data=value, dimension_names=dims_of(key, value.ndim, "step"),
-                             attributes=array_attrs(layout.ANALYSIS, key))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+                             **array_options(array_attrs(layout.ANALYSIS, key)))
+        swap.install(new, final)
+    except BaseException as exc:
+        swap.discard(new, final)
+        if isinstance(exc, OSError) and exc.errno and (exc.filename is None or str(new) in str(exc.filename)):
+            exc.filename = str(final)  # the run's analysis, not the hidden folder that is gone
         raise
-    try:
-        os.replace(final, old)
-    except FileNotFoundError:
-        pass
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str, np.ndarray],
                 per_condition: dict[str, np.ndarray] | None = None, attrs: dict | None = None) -> None:
-    """A labelled table as a Zarr group (replacing `path`): one string array per coordinate (its own
-    dimension), each array over all coordinates in order, and `per_condition` arrays over the first
-    coordinate only (numbers or text), which xarray opens as coordinates; opens with
-    `xarray.open_zarr(path, consolidated=False)`."""
-    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    """A labelled table as a Zarr group (replacing `path` whole, as `write_analysis` replaces an analysis: a kill
+    leaves the previous table or the new one): one string array per coordinate (its own dimension), each array
+    over all coordinates in order, and `per_condition` arrays over the first coordinate only (numbers or text),
+    which xarray opens as coordinates; opens with `xarray.open_zarr(path, consolidated=False)`."""
+    final = Path(path)
+    swap.restore(final)
+    swap.clean(final)
+    new = swap.new_folder(final)
+    try:
+        _fill_table(zarr.open_group(str(new), mode="w-", zarr_format=3), coords, arrays, per_condition, attrs)
+        swap.install(new, final)
+    except BaseException:
+        swap.discard(new, final)
+        raise
+
+
+def _fill_table(group: zarr.Group, coords: dict[str, list[str]], arrays: dict[str, np.ndarray],
+                per_condition: dict[str, np.ndarray] | None, attrs: dict | None) -> None:
     if attrs:
         group.attrs.update(attrs)
     dims = list(coords)

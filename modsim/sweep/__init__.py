@@ -15,7 +15,7 @@ from ..spec import Spec
 from ..store import layout
 from ..store.sweep import open_sweep_store, run_path, run_status
 from .executor import Executor, ExecutorOptions, Progress, execute_planned
-from .expand import PlannedRun, describe, eta_text, expand
+from .expand import PlannedRun, describe, eta_text, expand, load_with_runs
 
 
 def open_store(path: Path, base: Spec, runs: list[PlannedRun]):
@@ -38,4 +38,4 @@ def run_sweep(path: Path, runs: list[PlannedRun], executor: str = "local", optio
 
 
 __all__ = ["Executor", "ExecutorOptions", "PlannedRun", "describe", "eta_text", "execute_planned", "expand",
-           "open_store", "pending_runs", "run_sweep"]
+           "load_with_runs", "open_store", "pending_runs", "run_sweep"]

@@ -32,9 +32,33 @@ def read_array(ref: str) -> np.ndarray:
                 if not key and len(names) != 1:
                     raise UserError(f"{file}: holds {names}; name one as {file}:<key>")
                 return np.asarray(archive[key or names[0]])
+        _check_npy_size(file)
         return np.load(file, allow_pickle=False)
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"{ref}: cannot read it as an array ({exc})") from None
+    except UserError:
+        raise
+    except MemoryError:
+        raise UserError(f"{ref}: the array it declares does not fit in memory") from None
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise UserError(f"{ref}: cannot read it as an array ({exc or type(exc).__name__})") from None
+
+
+def _check_npy_size(file: Path) -> None:
+    """UserError unless the .npy file holds as many bytes as its header declares (an empty, truncated or forged
+    file is refused before anything is allocated)."""
+    with open(file, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0(fh) if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0(fh))
+        except (ValueError, EOFError) as exc:
+            raise UserError(f"{file}: not a .npy array file ({exc or 'empty'})") from None
+        if dtype.hasobject:
+            return  # np.load refuses object arrays (allow_pickle=False) with its own message
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        held = file.stat().st_size - fh.tell()
+    if declared != held:
+        raise UserError(f"{file}: its header declares a {'x'.join(map(str, shape)) or 'scalar'} {dtype} array "
+                        f"({declared} bytes) but the file holds {held} bytes after it (truncated or corrupt)")
 
 
 def _pair(spec: ArrayTask, inputs_ref: str, targets_ref: str) -> SequenceData:
