@@ -25,13 +25,13 @@ from click.testing import CliRunner
 from modsim.cli import main
 from modsim.errors import UserError
 from modsim.execute import resume_run
-from modsim.store import open_run, read_section
+from modsim.store import open_run
 from modsim.store.writer import clear_run
 from tests.conftest import ROOT, shrink_mine
+from tests.test_resume import _assert_identical as assert_identical
 
 SPEC = str(ROOT / "specs" / "wm_leaky_mi.yaml")
 TINY = ["training.steps=6", "training.checkpoint_every=2", "task.length=200", "training.threads=1", *shrink_mine()]
-SECTIONS = ("train", "metrics", "checkpoints", "eval", "structure", "weights")
 
 
 def sets(*overrides: str) -> list[str]:
@@ -40,18 +40,6 @@ def sets(*overrides: str) -> list[str]:
 
 def cli(*args: str):
     return CliRunner().invoke(main, list(args))
-
-
-def arrays(path: Path) -> dict[str, np.ndarray]:
-    group = open_run(path)
-    return {f"{s}/{k}": v for s in SECTIONS for k, v in read_section(group, s).items()}
-
-
-def assert_identical(a: Path, b: Path) -> None:
-    got, want = arrays(a), arrays(b)
-    assert sorted(got) == sorted(want)
-    for key in want:
-        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
 
 
 def one_line_error(output: str) -> None:

@@ -89,21 +89,13 @@ def test_a_fitting_plan_still_runs(gru_run, tmp_path):
     assert "q_cor" in result.output and (run / "analysis").exists()
 
 
-@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", ""])
-def test_an_unsafe_run_name_is_refused_naming_the_option(name, tmp_path):
-    for extra in ([], ["--resume"]):
-        result = CliRunner().invoke(main, ["run", str(ROOT / "specs" / "wm_leaky_mi.yaml"), "--name", name,
-                                           "--store", str(tmp_path / "store"), *extra])
-        assert result.exit_code == 2, result.output
-        assert f"error --name: run name {name!r} is not allowed: expected" in " ".join(result.output.split())
-        assert not (tmp_path / "store").exists()
-
-
-@pytest.mark.parametrize("name", ["../x", "a/b"])
-def test_an_unsafe_sweep_name_is_refused_naming_the_option(name, tmp_path):
-    for extra in ([], ["--dry-run"]):
-        result = CliRunner().invoke(main, ["sweep", str(ROOT / "specs" / "wm_leaky_mi.yaml"), "--name", name,
-                                           "--store", str(tmp_path / "store"), *extra])
-        assert result.exit_code == 2, result.output
-        assert f"error --name: sweep name {name!r} is not allowed: expected" in " ".join(result.output.split())
-        assert not (tmp_path / "store").exists()
+@pytest.mark.parametrize("command,name,extra", [
+    *[("run", name, extra) for name in ("../x", "a/b", ".hidden", "") for extra in ([], ["--resume"])],
+    *[("sweep", name, extra) for name in ("../x", "a/b") for extra in ([], ["--dry-run"])]])
+def test_an_unsafe_name_is_refused_naming_the_option(command, name, extra, tmp_path):
+    result = CliRunner().invoke(main, [command, str(ROOT / "specs" / "wm_leaky_mi.yaml"), "--name", name,
+                                       "--store", str(tmp_path / "store"), *extra])
+    assert result.exit_code == 2, result.output
+    assert f"error --name: {command.replace('sweep', 'sweep name').replace('run', 'run name')} {name!r} is not " \
+           "allowed: expected" in " ".join(result.output.split())
+    assert not (tmp_path / "store").exists()

@@ -22,22 +22,13 @@ from modsim.spec.io import MAX_SPEC_BYTES
 from modsim.spec.sweep import MAX_SWEEP_RUNS
 from modsim.sweep import expand, load_with_runs
 from tests.conftest import ROOT
+from tests.test_spec_errors import GOOD
 
 expand_module = importlib.import_module("modsim.sweep.expand")  # `modsim.sweep.expand` is also the function
 WM = ROOT / "specs" / "wm_leaky_mi.yaml"
 
-BASE = """\
-name: tiny
-network:
-  cell: {kind: gru, units: 8}
-  groups: {g1: 4, g2: 4}
-  readouts:
-    - {name: out, dim: 6, from: [g1, g2]}
-task: {kind: lorenz_rossler, length: 40, drop: 10, washout: 5, train_trajectories: 3, eval_trajectories: 2}
-constraints:
-  - {kind: mine, between: [g1, g2], weight: 0.01, warmup_steps: 2, steps_per_update: 2, samples: 32}
-training: {steps: 2, batch: 2, checkpoint_every: 1, device: cpu, seed: 40}
-"""
+BASE = GOOD.replace("device: cpu}", "device: cpu, seed: 40}")
+"""A tiny GRU spec (the spec-error tests' own) with a fixed seed."""
 
 GRID_ZIP_SEEDS = BASE + """\
 sweep:
