@@ -157,8 +157,8 @@ def bench_leaky(args, device) -> tuple[str, list[dict]]:
                      args.repeats, device),
              measure(f"{spec.mine.steps_per_update} statistics steps", mine_steps(exp, x), args.repeats, device),
              measure("modsim full iteration", lambda: iteration(exp), args.repeats, device)]
-    shape = (f"leaky N={spec.network.units} batch={x.shape[0]} T={x.shape[1]} (grad from {exp.data.grad_from}) "
-             f"MINE rows={x.shape[0] * (x.shape[1] - exp.data.washout)} hidden={spec.mine.hidden} "
+    shape = (f"leaky N={spec.network.units} batch={x.shape[0]} T={x.shape[1]} (grad from {exp.spec.task.grad_from}) "
+             f"MINE rows={x.shape[0] * (x.shape[1] - exp.spec.task.washout)} hidden={spec.mine.hidden} "
              f"k={spec.mine.steps_per_update}")
     return shape, rows
 

@@ -79,7 +79,7 @@ def kind_section(name: str, spec_class) -> str:
 def family_page(family: str) -> str:
     """Every registered kind of a family."""
     from modsim import registry
-    import modsim.spec  # noqa: F401  (loads the plugins' entry points)
+    import modsim.spec  # noqa: F401  (the spec models; `names()` loads the plugins' entry points)
 
     title, where = FAMILIES[family]
     reg = registry.FAMILIES[family]

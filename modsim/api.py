@@ -10,53 +10,57 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .result_keys import PARTITION, SEPARATOR
 from .spec import Spec
-from .store import layout
+from .store import RunStatus, layout
+
+if TYPE_CHECKING:
+    from .store import StoredRun, StoredSweep
 
 
 class Run:
     """One stored run: its spec, status, metrics and training log (xarray), held-out data and network."""
 
     def __init__(self, path: str | Path):
-        from .store import open_run
+        from .store import read_run
 
         self.path = Path(path)
         """Where the run is stored."""
-        self.group = open_run(self.path)
-        """The run's Zarr group (read-only)."""
+        self.record: StoredRun = read_run(self.path)
+        """The run's typed record: spec, status, summary, swept values, provenance and its group."""
 
     def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, status={self.status!r}, steps={self.group.attrs.get('last_step')})"
-
-    @cached_property
-    def spec(self) -> Spec:
-        """The resolved spec the run was trained with (validated once)."""
-        return Spec.from_stored(dict(self.group.attrs["spec"]))
+        return f"Run({str(self.path)!r}, status={str(self.status)!r}, steps={self.record.provenance.last_step})"
 
     @property
-    def status(self) -> str:
-        """finished, running, interrupted, diverged, failed, or dead (its process is gone)."""
-        from .store import shown_status
+    def group(self) -> Any:
+        """The run's Zarr group (read-only)."""
+        return self.record.group
 
-        return shown_status(self.path, self.group)
+    @property
+    def spec(self) -> Spec:
+        """The resolved spec the run was trained with (validated once)."""
+        return self.record.spec
+
+    @property
+    def status(self) -> RunStatus:
+        """finished, running, interrupted, diverged, failed, or dead (its process is gone)."""
+        return self.record.shown_status()
 
     @property
     def summary(self) -> dict[str, Any]:
         """The final scalar numbers."""
-        return dict(self.group.attrs.get("summary") or {})
+        return dict(self.record.summary)
 
     def _dataset(self, section: str, dims: dict[str, tuple[str, list]]) -> Any:
         import xarray as xr
 
-        from .store import read_section
-
-        arrays = read_section(self.group, section)
+        arrays = self.record.arrays(section)
         steps = arrays.pop("step", np.zeros(0, dtype=np.int64))
         data, coords = {}, {"step": steps}
         for name, values in arrays.items():
@@ -76,7 +80,7 @@ class Run:
         partitions over `unit`)."""
         spec = self.spec
         return self._dataset(layout.METRICS, {"output": ("_per_output", spec.task.output_names()),
-                                              "unit": ("_partition", list(range(spec.network.units)))})
+                                              "unit": (SEPARATOR + PARTITION, list(range(spec.network.units)))})
 
     @property
     def train(self) -> Any:
@@ -89,9 +93,7 @@ class Run:
         outputs (trial, time, output), activity (trial, time, unit) with each unit's group."""
         import xarray as xr
 
-        from .store import read_section
-
-        spec, data = self.spec, read_section(self.group, layout.EVAL)
+        spec, data = self.spec, self.record.arrays(layout.EVAL)
         groups = np.empty(spec.network.units, dtype=object)
         for name, idx in spec.network.group_indices().items():
             groups[idx] = name
@@ -120,12 +122,11 @@ class Run:
         import torch
 
         from .evaluate import run_heldout
-        from .store import read_section
 
         threads = torch.get_num_threads()
         torch.set_num_threads(self.spec.training.threads)
         try:
-            inputs = read_section(self.group, layout.EVAL, ("inputs",))["inputs"]
+            inputs = self.record.arrays(layout.EVAL, ("inputs",))["inputs"]
             outputs, hidden, _ = run_heldout(self.model(step), inputs, torch.device("cpu"))
         finally:
             torch.set_num_threads(threads)
@@ -148,11 +149,13 @@ class Sweep:
     """One stored sweep: its runs and the statistics of their final numbers."""
 
     def __init__(self, path: str | Path):
-        from .store.sweep import sweep_run_names
+        from .store import sweep_store
 
         self.path = Path(path)
         """Where the sweep is stored."""
-        self.names = sweep_run_names(self.path)
+        self.record: StoredSweep = sweep_store(self.path)
+        """The sweep store's typed record: its spec, planned runs and swept paths."""
+        self.names = list(self.record.run_names)
         """Every planned run, in order."""
 
     def __repr__(self) -> str:
@@ -164,7 +167,7 @@ class Sweep:
 
         if name not in self.names:
             raise UserError(f"{self.path} has no run {name!r}; its runs: {', '.join(self.names)}")
-        return Run(self.path / layout.SWEEP_RUNS / name)
+        return Run(self.record.run_path(name))
 
     def finished(self) -> list[Run]:
         """The finished runs."""

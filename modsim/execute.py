@@ -3,68 +3,70 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .spec import Spec
 from .errors import UserError
 
+if TYPE_CHECKING:
+    from .store import StoredRun
+
 
 def create_run(spec: Spec, path: str | Path, device: str, overwrite: bool = False, unique: bool = False,
-               extra_attrs: dict | None = None, lock=None):
+               sweep_values: dict | None = None, lock=None):
     """The `RunWriter` of a new run of `spec` at `path` (built aside and renamed into place; with `unique`,
-    `path-2`, `-3`, ... when `path` is taken; with `overwrite`, a modsim run at `path` is replaced)."""
+    `path-2`, `-3`, ... when `path` is taken; with `overwrite`, a modsim run at `path` is replaced;
+    `sweep_values`: a sweep's run's swept values, recorded with its first metadata)."""
     from .store import RunWriter
 
     path = Path(path)
     return RunWriter.create(path, None, spec.model_dump(mode="json", by_alias=True), spec.training.seed,
-                            str(device), overwrite=overwrite, lock=lock, attrs=extra_attrs, unique=unique)
+                            str(device), overwrite=overwrite, lock=lock, unique=unique, sweep_values=sweep_values)
 
 
 def execute_run(spec: Spec, path: str | Path, progress=None, overwrite: bool = False, experiment=None,
-                extra_attrs: dict | None = None, lock=None, unique: bool = False):
+                sweep_values: dict | None = None, lock=None, unique: bool = False):
     """Compile `spec` (unless `experiment` is given), create its run group at `path` and train it there.
 
     Returns the `RunResult`; raises `RunDiverged` when the loss becomes non-finite (the run is kept, marked
-    diverged) and re-raises an interruption after marking the run interrupted. `extra_attrs` are added to
-    the run's attributes (a sweep records its swept values); `lock`: the run's lock, already taken;
-    `unique`: take `path-2`, `-3`, ... when `path` is taken."""
+    diverged) and re-raises an interruption after marking the run interrupted. `sweep_values`: a sweep's
+    run's swept values, recorded with the run; `lock`: the run's lock, already taken; `unique`: take
+    `path-2`, `-3`, ... when `path` is taken."""
     from .compile import compile_experiment, resolve_device
     from .train import train
 
     device = experiment.device if experiment is not None else resolve_device(spec.training.device)
     experiment = experiment or compile_experiment(spec, device)
-    writer = create_run(spec, path, str(device), overwrite, unique, extra_attrs, lock)
+    writer = create_run(spec, path, str(device), overwrite, unique, sweep_values, lock)
     return train(spec, writer, progress=progress, experiment=experiment)
 
 
-def stored_run(path: str | Path):
-    """The run group at `path`, refused with a message saying what it is instead when it is not a run: a sweep
-    store (resumed by `modsim sweep`), an empty leftover of a run that never started, anything else."""
-    from .store import open_run, store_kind
+def stored_run(path: str | Path) -> StoredRun:
+    """The run at `path` (its typed record), refused with a message saying what it is instead when it is not a
+    run: a sweep store (resumed by `modsim sweep`), an empty leftover of a run that never started, anything
+    else."""
+    from .store import read_run, store_kind
     from .store.staging import is_leftover
+    from .store.sweep import run_path
 
     path = Path(path)
     kind = store_kind(path)
     if kind == "sweep":
         raise UserError(f"{path} is a sweep store, not a run: continue the sweep with `modsim sweep SPEC` (its "
                         "spec; finished runs are kept, unfinished ones resume), or one of its runs with "
-                        f"`modsim resume {path / 'runs' / '<run>'}`")
+                        f"`modsim resume {run_path(path, '<run>')}`")
     if kind is None and is_leftover(path):
         raise UserError(f"{path} holds no run: it is an empty folder left by a run that never started; start it "
                         f"again with `modsim run SPEC --name {path.name} --store {path.parent}`")
-    return open_run(path)
+    return read_run(path)
 
 
-def stored_spec(path: str | Path) -> Spec:
-    """The resolved spec a stored run was started with (refusals as `stored_run`)."""
-    return Spec.from_stored(dict(stored_run(path).attrs["spec"]))
-
-
-def resume_run(path: str | Path, progress=None, lock=None, extra_attrs: dict | None = None):
+def resume_run(path: str | Path, progress=None, lock=None, sweep_values: dict | None = None):
     """Continue an unfinished run (killed, interrupted, or whose process died) from its last saved training
     state, with the spec it was started with; the finished run is bit-identical to an uninterrupted one. A
     run killed before its first saved state starts again from step 0 (nothing it did counted yet).
-    `extra_attrs`: attributes the run must carry (a sweep's swept values), written where the stored run
-    lacks them. UserError when the run has finished or `path` is not a run (a sweep store is never touched);
+    `sweep_values`: the swept values the run must carry (a sweep's run), recorded where the stored run lacks
+    them. UserError when the run has finished or `path` is not a run (a sweep store is never touched);
     RunLocked when a live process owns it."""
     from .compile import compile_experiment, resolve_device
     from .store import RunWriter, layout, read_state
@@ -72,20 +74,19 @@ def resume_run(path: str | Path, progress=None, lock=None, extra_attrs: dict | N
     from .train import train
 
     path = Path(path)
-    attrs = stored_run(path).attrs
-    if attrs.get("status") == layout.STATUS_FINISHED:
+    record = stored_run(path)
+    if record.status == layout.RunStatus.FINISHED:
         raise UserError(f"{path} has finished; nothing to resume")
-    spec = Spec.from_stored(dict(attrs["spec"]))
+    spec = record.spec
     lock = lock or claim_run(path)
     try:
         experiment = compile_experiment(spec, resolve_device(spec.training.device))
-        wanted = extra_attrs or {}
-        stored = {k: attrs[k] for k in ("sweep_values", *wanted) if k in attrs}  # what the run already carries
-        if read_state(path) is None:  # started again: the new group gets the stored attributes, else `wanted`
-            return execute_run(spec, path, progress, experiment=experiment, extra_attrs={**wanted, **stored},
-                               lock=lock)
+        if read_state(path) is None:  # started again: with the values it carries, else the given ones
+            values = record.sweep_values if record.sweep_values is not None else sweep_values
+            return execute_run(spec, path, progress, experiment=experiment, sweep_values=values, lock=lock)
         writer = RunWriter.reopen(path, lock)
-        writer.group.attrs.update({k: v for k, v in wanted.items() if k not in stored})
+        if sweep_values is not None:
+            writer.add_sweep_values(sweep_values)
     except BaseException:
         lock.release()
         raise

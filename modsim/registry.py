@@ -4,13 +4,20 @@ Each entry pairs a short `kind` name with what it is made of. Built-in entries a
 (`"module:attribute"`) resolved on first use, so validating a spec never imports torch; plugins register
 objects directly, either by calling the `register_*` functions of `modsim` or from an entry point of
 their package (groups `modsim.cells`, `modsim.tasks`, `modsim.constraints`, `modsim.metrics`,
-`modsim.executors`; the entry point names a module, imported for its registrations, or a callable,
-called with no arguments). The spec's discriminated unions and the JSON Schema are built from the
-registries, so a registered kind is valid in a spec at once.
+`modsim.executors`; the entry point's value names a module, imported for its registrations, or a
+callable, called with no arguments; its name is only a label in warnings, the kind's name comes from what
+it registers). The spec's discriminated unions and the JSON Schema are built from the registries, so a
+registered kind is valid in a spec at once.
+
+Entry points are loaded lazily, by the first lookup (`get`, `names`, `in`) or spec validation after the
+built-ins, never while a modsim module is still being imported (a plugin importing a half-initialised
+modsim module would fail), so the order in which modsim's modules are imported does not matter.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from importlib import import_module
@@ -61,7 +68,6 @@ class Registry(Generic[T]):
         self.family = family
         """Family name; entry points are read from the group `modsim.<family>`."""
         self._entries: dict[str, T] = dict(builtins)
-        self._plugins_loaded = False
 
     def register(self, name: str, entry: T, replace: bool = False) -> T:
         """Add an entry; a name already taken raises ValueError unless `replace`."""
@@ -150,7 +156,13 @@ FAMILIES = {"cells": cells, "tasks": tasks, "constraints": constraints, "metrics
 """Every registry by family name (the entry-point group is `modsim.<family>`)."""
 
 _listeners: list[Callable[[], None]] = []
+_lock = threading.RLock()
 _loading = False
+_missed_change = False
+_complete = False
+"""Whether every installed entry point has been loaded or reported broken (no lookup reads them again)."""
+_loaded: set[tuple[str, str, str]] = set()
+_failed: set[tuple[str, str, str]] = set()
 
 
 def on_change(callback: Callable[[], None]) -> None:
@@ -159,37 +171,81 @@ def on_change(callback: Callable[[], None]) -> None:
 
 
 def _changed() -> None:
-    if _loading:
+    global _missed_change
+    if _loading:  # the listeners run once, after every pending entry point has registered
+        _missed_change = True
         return
     for callback in _listeners:
         callback()
 
 
-def load_plugins() -> None:
-    """Import every installed plugin's entry points once (groups `modsim.<family>`)."""
-    global _loading
-    if all(r._plugins_loaded for r in FAMILIES.values()):
-        return
-    _loading = True
+def partially_imported(package: str) -> bool:
+    """Whether `package` or one of its modules is being imported right now (its module object exists but
+    its code has not finished running: importing a name from it would fail)."""
+    prefix = package + "."
+    for name, module in list(sys.modules.items()):
+        if (name == package or name.startswith(prefix)) and getattr(getattr(module, "__spec__", None),
+                                                                     "_initializing", False):
+            return True
+    return False
+
+
+def _load_entry_point(family: str, point: Any) -> None:
+    """Import one entry point (calling it when it is a function); a failure is a warning naming it."""
+    key = (family, point.name, point.value)
     try:
-        for registry in FAMILIES.values():
-            registry._plugins_loaded = True
-        for family in FAMILIES:
-            for point in entry_points(group=f"modsim.{family}"):
-                try:
-                    loaded = point.load()
-                    if callable(loaded) and not isinstance(loaded, type):
-                        loaded()
-                except Exception as exc:  # a broken plugin must not break modsim: say which and go on
-                    warnings.warn(f"modsim plugin {point.name!r} ({point.value}, group modsim.{family}) failed to "
-                                  f"load: {type(exc).__name__}: {exc}", stacklevel=2)
-    finally:
-        _loading = False
-    _changed()
+        loaded = point.load()
+        if callable(loaded) and not isinstance(loaded, type):
+            loaded()
+        _loaded.add(key)
+    except Exception as exc:  # a broken plugin must not break modsim: say which and go on
+        _failed.add(key)
+        warnings.warn(f"modsim plugin {point.name!r} ({point.value}, group modsim.{family}) failed to load: "
+                      f"{type(exc).__name__}: {exc}", stacklevel=4)
+
+
+def _load_pending() -> bool:
+    """Load every entry point not loaded or failed yet; whether none had to wait (its own package is being
+    imported: it is tried again at the next lookup)."""
+    waiting = False
+    for family in FAMILIES:
+        for point in entry_points(group=f"modsim.{family}"):
+            if (family, point.name, point.value) in _loaded | _failed:
+                continue
+            if partially_imported(point.module.partition(".")[0]):
+                waiting = True
+                continue
+            _load_entry_point(family, point)
+    return not waiting
+
+
+def load_plugins() -> None:
+    """Load the installed plugins' entry points (groups `modsim.<family>`) not loaded yet.
+
+    Every lookup calls it; it does nothing once every entry point is settled, nor while a modsim module is
+    being imported (the entry points stay pending and the next lookup loads them), nor when called from a
+    plugin's own registration. A plugin that raises is reported once, as a warning, and not retried."""
+    global _complete, _loading, _missed_change
+    if _complete or partially_imported("modsim"):
+        return
+    with _lock:
+        if _complete or _loading:
+            return
+        _loading = True
+        try:
+            _complete = _load_pending()
+        finally:
+            _loading = False
+        changed, _missed_change = _missed_change, False
+    if changed:
+        _changed()
 
 
 def reload_plugins() -> None:
-    """Read the entry points again (after installing a plugin in a running interpreter)."""
-    for registry in FAMILIES.values():
-        registry._plugins_loaded = False
+    """Read the entry points again (after installing a plugin in a running interpreter): new ones are
+    loaded and failed ones retried; those loaded already are not run twice."""
+    global _complete
+    with _lock:
+        _failed.clear()
+        _complete = False
     load_plugins()

@@ -92,7 +92,19 @@ def train_step(exp: Experiment) -> dict[str, float]:
     return {**values, **hooked}
 
 
-def checkpoint(exp: Experiment, writer: RunWriter, step: int) -> tuple[HeldOut, dict]:
+@dataclass(frozen=True)
+class Checkpoint:
+    """What one checkpoint evaluated: the network's held-out run and the metrics stored for it."""
+
+    step: int
+    """The model step it was taken at."""
+    heldout: HeldOut
+    """The network's run on the held-out set."""
+    metrics: dict[str, float | np.ndarray]
+    """The metrics stored at this step (the plan's, then the loss terms' held-out values)."""
+
+
+def checkpoint(exp: Experiment, writer: RunWriter, step: int) -> Checkpoint:
     """Evaluate the held-out set and the analysis plan; store the metrics and the weights."""
     heldout = evaluate_experiment(exp)
     metrics = evaluate_plan(exp.spec.analysis, snapshot_of(exp.spec, exp.model, heldout))
@@ -100,7 +112,7 @@ def checkpoint(exp: Experiment, writer: RunWriter, step: int) -> tuple[HeldOut, 
         metrics.setdefault(name, value)
     writer.append_metrics(step, metrics)
     writer.append_checkpoint(step, {name: p.detach().cpu().numpy() for name, p in exp.model.named_parameters()})
-    return heldout, metrics
+    return Checkpoint(step, heldout, metrics)
 
 
 LOSS_GROWTH_FACTOR = 1e3
@@ -141,8 +153,9 @@ def _diverged(step: int, values: dict[str, float], writer: RunWriter) -> RunDive
                        "(training.clip_norm).")
 
 
-def _final(exp: Experiment, writer: RunWriter, heldout: HeldOut, metrics: dict) -> dict:
+def _final(exp: Experiment, writer: RunWriter, last: Checkpoint) -> dict:
     """Store the final held-out data, effective weights and dynamics analyses; return the final metrics."""
+    heldout, metrics = last.heldout, last.metrics
     writer.write_eval({"inputs": heldout.inputs, "targets": heldout.targets, "outputs": heldout.outputs,
                        "hidden": heldout.hidden})
     model = exp.model
@@ -160,7 +173,7 @@ def _final(exp: Experiment, writer: RunWriter, heldout: HeldOut, metrics: dict) 
 
 
 def _start(exp: Experiment, writer: RunWriter, resume: bool, progress: TrainingProgress
-           ) -> tuple[int, tuple[HeldOut, dict] | None]:
+           ) -> tuple[int, Checkpoint | None]:
     """A new run: the terms' warm-up and checkpoint 0. A resumed one: its saved state restored and what was
     written after it dropped. Returns the last completed step and (when known) the last checkpoint."""
     if resume:
@@ -181,7 +194,8 @@ def _start(exp: Experiment, writer: RunWriter, resume: bool, progress: TrainingP
 
 
 def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: TrainingProgress,
-          resume: bool = False) -> tuple[HeldOut, dict]:
+          resume: bool = False) -> Checkpoint:
+    """Train from the start (or the saved state) to the last step; the last checkpoint."""
     spec = exp.spec
     done, last = _start(exp, writer, resume, progress)
     saved = time.monotonic()
@@ -207,7 +221,7 @@ def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: TrainingP
         saved = time.monotonic()
     if last is None:  # resumed after the final checkpoint: its metrics are stored
         metrics = {k: v[-1] for k, v in read_metrics(writer.group).items() if k != "step"}
-        last = evaluate_experiment(exp), metrics
+        last = Checkpoint(spec.training.steps, evaluate_experiment(exp), metrics)
     return last
 
 
@@ -223,7 +237,7 @@ def train(spec: Spec, writer: RunWriter, progress: TrainingProgress | ProgressFn
         if not resume:
             writer.write_structure(exp.labels, list(spec.network.groups),
                                    {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
-                                   exp.data.output_names)
+                                   spec.task.output_names())
         return _train(exp, writer, progress, resume)
     finally:
         torch.set_num_threads(threads)
@@ -236,14 +250,14 @@ def _train(exp: Experiment, writer: RunWriter, progress: TrainingProgress | Prog
     started = time.perf_counter()
     shown = as_progress(progress)
     try:
-        heldout, metrics = _loop(exp, writer, log, shown, resume)
+        last = _loop(exp, writer, log, shown, resume)
         shown.phase("final analysis")
-        metrics = _final(exp, writer, heldout, metrics)
+        metrics = _final(exp, writer, last)
         elapsed = time.perf_counter() - started
         summary = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
         summary.update(seconds=elapsed, steps=spec.training.steps)
         writer.finish(layout.STATUS_FINISHED, summary=summary)
-        return RunResult(str(writer.path), spec.training.steps, elapsed, metrics, exp.data.output_names)
+        return RunResult(str(writer.path), spec.training.steps, elapsed, metrics, spec.task.output_names())
     except RunDiverged as exc:
         _stop(writer, None, layout.STATUS_DIVERGED, str(exc))
         raise

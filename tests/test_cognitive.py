@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from modsim.compile.cells import DynamicsCell
 from modsim.compile.cells.ctrnn import CTRNN
 from modsim.analysis.dynamics import activity_modules, matrix_similarity, task_identification
-from modsim.compile.probes import find_fixed_points, mean_jacobian
+from modsim.evaluate.probes import find_fixed_points, mean_jacobian
 from modsim.spec import load_spec
 from modsim.spec.analysis import DynamicsAnalysis, FixedPointSearch
 from modsim.spec.cells import CTRNNCellSpec as CTRNNCell
 from modsim.spec.task import GoNoGoTask, MultiTask, PerceptualDecisionTask
-from modsim.tasks.cognitive import (choice_trials, cumulative_evidence, gonogo_trials, perceptual_decision_trials,
-                                    trial_types)
+from modsim.spec.trials import TrialTask
+from modsim.tasks.cognitive import choice_trials, gonogo_trials, perceptual_decision_trials
 from tests.conftest import ROOT
 
 
@@ -32,6 +33,8 @@ def test_ctrnn_matches_the_euler_update(activation):
         want.append(r)
     torch.testing.assert_close(rates, torch.stack(want, 1), rtol=0, atol=1e-12)
     torch.testing.assert_close(last, r)
+    assert isinstance(cell, DynamicsCell) and cell.activation is f
+    assert cell.rate_floor == (0.0 if activation == "relu" else None)
 
 
 def test_mean_jacobian_equals_autograd():
@@ -63,9 +66,11 @@ def test_perceptual_decision_trials():
     assert np.all(np.sign(diff) == np.where(truth == 0, 1, -1))
     np.testing.assert_allclose(stim[truth == 0, :, 0].mean(), (1 + 0.512) / 2, atol=0.01)
     np.testing.assert_allclose((stim[..., 0] - stim[..., 0].mean(axis=1, keepdims=True)).std(), 1 / np.sqrt(20), rtol=0.02)
-    ev = cumulative_evidence(data.inputs)
+    assert isinstance(spec, TrialTask)
+    ev = spec.evidence(data.inputs)
     assert np.all(np.sign(ev[:, -1]) == np.where(truth == 0, 1, -1))
-    np.testing.assert_array_equal(trial_types(spec, data.inputs, data.targets), truth)
+    np.testing.assert_array_equal(spec.trial_types(data.inputs, data.targets), truth)
+    assert spec.before_decision(data.inputs).sum(axis=1).tolist() == [steps - 5] * 400
 
 
 def test_gonogo_and_multitask_trials():
@@ -80,7 +85,11 @@ def test_gonogo_and_multitask_trials():
     data, types = choice_trials(multi, 40, np.random.default_rng(1), balanced=True)
     assert data.inputs.shape[2] == 7
     np.testing.assert_array_equal(data.inputs[:, 0, 5:].sum(axis=1), 1)
-    np.testing.assert_array_equal(trial_types(multi, data.inputs, data.targets), types)
+    np.testing.assert_array_equal(multi.trial_types(data.inputs, data.targets), types)
+    pdm_steps = multi._steps(multi.perceptual_decision.decision)
+    gng_steps = multi._steps(multi.gonogo.decision)
+    decision = data.inputs.shape[1] - multi.before_decision(data.inputs).sum(axis=1)
+    np.testing.assert_array_equal(decision, np.where(types >= 2, gng_steps, pdm_steps))
     assert set(types) == {0, 1, 2, 3}
     gng = types >= 2
     assert np.all(data.inputs[gng, :10, 0] == 1) and np.all(data.targets[gng, :10] == 0)  # padded with fixation
@@ -173,7 +182,7 @@ def test_module_means_reconstruct_modular_activity_like_pca():
 
 
 def test_lesion_similarity_matches_lesioning_each_unit():
-    from modsim.compile.probes import lesion_similarity
+    from modsim.evaluate.probes import lesion_similarity
     from modsim.analysis.correlation import cross_corr
 
     torch.manual_seed(4)
@@ -202,7 +211,7 @@ def test_lesion_similarity_matches_lesioning_each_unit():
 
 
 def test_recurrent_lesions_restore_the_weights_and_start_intact():
-    from modsim.compile.probes import recurrent_lesions
+    from modsim.evaluate.probes import recurrent_lesions
 
     torch.manual_seed(5)
     cell = CTRNN(3, CTRNNCell(kind="ctrnn", units=8, tau=100, dt=100))

@@ -3,13 +3,14 @@ checked the same way): cells, tasks (as the shipped specs shrink them), metrics 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from modsim import registry
-from modsim.analysis import Correlations, PlanContext
 from modsim.compile import compile_experiment
 from modsim.evaluate import evaluate_experiment, snapshot_of
+from modsim.testing import make_plan_context, make_snapshot
 from modsim.testing.contracts import check_cell, check_loss_terms, check_metric, check_task
 from tests.conftest import ROOT
 from tests.test_pipeline import shrunk
@@ -37,9 +38,7 @@ def test_task_metrics_and_loss_terms_contracts(path):
     check_loss_terms(exp)
     heldout = evaluate_experiment(exp)
     snap = snapshot_of(spec, exp.model, heldout)
-    conv = spec.analysis.resolved(snap.cell_kind)
-    activity = snap.preactivation if conv.activity == "preactivation" else snap.activity
-    context = PlanContext(conv, activity, Correlations.of(activity, conv.correlation == "per_trial"), snap)
+    context = make_plan_context(snap, spec.analysis)
     offered = spec.capabilities()
     checked = [name for name in registry.metrics.names() if registry.metrics.get(name).needs <= offered]
     assert set(spec.analysis.metrics) <= set(checked)
@@ -47,6 +46,24 @@ def test_task_metrics_and_loss_terms_contracts(path):
         if name == "mi" and snap.mi is None:
             continue
         check_metric(name, snap, context)
+
+
+SYNTHETIC_OFFERS = frozenset({"two_groups", "input_sets", "regression", "preactivation"})
+"""What `make_snapshot`'s synthetic network offers the metrics (no classes, no MINE, no digit pairs)."""
+
+
+@pytest.mark.parametrize("conventions", ["modsim", "tomoda", "bena"])
+def test_metric_contracts_on_the_testing_snapshot_and_plan_context(conventions):
+    """`modsim.testing.make_snapshot` and `make_plan_context`, what a plugin's metric test uses, are
+    reproducible and give every metric they can serve what it reads, under every convention preset."""
+    snap = make_snapshot(units=9, groups=3, seed=1, cell_capabilities=frozenset({"preactivation"}))
+    again = make_snapshot(units=9, groups=3, seed=1, cell_capabilities=frozenset({"preactivation"}))
+    assert snap.activity.shape == (4, 20, 9) and snap.group_names == ["g0", "g1", "g2"]
+    np.testing.assert_array_equal(snap.activity, again.activity)
+    context = make_plan_context(snap, {"conventions": conventions})
+    for name in registry.metrics.names():
+        if registry.metrics.get(name).needs <= SYNTHETIC_OFFERS:
+            check_metric(name, snap, context)
 
 
 def test_a_broken_cell_fails_its_contract():
@@ -109,7 +126,7 @@ def test_engagement_term_also_costs_a_collapsed_amplitude():
 
     def term(**fields):
         spec = EngagementConstraint(kind="engagement", **fields)
-        context = TermContext(model=None, device=torch.device("cpu"), data=SimpleNamespace(washout=0),
+        context = TermContext(model=None, device=torch.device("cpu"), data=None, task=SimpleNamespace(washout=0),
                               group_units=units, seed=0)
         return EngagementTerm(spec, context).loss(signal, signal, hidden)
 

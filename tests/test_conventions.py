@@ -80,7 +80,7 @@ def trained(spec_name: str, extra: list[str], root: Path):
 
 def test_tomoda_working_memory_equals_the_official_formulas(tmp_path):
     spec, exp, metrics = trained("wm_leaky_mi.yaml", ["task.eval_sequences=4"], tmp_path)
-    assert spec.analysis.resolved("leaky").activity == "preactivation"
+    assert spec.analysis.resolved(spec.network.cell.capabilities).activity == "preactivation"
     w = spec.task.washout
     outputs, rates, x = run_heldout(exp.model, exp.data.eval.inputs, exp.device, preactivation=True)
     plain_outputs, plain_rates, _ = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
@@ -109,7 +109,7 @@ def test_tomoda_working_memory_equals_the_official_formulas(tmp_path):
 
 def test_tomoda_gru_correlates_per_trial_against_the_outputs(tmp_path):
     spec, exp, metrics = trained("gru_lorenz_rossler.yaml", ["task.eval_trajectories=3"], tmp_path)
-    conv = spec.analysis.resolved("gru")
+    conv = spec.analysis.resolved(spec.network.cell.capabilities)
     assert (conv.correlation, conv.d_cor_reference) == ("per_trial", "outputs")
     w = spec.task.washout
     outputs, hidden, _ = run_heldout(exp.model, exp.data.eval.inputs, exp.device)
@@ -128,6 +128,15 @@ def test_tomoda_gru_correlates_per_trial_against_the_outputs(tmp_path):
                 "i_n_nmi": official_i_n(np.abs(mean_corr), groups)}
     for key, value in expected.items():
         assert metrics[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_tomoda_follows_the_cells_declared_preactivation_not_its_kind():
+    from modsim.spec.analysis import Analysis
+
+    plan = Analysis(conventions="tomoda")
+    assert plan.resolved(frozenset({"preactivation"})).activity == "preactivation"
+    assert plan.resolved(frozenset({"dynamics"})).correlation == "per_trial"
+    assert plan.resolved(frozenset()).activity == "hidden"
 
 
 def test_preactivation_is_refused_for_cells_without_one():

@@ -3,9 +3,13 @@ pages list every registered kind and field (the site itself is built with `mkdoc
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import yaml
 
 import modsim
@@ -46,3 +50,40 @@ def test_generated_reference_pages_cover_every_kind_and_field():
     assert "total correlation" in pages["mi-estimators.md"] and "training_state.bin" in pages["store.md"]
     for path, text in pages.items():
         assert not re.search(r"\b[A-Z0-9]+_TABLE\b", text), f"{path}: an unfilled placeholder"
+
+
+def _template_files() -> dict[str, str]:
+    """The plugin template of docs/plugins.md: every code block with a `title`, by its path."""
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    return dict(re.findall(r'```\w+ title="([^"]+)"\n(.*?)```', text, re.S))
+
+
+def _entry_points_txt(pyproject: str) -> str:
+    """The `entry_points.txt` an installer writes from a pyproject's `[project.entry-points]` tables."""
+    import tomllib
+
+    groups = tomllib.loads(pyproject)["project"]["entry-points"]
+    return "\n".join(f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in points.items())
+                     for group, points in groups.items())
+
+
+@pytest.mark.slow
+def test_the_plugin_template_installs_and_its_tests_pass(tmp_path: Path):
+    """docs/plugins.md is a complete plugin: its files, installed as its pyproject.toml says (a dist-info with
+    its entry points), pass their own tests in a fresh interpreter."""
+    files = _template_files()
+    assert {"pyproject.toml", "src/modsim_softrate/__init__.py", "src/modsim_softrate/cell.py",
+            "tests/test_softrate.py"} <= set(files)
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    info = tmp_path / "site" / "modsim_softrate-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: modsim-softrate\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(_entry_points_txt(files["pyproject.toml"]))
+    path = os.pathsep.join([str(tmp_path / "site"), str(tmp_path / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error:modsim plugin",
+                           "tests/test_softrate.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": path})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "3 passed" in proc.stdout

@@ -64,12 +64,12 @@ def test_seeded_and_train_eval_independent():
     a = build_task(spec, 7)
     b = build_task(spec, 7)
     np.testing.assert_array_equal(a.eval.inputs, b.eval.inputs)
-    assert a.train is None and a.grad_from == spec.transient == a.washout
+    assert a.train is None and spec.grad_from == spec.transient == spec.washout
     fresh1 = a.draw(4, np.random.default_rng(1))
     fresh2 = a.draw(4, np.random.default_rng(1))
     np.testing.assert_array_equal(fresh1.targets, fresh2.targets)
     assert not np.array_equal(fresh1.inputs, a.eval.inputs[:4])
-    assert a.output_sets == {"bit1": [0], "bit2": [1]}
+    assert spec.output_sets() == {"bit1": [0], "bit2": [1]}
     assert spec.input_sets() == {"bit1": [0, 1], "bit2": [2, 3]}
 
 

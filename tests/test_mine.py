@@ -103,18 +103,20 @@ def test_three_independent_groups_have_near_zero_total_correlation():
 
 def test_two_groups_total_correlation_and_pairwise_terms_are_the_same_numbers():
     """For K = 2 both objectives are today's MI term: same statistics network, same draws, same value."""
+    from types import SimpleNamespace
+
     from modsim.compile.losses.base import TermContext
     from modsim.compile.losses.mine import MineTerm
     from modsim.tasks import SequenceData, TaskData
 
-    data = TaskData(train=None, eval=SequenceData(torch.zeros(1, 3, 4).numpy(), torch.zeros(1, 3, 1).numpy()),
-                    washout=0, output_names=["y"], output_sets={"y": [0]})
+    data = TaskData(train=None, eval=SequenceData(torch.zeros(1, 3, 4).numpy(), torch.zeros(1, 3, 1).numpy()))
+    task = SimpleNamespace(washout=0)
     units = {"a": torch.tensor([0, 1]), "b": torch.tensor([2, 3])}
     hidden = torch.randn(4, 10, 4, generator=torch.Generator().manual_seed(0))
     values = []
     for objective in ("total_correlation", "pairwise"):
         spec = MineConstraint(kind="mine", between=["a", "b"], weight=1.0, hidden=8, objective=objective)
-        term = MineTerm(spec, TermContext(None, torch.device("cpu"), data, units, seed=5))
+        term = MineTerm(spec, TermContext(None, torch.device("cpu"), data, task, units, seed=5))
         term.before_loss(hidden)
         values.append(float(term.loss(None, None, hidden)[0]))
     assert values[0] == values[1]
@@ -126,7 +128,7 @@ def test_the_penalty_ramps_linearly_then_holds():
     from modsim.compile.losses.mine import MineTerm
 
     spec = MineConstraint(kind="mine", between=["a", "b"], weight=0.1, hidden=8, ramp_steps=4)
-    context = SimpleNamespace(index=0, device=torch.device("cpu"), data=SimpleNamespace(washout=0),
+    context = SimpleNamespace(index=0, device=torch.device("cpu"), task=SimpleNamespace(washout=0),
                               group_units={"a": torch.arange(2), "b": torch.arange(2, 4)}, seed=0)
     term = MineTerm(spec, context)
     hidden = torch.randn(2, 8, 4, requires_grad=True)

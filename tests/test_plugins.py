@@ -34,7 +34,8 @@ leaky_average = modsim_toyplugin:register_task
 SCRIPT = r"""
 import json, sys
 from click.testing import CliRunner
-import modsim.spec  # loads the installed plugins' kinds
+import modsim.spec
+modsim.registry.load_plugins()  # the installed plugins' kinds (a spec's validation would load them)
 torch_at_validation = "torch" in sys.modules
 from modsim.cli import main
 

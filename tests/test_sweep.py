@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from modsim.cli import main
 from modsim.store import open_run, read_metrics, read_section
-from modsim.store.layout import SWEEP_RUNS as RUNS
+from modsim.store.layout import SWEEP_RUNS as RUNS, Outcome
 from modsim.store.sweep import run_status
 from modsim.sweep import expand
 from tests.conftest import ROOT, SHRINK, shrink_mine, shrink_task
@@ -84,7 +84,7 @@ def test_a_run_killed_right_after_its_group_was_created_keeps_its_swept_values(t
     RunWriter.create(old, run.name, run.spec_json, run.spec.training.seed, "cpu").lock.release()  # killed before
     assert "sweep_values" not in open_run(old).attrs
     outcome = execute_planned(run.spec_json, run.values, str(old))
-    assert outcome["status"] == "finished"
+    assert outcome.status is Outcome.FINISHED and outcome.name == "old"
     attrs = open_run(old).attrs
     assert attrs["status"] == "finished" and attrs["sweep_values"] == run.values
 

@@ -1,15 +1,14 @@
 """Module and dynamics analyses of a trained network on trial-aligned tasks (the modular-boundaries paper),
 numpy parts: modules from activity correlations, module-evidence correlations, module-mean reconstruction,
 accuracy per trial type, matrix similarity, principal planes, task identification from partitions. The
-torch probes (lesions, Jacobians, fixed points) are in `modsim.compile.probes`; `modsim.evaluate.dynamics`
-runs them all."""
+torch probes (lesions, Jacobians, fixed points) are in `modsim.evaluate.probes`; `modsim.evaluate.dynamics`
+runs them all, with what the task declares of its trials (`modsim.spec.trials.TrialTask`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..spec.analysis import DynamicsAnalysis
-from ..tasks.cognitive import cumulative_evidence
 from .communities import ari, detect
 from .correlation import cross_corr
 from .performance import last_step_correct
@@ -37,11 +36,11 @@ def activity_modules(activity: np.ndarray, plan: DynamicsAnalysis) -> np.ndarray
     return labels
 
 
-def module_evidence(activity: np.ndarray, inputs: np.ndarray, modules: np.ndarray, stim: tuple[int, int],
-                    epoch: np.ndarray) -> np.ndarray:
-    """Pearson r between each module's mean activity and the cumulative evidence, over the steps in
-    `epoch` (trials, T) bool of every trial: (modules,)."""
-    evidence = cumulative_evidence(inputs, stim)[epoch]
+def module_evidence(activity: np.ndarray, evidence: np.ndarray, modules: np.ndarray, epoch: np.ndarray
+                    ) -> np.ndarray:
+    """Pearson r between each module's mean activity and the task variable `evidence` (trials, T) (the
+    cumulative evidence), over the steps in `epoch` (trials, T) bool of every trial: (modules,)."""
+    evidence = evidence[epoch]
     means = np.stack([activity[..., modules == m].mean(axis=-1)[epoch] for m in range(modules.max() + 1)], axis=1)
     return cross_corr(means, evidence[:, None])[:, 0]
 

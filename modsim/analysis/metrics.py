@@ -16,23 +16,12 @@ from typing import Callable
 import numpy as np
 
 from ..spec.analysis import ResolvedConventions
+from ..spec.capabilities import CAPABILITIES  # noqa: F401 (the descriptions, defined in the spec)
 from .modularity import directed_q, newman_q, q_max, q_max_degree, structural_adjacency
 from .performance import last_step_accuracy, mse as mean_squared_error, r2_per_output, sign_accuracy as sign_acc
 from .separability import d_cor as d_cor_index, d_weights, group_activity_sd, silenced_groups
 from .snapshot import Correlations, Snapshot
 from .specialisation import digit_classes, specialisation as specialisation_f, specialisation_measures
-
-CAPABILITIES = {
-    "two_groups": "at least two groups",
-    "input_sets": "a task whose input channels split into sets (e.g. flipflop bits)",
-    "classes": "a classification task (digit_parity, perceptual_decision, gonogo, multitask, neurogym)",
-    "regression": "a task whose targets are values (lorenz_rossler, flipflop), not class indices",
-    "mine": "a `mine` constraint (weight 0 to only monitor)",
-    "digit_pairs": "the digit_parity task",
-    "trials": "a cognitive task with trials (perceptual_decision, gonogo, multitask)",
-    "preactivation": "a leaky cell (the only cell with a separate pre-activation)",
-}
-"""What each capability a metric may need means (named in validation errors)."""
 
 
 @dataclass
@@ -93,7 +82,8 @@ class Metric:
     label: str
     """Human label of its main value."""
     needs: frozenset[str] = frozenset()
-    """Capabilities the spec must offer (keys of `CAPABILITIES`, or a task's or constraint's own)."""
+    """Capabilities the spec must offer (keys of `modsim.spec.capabilities.CAPABILITIES`, or a task's or
+    constraint's own)."""
     stores: tuple[str, ...] = ()
     """Stored keys (`<group>`, `<measure>` stand for each group or measure); default: the name alone."""
     shown: tuple[tuple[str, str], ...] | None = None

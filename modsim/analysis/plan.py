@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import registry
+from .. import result_keys as keys
+from ..result_keys import result_key
 from ..spec.analysis import Analysis, ResolvedConventions
 from .communities import ari, detect, nmi
 from .correlation import cosine_similarity
@@ -23,6 +25,14 @@ def analysed_activity(conv: ResolvedConventions, snap: Snapshot) -> np.ndarray:
         raise ValueError("analysis.activity is 'preactivation' but the snapshot has no pre-activations "
                          "(a leaky cell run through run_heldout(..., preactivation=True))")
     return snap.preactivation
+
+
+def plan_context(plan: Analysis, snap: Snapshot) -> PlanContext:
+    """What the metrics of one snapshot share under `plan`: its resolved conventions, the analysed activity
+    and its correlations (pooled or per trial), computed once."""
+    conv = plan.resolved(snap.cell_capabilities)
+    activity = analysed_activity(conv, snap)
+    return PlanContext(conv, activity, Correlations.of(activity, conv.correlation == "per_trial"), snap)
 
 
 def plan_matrix(name: str, snap: Snapshot, signed: bool, context: PlanContext) -> np.ndarray:
@@ -45,10 +55,7 @@ def plan_matrix(name: str, snap: Snapshot, signed: bool, context: PlanContext) -
 def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarray]:
     """Every metric the plan names; `r2` also yields `r2_per_output`, each community detection its
     scores and `<label>_partition` (arrays). Correlations follow the plan's resolved conventions."""
-    conv = plan.resolved(snap.cell_kind)
-    activity = analysed_activity(conv, snap)
-    corr = Correlations.of(activity, conv.correlation == "per_trial")  # once, shared by q_cor and the partitions
-    context = PlanContext(conv, activity, corr, snap)
+    context = plan_context(plan, snap)  # correlations once, shared by q_cor and the partitions
     out: dict[str, float | np.ndarray] = {}
     for name in plan.metrics:
         out.update(registry.metrics.get(name).compute(snap, context))
@@ -63,16 +70,16 @@ def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarra
         a = matrix(c.on, c.signed)
         found = detect(c.algorithm, a, seed=c.seed, resolution=c.resolution, signed=c.signed, restarts=c.restarts,
                        communities=c.communities)
-        out[f"{c.label}_nmi"] = nmi(found, snap.labels)
-        out[f"{c.label}_ari"] = ari(found, snap.labels)
-        out[f"{c.label}_count"] = float(found.max() + 1)
-        out[f"{c.label}_q"] = modularity(a, found, c.resolution, signed=c.signed)
-        out[f"{c.label}_partition"] = found.astype(np.float64)
+        out[result_key(c.label, keys.NMI)] = nmi(found, snap.labels)
+        out[result_key(c.label, keys.ARI)] = ari(found, snap.labels)
+        out[result_key(c.label, keys.COUNT)] = float(found.max() + 1)
+        out[result_key(c.label, keys.Q)] = modularity(a, found, c.resolution, signed=c.signed)
+        out[result_key(c.label, keys.PARTITION)] = found.astype(np.float64)
     for spec in plan.induced_q:
         result = induced_q(matrix(spec.on, spec.signed), snap.labels, spec.permutations,
                            spec.seed, spec.signed)
-        out[spec.label] = result.q
-        out[f"{spec.label}_p"] = result.p_value
-        out[f"{spec.label}_null_mean"] = result.null_mean
-        out[f"{spec.label}_null_sd"] = result.null_sd
+        out[result_key(spec.label)] = result.q
+        out[result_key(spec.label, keys.P_VALUE)] = result.p_value
+        out[result_key(spec.label, keys.NULL_MEAN)] = result.null_mean
+        out[result_key(spec.label, keys.NULL_SD)] = result.null_sd
     return out

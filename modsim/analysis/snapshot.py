@@ -43,8 +43,9 @@ class Snapshot:
     """Every output set in order (classification: the logits of target channel j)."""
     classes: int | None = None
     """Number of classes of a classification task (digit classes for the specialisation measures)."""
-    cell_kind: str = "gru"
-    """Cell kind of the network (the `tomoda` conventions depend on it)."""
+    cell_capabilities: frozenset[str] = frozenset()
+    """What the network's cell offers the analyses (its spec's `capabilities`; the `tomoda` conventions analyse
+    the pre-activation of a cell offering `preactivation`)."""
     preactivation: np.ndarray | None = None
     """(trials, time, units) pre-activations x of a leaky cell, washout removed, when the plan analyses them."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import registry
+from ..result_keys import is_detection
 from .dynamics import DYNAMICS_KEY, DYNAMICS_LABELS
 
 
@@ -28,11 +29,6 @@ def heatmap_metrics() -> list[str]:
 def over_training() -> list[tuple[str, str]]:
     """(key, label) of the checkpoint metrics drawn over training."""
     return [(m.name, m.label) for m in registry.metrics if m.over_training]
-
-
-def is_detection(key: str) -> bool:
-    """Whether a stored key is a community detection's or induced modularity's headline number."""
-    return key.endswith(("_nmi", "_count")) or (key.startswith("induced_q") and not key.endswith(("_mean", "_sd")))
 
 
 def summary_rows(metrics: dict, output_names: list[str] | None = None) -> list[tuple[str, float]]:

@@ -18,11 +18,13 @@ from .common import console, fmt, user_errors
 def analyze(run_path: str, plan_file: str | None) -> None:
     """Re-run an analysis plan on a stored run (no retraining); results go to RUN/analysis."""
     from ..spec import load_analysis_plan
+    from ..store import read_run
 
     plan = None
-    if plan_file is not None:  # checked alone, then against the run, before torch is imported
-        plan = load_analysis_plan(plan_file, _stored_spec_json(run_path), run_path)
+    if plan_file is not None:  # checked alone, then against the run's stored spec, before torch is imported
+        plan = load_analysis_plan(plan_file, read_run(run_path).spec_json, run_path)
     from ..evaluate import analyze_run
+    from ..store import analysis_path
 
     results = analyze_run(run_path, plan)
     table = Table(title=f"{Path(run_path).name}: analysis at step {int(results['step'][-1])}")
@@ -33,13 +35,6 @@ def analyze(run_path: str, plan_file: str | None) -> None:
             continue
         table.add_row(key, fmt(float(values[-1])))
     console.print(table)
-    console.print(f"written to [bold]{Path(run_path) / 'analysis'}[/] ({len(results['step'])} checkpoints)",
+    console.print(f"written to [bold]{analysis_path(run_path)}[/] ({len(results['step'])} checkpoints)",
                   highlight=False)
 
-
-def _stored_spec_json(run_path: str) -> dict | None:
-    """The run's stored spec (resolved JSON), None when it has none to read (analysing it says why)."""
-    from ..store import open_run
-
-    spec = open_run(run_path).attrs.get("spec")
-    return dict(spec) if isinstance(spec, dict) else None

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from ..errors import UserError
 from ..spec import SpecError
+from ..store.layout import STATUS_INTERRUPTED
 from ..store.lock import RunLocked
 
 EXIT_INVALID = 2
@@ -165,7 +166,7 @@ def user_errors(command):
         except MemoryError as exc:
             error(f"not enough memory ({exc or 'an allocation failed'}); use smaller data or a larger machine")
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP outside training: nothing half-written is kept
-            err_console.print("interrupted", highlight=False)
+            err_console.print(STATUS_INTERRUPTED, highlight=False)
             sys.exit(EXIT_INTERRUPTED)
 
     return wrapper

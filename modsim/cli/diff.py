@@ -20,11 +20,10 @@ def diff(run_a: str, run_b: str, show_all: bool) -> None:
 
     from ..analysis.summary import labelled_keys
     from ..spec.diff import MISSING, differences
-    from ..store import open_run
+    from ..store import read_run
 
-    a, b = open_run(run_a), open_run(run_b)
-    spec_a, spec_b = dict(a.attrs["spec"]), dict(b.attrs["spec"])
-    changed = [d for d in differences(spec_a, spec_b) if d[0] not in ("name", "description")]
+    a, b = read_run(run_a), read_run(run_b)
+    changed = [d for d in differences(a.spec_json, b.spec_json) if d[0] not in ("name", "description")]
     specs = Table(title=f"spec: {len(changed)} field(s) differ")
     for col in ("field", run_a, run_b):
         specs.add_column(col, overflow="fold")
@@ -32,7 +31,7 @@ def diff(run_a: str, run_b: str, show_all: bool) -> None:
         specs.add_row(path, _show(va, MISSING), _show(vb, MISSING))
     console.print(specs)
 
-    sa, sb = dict(a.attrs.get("summary") or {}), dict(b.attrs.get("summary") or {})
+    sa, sb = a.summary, b.summary
     labels = dict(labelled_keys())
     keys = [k for k in labels if k in sa or k in sb] + sorted((set(sa) | set(sb)) - set(labels))
     metrics = Table(title="final metrics")

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from .common import DEFAULT_STORE, console, error, fmt
+from ..store import layout
 
 
 MOST_COLUMNS = 8
@@ -18,7 +19,7 @@ NOT_LISTED = frozenset({"mse"})
 """Headline metrics left out of the listing (the loss; `modsim diff` and the report show it)."""
 SHORT_LABELS = {"r2": "R2", "sign_accuracy": "sign acc", "mi": "MI", "q_mask": "Q mask"}
 """Column headers shorter than the metrics' summary labels."""
-BROKEN = "broken"
+BROKEN = layout.STATUS_BROKEN
 """The status shown for a run or sweep store that cannot be read back as modsim wrote it."""
 
 
@@ -82,32 +83,29 @@ def _reason(exc: Exception) -> str:
 
 
 def _run_row(path: Path) -> Listed:
-    from ..store import open_run, shown_status
+    from ..store import read_run
 
-    group = open_run(path)
-    attrs = group.attrs
-    return Listed(path.name, shown_status(path, group), str(attrs.get("last_step", "")),
-                  dict(attrs.get("summary") or {}), str(attrs.get("started", "")))
+    run = read_run(path)
+    last_step, started = run.provenance.last_step, run.provenance.started
+    return Listed(path.name, str(run.shown_status()), "" if last_step is None else str(last_step), dict(run.summary),
+                  "" if started is None else started)
 
 
 def _sweep_row(path: Path) -> Listed:
     """`sweep <finished>/<planned> finished`, with the sweep's broken runs as its problem."""
     from ..errors import StoreCorrupt
-    from ..store import layout, open_run
-    from ..store.reader import open_sweep
-    from ..store.sweep import run_path
+    from ..store import RunStatus, group_exists, read_run, read_sweep
 
-    names = list(open_sweep(path).attrs.get("runs") or [])
+    sweep = read_sweep(path)
     finished, broken = 0, []
-    for name in names:
-        run = run_path(path, name)
-        if not (run / "zarr.json").exists():
+    for name, run in zip(sweep.run_names, sweep.run_paths()):
+        if not group_exists(run):
             continue  # not started yet
         try:
-            finished += open_run(run).attrs.get("status") == layout.STATUS_FINISHED
+            finished += read_run(run).status == RunStatus.FINISHED
         except (StoreCorrupt, FileNotFoundError) as exc:
             broken.append(f"{name}: {_reason(exc)}")
-    status = f"sweep {finished}/{len(names)} finished" + (f", {len(broken)} {BROKEN}" if broken else "")
+    status = f"sweep {finished}/{len(sweep.run_names)} finished" + (f", {len(broken)} {BROKEN}" if broken else "")
     return Listed(path.name, status, problem="; ".join(broken))
 
 

@@ -114,10 +114,10 @@ def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -
 def _resume_same_spec(spec, store: Path, name: str, quiet: bool, with_report: bool) -> None:
     """`run --resume`: the stored run of this name must have been started with this very spec."""
     from ..execute import stored_run
-    from ..store import check_name, spec_hash
+    from ..store import entry_path, spec_hash
 
-    path = store / check_name(name, "run name")
-    stored = stored_run(path).attrs.get("spec_sha256")
+    path = entry_path(store, name, "run name")
+    stored = stored_run(path).provenance.spec_sha256
     if stored != spec_hash(spec.model_dump(mode="json", by_alias=True)):
         raise UserError(f"{path} was started with another spec (its resolved spec differs from this one with "
                          "these overrides); resume it with `modsim resume` or start a new run")
@@ -126,10 +126,10 @@ def _resume_same_spec(spec, store: Path, name: str, quiet: bool, with_report: bo
 
 def resume_path(path: Path, quiet: bool = False, with_report: bool = False) -> None:
     """Continue the unfinished run at `path` from its saved state and print its summary."""
-    from ..execute import resume_run, stored_spec
+    from ..execute import resume_run, stored_run
     from ..store.staging import check_writable
 
-    spec = stored_spec(path)
+    spec = stored_run(path).spec
     check_writable(path)
     console.print(f"resuming {path}", highlight=False)
     _train_and_report(lambda progress: resume_run(path, progress), spec, path, quiet, with_report)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import registry
 from .common import DEFAULT_STORE, console, err_console, user_errors
 from ..errors import UserError
+from ..store.layout import Outcome
+
+if TYPE_CHECKING:
+    from ..sweep.executor import RunOutcome
 
 
 @click.command()
@@ -24,16 +29,19 @@ from ..errors import UserError
               help="Runs in parallel (local executor); each gets cpu_count // jobs torch threads.")
 @click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: start one here).")
 @click.option("--ray-cpus", type=click.IntRange(min=1), default=None, help="CPUs of the Ray instance started here.")
+@click.option("--executor-option", "settings", multiple=True, metavar="NAME=VALUE",
+              help="An option of a plugin executor (it reads and checks its own).")
 @click.option("--dry-run", is_flag=True, help="List the runs and exit.")
 @click.option("--overwrite", is_flag=True, help="Delete an existing sweep store of this name first.")
 @click.option("--report", "with_report", is_flag=True,
               help="Write the sweep's report to STORE/<name>-report when every run has finished.")
 @user_errors
 def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, executor: str, jobs: int,
-          ray_address: str | None, ray_cpus: int | None, dry_run: bool, overwrite: bool, with_report: bool) -> None:
+          ray_address: str | None, ray_cpus: int | None, settings: tuple[str, ...], dry_run: bool, overwrite: bool,
+          with_report: bool) -> None:
     """Run every combination of SPEC_FILE's `sweep` section; re-running resumes unfinished runs."""
     from .. import sweep as sweeps
-    from ..store import check_name
+    from ..store import check_name, entry_path
     from ..store.sweep import remove_sweep
 
     if name is not None:
@@ -41,10 +49,11 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
     base, runs = sweeps.expand(spec_file, list(overrides))
     if executor not in registry.executors:
         raise UserError(f"--executor: unknown executor {executor!r}; known: {registry.executors.names()}")
+    runner = sweeps.make_executor(executor, sweeps.CommandOptions(jobs, ray_address, ray_cpus, _settings(settings)))
     if dry_run:  # plain text in one write: rich takes ~70 us a line (7 s for 100 000 runs)
         click.echo("\n".join([*sweeps.describe(runs), f"{len(runs)} runs"]))
         return
-    path = Path(store_root) / check_name(base.name if name is None else name, "sweep name")
+    path = entry_path(store_root, base.name if name is None else name, "sweep name")
     if overwrite and (path.exists() or path.is_symlink()):
         remove_sweep(path)
     sweeps.open_store(path, base, runs)
@@ -53,27 +62,42 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
                   f"({executor})", highlight=False)
     started = time.perf_counter()
 
-    def progress(done: int, total: int, run_name: str, outcome: dict) -> None:
-        console.print(f"[{done}/{total}] {run_name}: {outcome['status']} ({sweeps.eta_text(started, done, total)})",
+    def progress(done: int, total: int, outcome: RunOutcome) -> None:
+        console.print(f"[{done}/{total}] {outcome.name}: {outcome.status} ({sweeps.eta_text(started, done, total)})",
                       highlight=False)
 
     try:
-        results = sweeps.run_sweep(path, todo, executor, sweeps.ExecutorOptions(jobs, ray_address, ray_cpus),
-                                   progress)
+        results = sweeps.run_sweep(path, todo, runner, progress=progress)
     except KeyboardInterrupt:
         err_console.print(f"stopped; the runs in progress are marked interrupted and `modsim sweep {spec_file}` "
                           "resumes them", highlight=False)
         sys.exit(130)
-    failed = [r for r in results if r["status"] not in ("finished", "skipped")]
-    for r in results:
-        if r["status"] == "skipped":
-            console.print(f"skipped {r['name']}: {r.get('message', '')}", highlight=False)
-    for r in failed:
-        err_console.print(f"[bold red]{r['status']}[/] {r['name']}: {r.get('message', '')}", highlight=False)
-    console.print(f"done: {len(runs) - len(failed)}/{len(runs)} finished in {path}", highlight=False)
-    if failed:
+    if not _print_outcomes(results, len(runs), path):
         sys.exit(1)
     if with_report:
         from .report import write_and_print
 
         write_and_print([path])
+
+
+def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`--executor-option NAME=VALUE` pairs by name; UserError for one without `=`."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--executor-option: expected NAME=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _print_outcomes(results: list[RunOutcome], total: int, path: Path) -> bool:
+    """Print the runs skipped and those that did not finish, then the count; whether every run is done."""
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        if r.status is Outcome.SKIPPED:
+            console.print(f"skipped {r.name}: {r.message}", highlight=False)
+    for r in failed:
+        err_console.print(f"[bold red]{r.status}[/] {r.name}: {r.message}", highlight=False)
+    console.print(f"done: {total - len(failed)}/{total} finished in {path}", highlight=False)
+    return not failed

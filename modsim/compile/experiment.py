@@ -53,7 +53,7 @@ class Experiment:
     optimizer: torch.optim.Optimizer
     """The model's optimiser."""
     data: TaskData
-    """Task data (held-out set, training pool or generator)."""
+    """Task sequences (held-out set, training pool or generator); what else the task says is `spec.task`'s."""
     train_inputs: torch.Tensor | None
     """The training pool on the device (None for tasks that draw every minibatch fresh)."""
     train_targets: torch.Tensor | None
@@ -79,7 +79,7 @@ class Experiment:
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training-mode forward pass: outputs and activity, the task's transient without autograd."""
-        return self.model(inputs, grad_from=self.data.grad_from)
+        return self.model(inputs, grad_from=self.spec.task.grad_from)
 
     def objective(self, outputs: torch.Tensor, targets: torch.Tensor, hidden: torch.Tensor
                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -104,7 +104,7 @@ def compile_experiment(spec: Spec, device: torch.device | None = None) -> Experi
     model = ModularRNN(spec.network, spec.task.input_dim, seed, spec.task.input_sets()).to(device)
     group_units = {g: torch.tensor(idx, dtype=torch.long, device=device)
                    for g, idx in spec.network.group_indices().items()}
-    terms = build_terms(spec, TermContext(model, device, data, group_units, int(term_seed)))
+    terms = build_terms(spec, TermContext(model, device, data, spec.task, group_units, int(term_seed)))
     return Experiment(
         spec=spec, device=device, model=model,
         optimizer=_optimizer(spec, model.parameters()),

@@ -1,7 +1,9 @@
 """The dynamics analyses of a spec's `analysis.dynamics` on held-out trials of the final network: modules,
 module evidence, output lesions, Jacobians, the input-sign partition, fixed points, recurrent lesions,
 lesion similarity and task identification (numpy parts in `modsim.analysis.dynamics`, torch probes in
-`modsim.compile.probes`). The task supplies its trial types, cue channel and perceptual trials."""
+`modsim.evaluate.probes`). Kinds are read through their declared protocols only: the cell is a `DynamicsCell`
+(`modsim.compile.cells`) and the task a `TrialTask` (`modsim.spec.trials`: trial types, epochs, evidence,
+cue channel, perceptual trials)."""
 
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ from ..analysis.correlation import cosine_similarity, cross_corr
 from ..analysis.dynamics import (activity_modules, evidence_lesion_summary, matrix_similarity, module_evidence,
                                  module_reconstruction, task_identification)
 from ..analysis.significance import induced_q
+from ..compile.cells import DynamicsCell
 from ..compile.network import ModularRNN
-from ..compile.probes import find_fixed_points, lesion_similarity, mean_jacobian, output_lesions, recurrent_lesions
 from ..spec import Spec
-from ..tasks.cognitive import before_decision, trial_types
+from ..spec.trials import TrialTask
+from .probes import find_fixed_points, lesion_similarity, mean_jacobian, output_lesions, recurrent_lesions
 
 Results = dict[str, np.ndarray]
 
 
-def _input_partition(cell, corr: np.ndarray, channel: int, permutations: int) -> Results:
+def _input_partition(cell: DynamicsCell, corr: np.ndarray, channel: int, permutations: int) -> Results:
     """Induced signed Q of the partition by the sign of each unit's weight from `channel`."""
     sign_partition = (cell.weight_ih_l0.detach().numpy()[:, channel] > 0).astype(np.int64)
     signed = corr.copy()
@@ -29,7 +32,7 @@ def _input_partition(cell, corr: np.ndarray, channel: int, permutations: int) ->
     return {"input_partition_q": np.float64(result.q), "input_partition_p": np.float64(result.p_value)}
 
 
-def _fixed_points(spec: Spec, cell, hidden: np.ndarray, inputs: np.ndarray, epoch: np.ndarray,
+def _fixed_points(spec: Spec, cell: DynamicsCell, hidden: np.ndarray, inputs: np.ndarray, epoch: np.ndarray,
                   is_pdm: np.ndarray, corr: np.ndarray) -> Results:
     """Fixed / slow points under the stimulus-epoch mean input, and the Jacobian-row similarity there."""
     search = spec.analysis.dynamics.fixed_points
@@ -39,8 +42,9 @@ def _fixed_points(spec: Spec, cell, hidden: np.ndarray, inputs: np.ndarray, epoc
     mean_input = inputs[epoch].mean(axis=0)
     with torch.no_grad():
         drive = torch.nn.functional.linear(torch.from_numpy(mean_input).float(), cell.weight_ih_l0, cell.bias_l0)
-    relu = getattr(spec.network.cell, "activation", None) == "relu"
-    points, q = find_fixed_points(cell, drive, np.maximum(starts, 0) if relu else starts, search)
+    if cell.rate_floor is not None:
+        starts = np.maximum(starts, cell.rate_floor)
+    points, q = find_fixed_points(cell, drive, starts, search)
     out: Results = {"fixed_points": points, "fixed_point_q": q}
     good = points[q < search.tolerance]
     if good.shape[0]:
@@ -58,8 +62,8 @@ def _module_analyses(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets:
     if (modules >= 0).sum() >= 2:
         out.update(module_reconstruction(hidden, modules))
     if plan.module_evidence and is_pdm.any():
-        epoch = before_decision(task, inputs) & is_pdm[:, None]
-        out["module_evidence_r"] = module_evidence(hidden, inputs, modules, (1, 2), epoch)
+        epoch = task.before_decision(inputs) & is_pdm[:, None]
+        out["module_evidence_r"] = module_evidence(hidden, task.evidence(inputs), modules, epoch)
     if plan.output_lesions:
         out["baseline_accuracy"], out["lesion_accuracy"] = output_lesions(model, hidden, targets, types, modules,
                                                                           task.trial_type_count())
@@ -70,7 +74,7 @@ def _probes(spec: Spec, model: ModularRNN, inputs: np.ndarray, hidden: np.ndarra
             modules: np.ndarray, corr: np.ndarray) -> Results:
     """Jacobian similarity, the input-sign partition, fixed points, recurrent lesions, lesion similarity."""
     plan, task, cell = spec.analysis.dynamics, spec.task, model.rnn
-    stim_epoch = before_decision(task, inputs)  # fixation, stimulus and delay epochs
+    stim_epoch = task.before_decision(inputs)  # fixation, stimulus and delay epochs
     out: Results = {}
     if plan.jacobian:
         out["jacobian_similarity"] = cosine_similarity(mean_jacobian(cell, hidden, inputs))
@@ -90,13 +94,24 @@ def _probes(spec: Spec, model: ModularRNN, inputs: np.ndarray, hidden: np.ndarra
     return out
 
 
+def _check_protocols(spec: Spec, model: ModularRNN) -> None:
+    """TypeError naming the kind whose object lacks a protocol its declared capability promises."""
+    if not isinstance(model.rnn, DynamicsCell):
+        raise TypeError(f"cell kind {spec.network.cell.kind!r} declares the capability `dynamics` but its torch "
+                        f"module {type(model.rnn).__name__} is no DynamicsCell (modsim.compile.cells)")
+    if not isinstance(spec.task, TrialTask):
+        raise TypeError(f"task kind {spec.task.kind!r} declares the capability `trials` but its spec "
+                        f"{type(spec.task).__name__} is no TrialTask (modsim.spec.trials)")
+
+
 def run_dynamics(spec: Spec, model: ModularRNN, inputs: np.ndarray, targets: np.ndarray, hidden: np.ndarray,
                  outputs: np.ndarray) -> Results:
     """Every analysis the spec's `analysis.dynamics` asks for, on held-out trials of the final network."""
     plan = spec.analysis.dynamics
     assert plan is not None
+    _check_protocols(spec, model)
     modules = activity_modules(hidden, plan)
-    types = trial_types(spec.task, inputs, targets)
+    types = spec.task.trial_types(inputs, targets)
     out: Results = {"modules": modules, "trial_types": types}
     out.update(_module_analyses(spec, model, inputs, targets, hidden, types, modules))
     corr = cross_corr(hidden.reshape(-1, hidden.shape[-1]), hidden.reshape(-1, hidden.shape[-1]))

@@ -36,8 +36,8 @@ def run_heldout(model: ModularRNN, inputs: np.ndarray, device: torch.device, pre
 
 
 def needs_preactivation(plan: Analysis, spec: Spec) -> bool:
-    """Whether the plan analyses the leaky cell's pre-activation x."""
-    return plan.resolved(spec.network.cell.kind).activity == "preactivation"
+    """Whether the plan analyses the cell's pre-activation x (a cell offering `preactivation`, the leaky cell)."""
+    return plan.resolved(spec.network.cell.capabilities).activity == "preactivation"
 
 
 @dataclass

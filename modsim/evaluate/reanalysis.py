@@ -13,10 +13,9 @@ import numpy as np
 import torch
 
 from ..analysis import evaluate_plan
-from ..spec import Spec
 from ..spec.analysis import Analysis
 from ..spec.io import spec_with_plan
-from ..store import layout, open_run, read_section
+from ..store import layout, read_run
 from ..store.reader import checkpoint_steps, read_checkpoint
 from ..store.staging import check_writable
 from ..store.writer import write_analysis
@@ -24,29 +23,27 @@ from .checkpoint import build_network, load_weights
 from .heldout import needs_preactivation, run_heldout
 from .snapshot import build_snapshot
 from ..errors import UserError
-
-
-def stored_spec(group, plan: Analysis | None = None, run: str = "") -> Spec:
-    """The spec the run `run` (`group`) was trained with, its analysis plan replaced by `plan` and re-checked
-    against it: a plan that does not fit the run is a SpecError naming the plan's field (`spec_with_plan`)."""
-    return spec_with_plan(dict(group.attrs["spec"]), plan, run)
+from ..result_keys import dynamics_key
 
 
 def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.ndarray]:
     """Evaluate `plan` (default: the run's own) at the run's checkpoints; write and return the results
     as arrays over the analysed checkpoints (with `step`)."""
     path = Path(path)
-    group = open_run(path)
+    run = read_run(path)
+    group = run.group
     check_writable(path)  # a read-only or forbidden run: refused before any checkpoint is evaluated
-    held = read_section(group, layout.EVAL, ("inputs", "targets"))
+    held = run.arrays(layout.EVAL, ("inputs", "targets"))
     if "inputs" not in held:
         raise UserError(f"{path} has no held-out data (eval/inputs); the run did not finish "
-                         f"(status {group.attrs.get('status')!r})")
-    spec = stored_spec(group, plan, str(path))
+                         f"(status {str(run.status)!r})")
+    # the stored spec with `plan` as its analysis section, re-checked: a plan that does not fit the run is a
+    # SpecError naming the plan's field; a stored spec that no longer validates one naming the run
+    spec = spec_with_plan(run.spec_json, plan, str(path))
     plan = spec.analysis
     steps = checkpoint_steps(group)
     indices = list(range(len(steps))) if plan.checkpoints == "all" else [len(steps) - 1]
-    stored_mi = read_section(group, layout.METRICS, ("mi",)).get("mi")
+    stored_mi = run.arrays(layout.METRICS, ("mi",)).get("mi")
     model = build_network(spec)
     rows: list[dict] = []
     for i in indices:
@@ -64,6 +61,6 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
             load_weights(model, read_checkpoint(group, len(steps) - 1), f"{path} final checkpoint")
             outputs, hidden, _ = run_heldout(model, held["inputs"], torch.device("cpu"))
         for key, value in run_dynamics(spec, model, held["inputs"], held["targets"], hidden, outputs).items():
-            results[f"dynamics_{key}"] = np.asarray(value)
+            results[dynamics_key(key)] = np.asarray(value)
     write_analysis(path, plan.model_dump(mode="json", by_alias=True), results)
     return results

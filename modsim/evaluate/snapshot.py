@@ -38,5 +38,5 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
         success_threshold=spec.task.sign_success_threshold(),
         all_output_sets=sets,
         classes=spec.task.n_classes(),
-        cell_kind=spec.network.cell.kind,
+        cell_capabilities=spec.network.cell.capabilities,
         preactivation=None if preactivation is None else preactivation[:, w:])

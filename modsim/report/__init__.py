@@ -8,8 +8,8 @@ import math
 from pathlib import Path
 
 from ..analysis.summary import is_detection, labelled_keys
+from ..store import group_exists, read_sweep, sweep_of, swap
 from ..store import store_kind as stored_kind
-from ..store import swap
 from ..store.staging import check_writable
 from ..store.sweep import sweep_run_names
 from .html import Section, write_page
@@ -19,11 +19,14 @@ from ..errors import UserError
 
 __all__ = ["write_report", "default_report_dir", "key_numbers", "RunData", "load_run", "Figure"]
 
+REPORT_RUNS = "runs"
+"""The folder of a report holding the reports of its runs (a report folder, not a store's)."""
+
 def store_kind(path: Path) -> str:
     """'run' or 'sweep'; ValueError naming the path otherwise."""
     kind = stored_kind(path)
     if kind is None:
-        if not (path / "zarr.json").is_file():
+        if not group_exists(path):
             raise UserError(f"{path}: not a Zarr group (expected a run or a sweep store written by modsim)")
         raise UserError(f"{path}: a Zarr group but neither a modsim run nor a sweep store")
     return kind
@@ -130,8 +133,8 @@ def report_runs(paths: list[Path], out: Path) -> Path:
                     for path, a, b in differences(dumps[0], other) if path not in ("name", "description")]
     links = []
     for name, r in zip(names, runs):
-        report_run(r.path, out / "runs" / name)
-        links.append((f"{name}: the run's own report", f"runs/{name}/index.html"))
+        report_run(r.path, out / REPORT_RUNS / name)
+        links.append((f"{name}: the run's own report", f"{REPORT_RUNS}/{name}/index.html"))
     figure = compared_time_courses(runs, names, out)
     sections = [Section("Final numbers", grid=(header, rows)),
                 Section("Spec differences", grid=(["field", "run", f"in {names[0]}", "in that run"], changed),
@@ -171,23 +174,16 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
         links = []
         for c, recs in groups.items():
             for r in recs:
-                sub = out / "runs" / f"{r.path.parent.parent.name}__{r.name}"
+                sub = out / REPORT_RUNS / f"{sweep_of(r.path).name}__{r.name}"
                 report_run(r.path, sub)
-                links.append((f"{c} · {r.name}", f"runs/{sub.name}/index.html"))
+                links.append((f"{c} · {r.name}", f"{REPORT_RUNS}/{sub.name}/index.html"))
         sections.append(Section("Run reports", links=links))
     for p in paths:
-        sections.append(spec_section(dict(stored_spec(p))))
+        sections.append(spec_section(read_sweep(p).spec_json))
         sections[-1].heading = f"Spec of {p.name}" if len(paths) > 1 else "Spec"
     meta = [", ".join(str(p) for p in paths),
             f"{_count(len(summary.conditions), 'condition')}, {_count(len(records), 'finished run')}"]
     return write_page(out, "modsim report: " + " vs ".join(p.name for p in paths), meta, sections)
-
-
-def stored_spec(path: Path) -> dict:
-    """The spec a run or a sweep store was made from (a sweep's with its `sweep` section)."""
-    import zarr
-
-    return dict(zarr.open_group(str(path), mode="r").attrs["spec"])
 
 
 def condition_grid(summary, metrics: list[str]) -> tuple[list[str], list[list[str]]]:

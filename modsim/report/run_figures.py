@@ -63,7 +63,7 @@ def weight_matrices(data: RunData, out: Path) -> Figure:
     axes[2].set(title="output |W|", xlabel="unit", ylabel="output channel")
     if 0 < len(data.output_names) == w.readout.shape[0] <= 12:
         axes[2].set_yticks(range(w.readout.shape[0]), data.output_names, fontsize=7)
-    block = f" ({data.spec.analysis.recurrent_block} block)" if data.spec.network.cell.kind == "gru" else ""
+    block = f" ({data.spec.analysis.recurrent_block} block)" if data.spec.network.cell.weight_blocks > 1 else ""
     return save(fig, out, "weights", "Weight magnitudes",
                 f"|W| of the final recurrent{block}, input and effective readout weights, units ordered by "
                 "group; lines separate groups. Weights are dimensionless.")

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.correlation import cross_corr
+from ..result_keys import PARTITION, dynamics_name, parse_result_key
 from ..spec import Analysis, Spec
 from ..spec.analysis import DynamicsAnalysis
-from ..store import layout, open_run, read_metrics, read_section
-from ..store.reader import analysis_plan, analysis_results, section_attrs
+from ..store import RunStatus, layout, read_metrics, read_run, read_section
+from ..store.reader import analysis_plan, analysis_results
 
 
 @dataclass
@@ -32,15 +33,23 @@ class RunData:
     """One stored run, loaded for plotting."""
 
     path: Path
+    """Where the run is stored."""
     name: str
-    status: str
+    """The run's name."""
+    status: RunStatus
+    """Its stored status."""
     message: str
+    """Why it stopped ("" when it finished)."""
     spec: Spec
+    """The resolved spec it was trained with."""
     summary: dict[str, float]
+    """Its final scalar numbers (those that were finite)."""
     labels: np.ndarray
     """Predefined group index of every unit."""
     group_names: list[str]
+    """The network's group names, in order."""
     output_names: list[str]
+    """The name of each output channel."""
     train: dict[str, np.ndarray]
     """Per-step loss terms (`step` included)."""
     metrics: dict[str, np.ndarray]
@@ -82,8 +91,9 @@ class RunData:
         """The last stored community partition: (label, communities per unit)."""
         for source in (self.analysis, self.metrics):
             for key, values in source.items():
-                if key.endswith("_partition") and values.ndim == 2 and values.shape[0]:
-                    return key.removesuffix("_partition"), values[-1].astype(np.int64)
+                parsed = parse_result_key(key)
+                if parsed is not None and parsed.part == PARTITION and values.ndim == 2 and values.shape[0]:
+                    return parsed.label, values[-1].astype(np.int64)
         return None
 
 
@@ -100,7 +110,7 @@ def _dynamics(group, spec: Spec, analysis: dict[str, np.ndarray]
               ) -> tuple[dict[str, np.ndarray], DynamicsAnalysis | None]:
     """The dynamics analyses and the plan that made them: those of the last `modsim analyze` (its results
     `analysis`) when it ran them, else the run's own."""
-    analysed = {k.removeprefix("dynamics_"): v for k, v in analysis.items() if k.startswith("dynamics_")}
+    analysed = {dynamics_name(k): v for k, v in analysis.items() if dynamics_name(k) is not None}
     if analysed:
         return analysed, Analysis.model_validate(analysis_plan(group)).dynamics
     return read_section(group, layout.DYNAMICS), spec.analysis.dynamics
@@ -109,21 +119,18 @@ def _dynamics(group, spec: Spec, analysis: dict[str, np.ndarray]
 def load_run(path: str | Path) -> RunData:
     """Read a run group for its report (every read checked: StoreCorrupt names a damaged file)."""
     path = Path(path)
-    group = open_run(path)
-    attrs = group.attrs
-    spec = Spec.from_stored(dict(attrs["spec"]))
-    labels = read_section(group, layout.STRUCTURE, ("group_labels",)).get("group_labels")
+    run = read_run(path)
+    group, spec = run.group, run.spec
+    labels = run.arrays(layout.STRUCTURE, ("group_labels",)).get("group_labels")
     labels = labels if labels is not None else np.zeros(spec.network.units, dtype=np.int64)
     w = spec.task.washout
     analysis = analysis_results(group)
     dynamics, dynamics_plan = _dynamics(group, spec, analysis)
-    held_out = {k: v[:, w:] for k, v in read_section(group, layout.EVAL).items()}
+    held_out = {k: v[:, w:] for k, v in run.arrays(layout.EVAL).items()}
     return RunData(
-        path=path, name=str(attrs.get("name", path.name)), status=str(attrs.get("status", "?")),
-        message=str(attrs.get("message", "")), spec=spec,
-        summary={k: v for k, v in (attrs.get("summary") or {}).items() if isinstance(v, (int, float))},
-        labels=labels, group_names=list(spec.network.groups),
-        output_names=list(section_attrs(group, layout.STRUCTURE).get("output_names") or []),
-        train=read_section(group, layout.TRAIN), metrics=read_metrics(group), eval=held_out,
+        path=path, name=run.name, status=run.status, message=run.provenance.message, spec=spec,
+        summary={k: v for k, v in run.summary.items() if isinstance(v, (int, float))},
+        labels=labels, group_names=list(spec.network.groups), output_names=run.output_names(),
+        train=run.arrays(layout.TRAIN), metrics=read_metrics(group), eval=held_out,
         weights=_final_weights(group), dynamics=dynamics, dynamics_plan=dynamics_plan,
         analysis=analysis)

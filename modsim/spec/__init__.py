@@ -2,7 +2,8 @@
 
 The task, cell, constraint and metric unions are built from `modsim.registry`; whenever a kind is
 registered (a plugin), `rebuild_models` re-creates the models' validators and schemas. Installed plugins
-(entry points) are loaded when this package is imported.
+(entry points) are loaded by the first registry lookup or validation (`load_spec`, `spec_from_dict`,
+`Spec.from_stored`), never while this package is imported.
 """
 
 from .. import registry
@@ -23,7 +24,6 @@ def rebuild_models() -> None:
 
 
 registry.on_change(rebuild_models)
-registry.load_plugins()  # installed plugins' kinds are valid wherever a spec is validated, stored ones too
 
 __all__ = [
     "Analysis", "CellSpec", "ConstraintSpec", "EngagementConstraint", "L1Constraint", "L2Constraint", "LorenzRosslerTask", "MineConstraint",

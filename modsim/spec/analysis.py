@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
+from ..result_keys import INDUCED_PREFIX
 from .base import SpecModel
 from .kinds import NameOf
 
@@ -77,7 +78,7 @@ class InducedModularity(SpecModel):
     @property
     def label(self) -> str:
         """The prefix its results are stored under."""
-        return f"induced_q{'_signed' if self.signed else ''}_{self.on}"
+        return f"{INDUCED_PREFIX}{'_signed' if self.signed else ''}_{self.on}"
 
     @model_validator(mode="after")
     def _signed_support(self) -> "InducedModularity":
@@ -179,7 +180,7 @@ class Analysis(SpecModel):
     """Preset of the choices below where the papers' official code differs from modsim's defaults (each
     option left null takes the preset's value): `modsim` (hidden activity, pooled correlations, D_cor
     against the network outputs, Q_max of the partition, trial pairs sharing the image); `tomoda` (the MI
-    paper's code: leaky cells correlate the pre-activation x pooled over trials with D_cor against the
+    paper's code: cells with a pre-activation (leaky) correlate x pooled over trials with D_cor against the
     targets; GRU and other cells correlate h per trial (mean over trials of |corr|) with D_cor against
     the outputs; Q_max from the degrees); `bena` (Bena & Goodman's code: trial pairs sharing the digit's
     class in the correlation measure)."""
@@ -207,11 +208,13 @@ class Analysis(SpecModel):
     """Module and dynamics analyses (lesions, Jacobians, fixed points) of the final network; CTRNN cells on
     cognitive tasks."""
 
-    def resolved(self, cell_kind: str) -> "ResolvedConventions":
-        """Every convention option for a network of this cell kind: the option itself, else the preset's."""
+    def resolved(self, cell_capabilities: frozenset[str]) -> "ResolvedConventions":
+        """Every convention option for a network whose cell offers `cell_capabilities` (its spec's
+        `capabilities`): the option itself, else the preset's (`tomoda` analyses the pre-activation x of a cell
+        that has one, the MI paper's working-memory network, and h per trial otherwise)."""
         preset = dict(CONVENTION_PRESETS[self.conventions])
         if self.conventions == "tomoda":
-            preset.update(TOMODA_WM if cell_kind == "leaky" else TOMODA_GRU)
+            preset.update(TOMODA_WM if "preactivation" in cell_capabilities else TOMODA_GRU)
         chosen = {k: getattr(self, k) for k in preset if getattr(self, k) is not None}
         return ResolvedConventions(**{**preset, **chosen})
 
@@ -249,6 +252,7 @@ CONVENTION_PRESETS = {
 }
 """What each `conventions` preset sets (tomoda's activity, correlation and reference depend on the cell)."""
 TOMODA_WM = {"activity": "preactivation", "correlation": "pooled", "d_cor_reference": "targets"}
-"""The MI paper's working-memory code (leaky cell): x pooled over trials, D_cor against the targets."""
+"""The MI paper's working-memory code (a cell with a pre-activation, the leaky cell): x pooled over trials, D_cor
+against the targets."""
 TOMODA_GRU = {"activity": "hidden", "correlation": "per_trial", "d_cor_reference": "outputs"}
 """The MI paper's GRU code: h, per-trial correlations, D_cor against the network outputs."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -23,8 +23,15 @@ class CellSpec(SpecModel):
     """Number of recurrent units N."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
-    """What the cell offers the analyses (`preactivation`: a separate pre-activation x; `dynamics`: the
-    Euler step the dynamics probes differentiate)."""
+    """What the cell offers the analyses (`modsim.spec.capabilities`): `preactivation`, a separate
+    pre-activation x (its torch cell's `forward(..., preactivation=True)` returns it and `has_preactivation`
+    is true; the `tomoda` conventions then analyse x); `dynamics`, the Euler step the dynamics probes
+    differentiate (its torch cell implements `modsim.compile.cells.DynamicsCell`). A plugin cell declares
+    them here, and nothing else needs an edit."""
+
+    stored_defaults: ClassVar[dict[str, Any]] = {}
+    """Fields added after runs of this kind were first stored, with the value such a run was trained with
+    (`Spec.from_stored` fills them in before validating a stored spec)."""
 
     weight_blocks: ClassVar[int] = 1
     """Row blocks of the cell's fused weight matrices (a GRU's three gates); the memory estimate uses it and
@@ -58,6 +65,8 @@ class GRUCellSpec(CellSpec):
     Its backward is once differentiable (no double backward or forward-mode AD). `auto`: modsim's on a CPU,
     torch's on a GPU. Runs stored before this field existed used `torch`."""
     weight_blocks: ClassVar[int] = 3
+    stored_defaults: ClassVar[dict[str, Any]] = {"kernel": "torch"}
+    """Runs stored before `kernel` existed ran on torch's kernel."""
 
 
 class RNNCellSpec(CellSpec):

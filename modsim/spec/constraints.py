@@ -20,6 +20,9 @@ class ConstraintSpec(SpecModel):
     """Constraint kind (each subclass narrows it to one literal)."""
     provides: ClassVar[frozenset[str]] = frozenset()
     """Capabilities the term adds to a spec (`mine`: an MI estimate on held-out activity, the metric `mi`)."""
+    stored_defaults: ClassVar[dict[str, Any]] = {}
+    """Fields added after runs with this kind were first stored, with the value such a run was trained with
+    (`Spec.from_stored` fills them in before validating a stored spec)."""
 
     def check(self, spec: Any, index: int) -> None:
         """Rules that span sections (e.g. named groups exist); raise ValueError starting with the field path
@@ -46,6 +49,8 @@ class MineConstraint(ConstraintSpec):
     kind: Literal["mine"]
     """Mutual-information minimisation (Belghazi et al. 2018 estimator)."""
     provides: ClassVar[frozenset[str]] = frozenset({"mine"})
+    stored_defaults: ClassVar[dict[str, Any]] = {"ramp_steps": 0}
+    """Runs stored before `ramp_steps` existed had no ramp."""
     between: list[str] = Field(min_length=2)
     """The groups whose activity is made independent (two or more, all different)."""
     objective: Literal["total_correlation", "pairwise"] = "total_correlation"
@@ -136,6 +141,8 @@ class EngagementConstraint(ConstraintSpec):
 
     kind: Literal["engagement"]
     """Anti-silencing term for the groups of an MI constraint."""
+    stored_defaults: ClassVar[dict[str, Any]] = {"activity_floor": None}
+    """Runs stored before `activity_floor` existed had no activity floor."""
     groups: list[str] | None = Field(default=None, min_length=2)
     """The groups kept engaged (null: every group of the network)."""
     floor: float = Field(default=0.5, gt=0.0, le=1.0)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from .. import registry
 from .analysis import Analysis
 from .base import SpecModel
+from .capabilities import describe_capabilities
 from .constraints import ConstraintSpec, MineConstraint
 from .kinds import KindOf
 from .network import Network, PerGroupInputs
@@ -17,14 +19,6 @@ from .training import Training
 MEMORY_LIMIT_BYTES = 256 * 2**30
 """Specs whose estimated memory (weights and optimiser state, a minibatch's activations, the task's data)
 exceeds this are refused at validation, before anything is allocated."""
-
-
-LEGACY_DEFAULTS: dict[str, dict[str, dict]] = {
-    "constraints": {"mine": {"ramp_steps": 0}, "engagement": {"activity_floor": None}},
-    "cell": {"gru": {"kernel": "torch"}},
-}
-"""Per section (the constraints, the network's cell) and kind, the value of each field added later that a run
-stored before it was trained with (`Spec.from_stored`)."""
 
 
 class Spec(SpecModel):
@@ -50,16 +44,15 @@ class Spec(SpecModel):
     @classmethod
     def from_stored(cls, spec_json: dict) -> "Spec":
         """The spec a run stored (its resolved JSON), read with the defaults it was made with, whatever today's
-        (`LEGACY_DEFAULTS`): a stored `mine` constraint without `ramp_steps` predates the ramp and had none
-        (0); a stored `engagement` constraint without `activity_floor` predates the activity floor and had
-        none (null); a stored GRU cell without `kernel` ran on torch's kernel."""
+        (each cell's and constraint's kind declares them in `stored_defaults`: a stored `mine` constraint without
+        `ramp_steps` predates the ramp and had none, a stored GRU cell without `kernel` ran on torch's kernel).
+        Installed plugins' kinds are loaded first (`registry.load_plugins`)."""
+        registry.load_plugins()
         doc = dict(spec_json)
-        legacy = LEGACY_DEFAULTS["constraints"]
-        doc["constraints"] = [{**legacy.get(c.get("kind"), {}), **c} for c in doc.get("constraints", [])]
+        doc["constraints"] = [_with_stored_defaults("constraints", c) for c in doc.get("constraints", [])]
         network = doc.get("network")
         if isinstance(network, dict) and isinstance(network.get("cell"), dict):
-            cell = network["cell"]
-            doc["network"] = {**network, "cell": {**LEGACY_DEFAULTS["cell"].get(cell.get("kind"), {}), **cell}}
+            doc["network"] = {**network, "cell": _with_stored_defaults("cells", network["cell"])}
         return cls.model_validate(doc)
 
     @property
@@ -166,7 +159,7 @@ class Spec(SpecModel):
         for name in self.analysis.metrics:
             missing = sorted(registry.metrics.get(name).needs - offered)
             if missing:
-                raise ValueError(f"analysis.metrics: {name!r} needs {_describe(missing)}; this spec (task "
+                raise ValueError(f"analysis.metrics: {name!r} needs {describe_capabilities(missing)}; this spec (task "
                                  f"{self.task.kind!r}, {len(groups)} group(s)) has none")
         compared = self.analysis_groups()
         for metric, sets in (("d_out", self.task.output_sets()), ("d_cor", self.task.output_sets()),
@@ -175,13 +168,14 @@ class Spec(SpecModel):
                 raise ValueError(f"analysis.groups: {metric} compares {len(compared)} groups {list(compared)} with as "
                                  f"many sets, but task {self.task.kind!r} has {len(sets)} ({sorted(sets)})")
         if self.analysis.activity == "preactivation" and "preactivation" not in offered:
-            raise ValueError(f"analysis.activity: 'preactivation' is the leaky cell's x; a "
+            raise ValueError(f"analysis.activity: 'preactivation' needs {describe_capabilities(['preactivation'])}; a "
                              f"{self.network.cell.kind} cell has no separate pre-activation (use hidden)")
         dynamics = self.analysis.dynamics
         if dynamics is None:
             return
         if "dynamics" not in offered:
-            raise ValueError("analysis.dynamics: the dynamics analyses need a ctrnn cell")
+            raise ValueError(f"analysis.dynamics: the dynamics analyses need {describe_capabilities(['dynamics'])}; "
+                             f"a {self.network.cell.kind} cell does not declare the capability `dynamics`")
         if "trials" not in offered:
             raise ValueError(f"analysis.dynamics: needs a cognitive task, not {self.task.kind!r}")
         if dynamics.task_partitions is not None and "task_identity" not in offered:
@@ -192,7 +186,11 @@ class Spec(SpecModel):
                              f">= {4 * chunk} (two chunks per task), got {self.task.eval_trials}")
 
 
-def _describe(capabilities: list[str]) -> str:
-    from ..analysis.metrics import CAPABILITIES
-
-    return " and ".join(CAPABILITIES.get(c, f"the capability {c!r}") for c in capabilities)
+def _with_stored_defaults(family: str, section: object) -> object:
+    """A stored cell or constraint section with the `stored_defaults` of its kind under it (fields added after
+    such runs were stored, at the value they were trained with); unknown kinds are left to validation."""
+    kinds = registry.FAMILIES[family]
+    kind = section.get("kind") if isinstance(section, dict) else None
+    if not isinstance(kind, str) or kind not in kinds:
+        return section
+    return {**kinds.get(kind).spec_class().stored_defaults, **section}

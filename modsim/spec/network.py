@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from ..store.names import name_problem
+from ..names import name_problem
 from .base import SpecModel
 from .cells import CellSpec
 from .kinds import KindOf

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
+import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
 from .base import SpecModel
@@ -428,18 +429,30 @@ class _ChoiceTask(TaskSpec):
         return self.dt
 
     def trial_type_count(self) -> int:
-        """Trial types `modsim.tasks.cognitive.trial_types` distinguishes (two per task)."""
+        """Trial types `trial_types` distinguishes (two per task)."""
         return 2
+
+    def trial_types(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Trial type of each held-out trial: the class of its last step (see the generators in
+        `modsim.tasks.cognitive`)."""
+        return targets[:, -1, 0].astype(np.int64)
+
+    def before_decision(self, inputs: np.ndarray) -> np.ndarray:
+        """(trials, T) True on the steps before each trial's decision epoch (fixation, stimulus, delay)."""
+        return _before_last(inputs, self._steps(self.decision))
+
+    def evidence(self, inputs: np.ndarray) -> np.ndarray:
+        """Running sum of stimulus 1 minus stimulus 2 (channels 1 and 2) over each trial (trials, T): the
+        perceptual decision's task variable, read on the perceptual trials only."""
+        return np.cumsum(inputs[..., 1] - inputs[..., 2], axis=1)
 
     def cue_channel(self) -> int:
         """The input channel whose weights split the units by sign and that the recurrent lesions perturb
         (stimulus 1, or the go cue)."""
         return 1
 
-    def perceptual_trials(self, types):
+    def perceptual_trials(self, types: np.ndarray) -> np.ndarray:
         """Boolean mask of the trials whose stimuli carry evidence (perceptual decision trials)."""
-        import numpy as np
-
         return np.zeros(len(types), dtype=bool)
 
     @classmethod
@@ -489,11 +502,13 @@ class PerceptualDecisionTask(_ChoiceTask):
         """Trials by the stimulus that is larger."""
         return ["stimulus 1 trials", "stimulus 2 trials"]
 
-    def perceptual_trials(self, types):
+    def perceptual_trials(self, types: np.ndarray) -> np.ndarray:
         """Every trial."""
-        import numpy as np
-
         return np.ones(len(types), dtype=bool)
+
+    def trial_types(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """0 where stimulus 1 is larger (choice 1), 1 where stimulus 2 is."""
+        return targets[:, -1, 0].astype(np.int64) - 1
 
     @classmethod
     def shrink(cls) -> list[str]:
@@ -568,9 +583,22 @@ class MultiTask(_ChoiceTask):
         """Both tasks' trial types."""
         return ["PDM stimulus 1", "PDM stimulus 2", "no-go", "go"]
 
-    def perceptual_trials(self, types):
+    def perceptual_trials(self, types: np.ndarray) -> np.ndarray:
         """The perceptual decision trials (types 0 and 1)."""
         return types < 2
+
+    def trial_types(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Perceptual decision trials 0, 1 (the larger stimulus), go / no-go trials 2 (no-go), 3 (go); the rule
+        input (channel 6) tells the tasks apart."""
+        label = targets[:, -1, 0].astype(np.int64)
+        return np.where(inputs[:, -1, 6] > 0.5, 2 + (label > 0), label - 1)
+
+    def before_decision(self, inputs: np.ndarray) -> np.ndarray:
+        """(trials, T) True before each trial's decision epoch, that of its own task (the rule input)."""
+        steps = inputs.shape[1]
+        decision = np.where(inputs[:, -1, 6] > 0.5, self._steps(self.gonogo.decision),
+                            self._steps(self.perceptual_decision.decision))
+        return np.arange(steps)[None, :] < steps - decision[:, None]
 
     @classmethod
     def shrink(cls) -> list[str]:
@@ -685,3 +713,9 @@ class ArrayTask(TaskSpec):
                 if bad or not idx:
                     raise ValueError(f"{name}.{set_name}: channels {bad or idx} are not among the {dim} declared")
         return self
+
+
+def _before_last(inputs: np.ndarray, last: int) -> np.ndarray:
+    """(trials, T) True on every step but the `last` ones of each trial."""
+    trials, steps = inputs.shape[:2]
+    return np.broadcast_to(np.arange(steps)[None, :] < steps - last, (trials, steps))

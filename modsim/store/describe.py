@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .. import registry
 from . import layout
 
 DIMENSIONLESS = "1"
@@ -41,9 +42,8 @@ def _units(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _metric_labels() -> dict[str, str]:
-    from ..analysis.summary import labelled_keys
-
-    return dict(labelled_keys())
+    """Label of every key a registered metric lists in run summaries (the metric registry's, plugins' included)."""
+    return {key: label for metric in registry.metrics for key, label in metric.summary}
 
 
 def array_attrs(section: str, name: str) -> dict[str, str]:

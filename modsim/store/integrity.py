@@ -24,6 +24,8 @@ import numpy as np
 import zarr
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
+from . import layout
+from .names import name_problem
 from ..errors import StoreCorrupt
 
 CHUNKS_ATTRIBUTE = "modsim_chunks"
@@ -76,7 +78,7 @@ def section_of(folder: str) -> str:
 def repair_advice(run: Path, item: str) -> str:
     """What to do about damaged `item` of `run`: analysis results are recomputed by `modsim analyze`;
     anything else means the run's data is lost."""
-    if section_of(item) == "analysis":
+    if section_of(item) == layout.ANALYSIS:
         return f"run `modsim analyze {run}` again to rewrite its analysis"
     return f"its data cannot be trusted: delete {run} and run it again"
 
@@ -145,17 +147,28 @@ TEXT_MAPPING = AttrType(lambda v: isinstance(v, dict) and all(isinstance(x, str)
 NUMBERS = AttrType(lambda v: v is None or (isinstance(v, dict) and all(x is None or _number(x) for x in v.values())),
                    "a mapping of names to numbers or null")
 
-RUN_ATTRS = {"store_version": INTEGER, "name": TEXT, "spec": MAPPING, "spec_sha256": TEXT, "versions": TEXT_MAPPING,
-             "seed": INTEGER, "device": TEXT, "started": TEXT, "finished": TEXT_OR_NULL, "status": TEXT,
-             "message": TEXT, "last_step": INTEGER, "summary": NUMBERS, "sweep_values": MAPPING_OR_NULL}
+RUN_NAMES = AttrType(lambda v: isinstance(v, list) and all(name_problem(x) is None for x in v),
+                     "a list of run names (single safe path components)")
+STATUS = AttrType(lambda v: v in layout.STORED_STATUSES,
+                  "one of " + ", ".join(sorted(str(status) for status in layout.STORED_STATUSES)))
+
+RUN_ATTRS = {layout.ATTR_STORE_VERSION: INTEGER, layout.ATTR_NAME: TEXT, layout.ATTR_SPEC: MAPPING,
+             layout.ATTR_SPEC_SHA256: TEXT, layout.ATTR_VERSIONS: TEXT_MAPPING, layout.ATTR_SEED: INTEGER,
+             layout.ATTR_DEVICE: TEXT, layout.ATTR_STARTED: TEXT, layout.ATTR_FINISHED: TEXT_OR_NULL,
+             layout.ATTR_STATUS: STATUS, layout.ATTR_MESSAGE: TEXT, layout.ATTR_LAST_STEP: INTEGER,
+             layout.ATTR_SUMMARY: NUMBERS, layout.ATTR_SWEEP_VALUES: MAPPING_OR_NULL}
 """The attributes of a run group (`RunWriter.create`, `finish`; a sweep's `sweep_values`)."""
-RUN_REQUIRED = ("store_version", "spec", "status")
+RUN_REQUIRED = (layout.ATTR_STORE_VERSION, layout.ATTR_SPEC, layout.ATTR_STATUS)
 """Attributes every run has had since its group was created (in the same write)."""
-SWEEP_ATTRS = {"store_version": INTEGER, "kind": TEXT, "name": TEXT, "spec": MAPPING, "sweep_sha256": TEXT,
-               "runs": TEXT_LIST, "swept": TEXT_LIST}
-SWEEP_REQUIRED = ("runs",)
-SECTION_ATTRS = {"structure": {"group_names": TEXT_LIST, "output_names": TEXT_LIST},
-                 "analysis": {"plan": MAPPING, "created": TEXT, "versions": TEXT_MAPPING}}
+SWEEP_ATTRS = {layout.ATTR_STORE_VERSION: INTEGER, layout.ATTR_KIND: TEXT, layout.ATTR_NAME: TEXT,
+               layout.ATTR_SPEC: MAPPING, layout.ATTR_SWEEP_SHA256: TEXT, layout.ATTR_RUNS: RUN_NAMES,
+               layout.ATTR_SWEPT: TEXT_LIST}
+"""The attributes of a sweep store (`store.sweep.open_sweep_store`)."""
+SWEEP_REQUIRED = (layout.ATTR_RUNS,)
+"""Attributes every sweep store has had since it was created."""
+SECTION_ATTRS = {layout.STRUCTURE: {layout.ATTR_GROUP_NAMES: TEXT_LIST, layout.ATTR_OUTPUT_NAMES: TEXT_LIST},
+                 layout.ANALYSIS: {layout.ATTR_PLAN: MAPPING, layout.ATTR_CREATED: TEXT,
+                                   layout.ATTR_VERSIONS: TEXT_MAPPING}}
 """The attributes of a run's sections that have any."""
 
 

@@ -1,40 +1,16 @@
-"""What a name in the store may be: one safe path component, so nothing is ever written outside it.
-
-Run, sweep and group names become directory or array names on disk. A name is accepted only when it is
-a single component that cannot climb out of its parent (`..`), name a hidden or special entry, or
-create a nested node (`a/b`); everything that builds a path in the store checks its name here.
-Knows neither torch nor zarr.
-"""
+"""Names in the store: the name rule (`modsim.names`, defined once below every layer so the spec can check
+names without the store) and where a named run or sweep store lives."""
 
 from __future__ import annotations
 
-import re
-from ..errors import UserError
+from pathlib import Path
 
-MAX_NAME_LENGTH = 200
-"""Longest accepted name (sweep run names are built from swept values and cut to this length)."""
+from ..names import MAX_NAME_LENGTH, NAME_PATTERN, check_name, name_problem
 
-NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.=,+-]*$"
-"""A name starts with a letter, digit or underscore and holds letters, digits and `_ . = , + -`."""
-
-_NAME = re.compile(NAME_PATTERN)
+__all__ = ["MAX_NAME_LENGTH", "NAME_PATTERN", "check_name", "entry_path", "name_problem"]
 
 
-def name_problem(name: object) -> str | None:
-    """Why `name` is not a safe single path component, or None when it is."""
-    if not isinstance(name, str) or not name:
-        return "expected a non-empty name"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"expected at most {MAX_NAME_LENGTH} characters, got {len(name)}"
-    if not _NAME.match(name):
-        return ("expected one path component of letters, digits and _ . = , + - that starts with a letter, "
-                "digit or underscore (no '/', '\\', '..' or leading '.')")
-    return None
-
-
-def check_name(name: object, what: str) -> str:
-    """Return `name` when it is a safe single path component; raise ValueError naming `what` otherwise."""
-    problem = name_problem(name)
-    if problem is not None:
-        raise UserError(f"{what} {name!r} is not allowed: {problem}")
-    return name  # type: ignore[return-value]
+def entry_path(root: str | Path, name: object, what: str) -> Path:
+    """Where the run or sweep store named `name` lives in the store folder `root` (`root/name`); UserError
+    naming `what` (e.g. `run name`) when `name` is not a safe single path component."""
+    return Path(root) / check_name(name, what)

@@ -13,7 +13,7 @@ import numpy as np
 import zarr
 
 from . import layout, swap
-from .integrity import (RUN_ATTRS, RUN_REQUIRED, SECTION_ATTRS, SWEEP_ATTRS, SWEEP_REQUIRED, CorruptFile,
+from .integrity import (METADATA, RUN_ATTRS, RUN_REQUIRED, SECTION_ATTRS, SWEEP_ATTRS, SWEEP_REQUIRED, CorruptFile,
                         check_attributes, member_names, open_array, open_group, read_array, run_dir,
                         section_of)
 from ..errors import StoreCorrupt
@@ -29,9 +29,9 @@ def open_run(path: str | Path) -> zarr.Group:
     if not (path / "zarr.json").exists():
         raise FileNotFoundError(f"{path} is not a Zarr group")
     group = open_group(path)
-    if group.attrs.get("kind") == layout.KIND_SWEEP:
+    if group.attrs.get(layout.ATTR_KIND) == layout.KIND_SWEEP:
         raise FileNotFoundError(f"{path} is a sweep store, not a run (its runs are in {path / layout.SWEEP_RUNS})")
-    if "store_version" not in group.attrs:
+    if layout.ATTR_STORE_VERSION not in group.attrs:
         raise FileNotFoundError(f"{path} is a Zarr group but not a modsim run")
     check_attributes(group.attrs, RUN_ATTRS, path, "zarr.json", RUN_REQUIRED)
     return group
@@ -42,7 +42,7 @@ def open_sweep(path: str | Path) -> zarr.Group:
     StoreCorrupt when its metadata is unreadable or of the wrong types."""
     path = Path(path)
     group = open_group(path)
-    if group.attrs.get("kind") != layout.KIND_SWEEP:
+    if group.attrs.get(layout.ATTR_KIND) != layout.KIND_SWEEP:
         raise FileNotFoundError(f"{path} is not a sweep store (made by `modsim sweep`)")
     check_attributes(group.attrs, SWEEP_ATTRS, path, "zarr.json", SWEEP_REQUIRED)
     return group
@@ -55,9 +55,9 @@ def store_kind(path: str | Path) -> str | None:
     if path.is_symlink() or not (path / "zarr.json").is_file():
         return None
     attrs = open_group(path).attrs
-    if attrs.get("kind") == layout.KIND_SWEEP:
+    if attrs.get(layout.ATTR_KIND) == layout.KIND_SWEEP:
         return "sweep"
-    return "run" if "store_version" in attrs else None
+    return "run" if layout.ATTR_STORE_VERSION in attrs else None
 
 
 def check_replaceable(path: str | Path, kind: str) -> None:
@@ -148,7 +148,7 @@ def read_analysis(path: str | Path) -> dict[str, np.ndarray]:
 def analysis_plan(group: zarr.Group) -> dict | None:
     """The plan (JSON) of the run's last `modsim analyze`, None when it has not been analysed."""
     section = analysis_section(run_dir(group))
-    return None if section is None else dict(section_attrs(group, section).get("plan") or {}) or None
+    return None if section is None else dict(section_attrs(group, section).get(layout.ATTR_PLAN) or {}) or None
 
 
 def checkpoint_steps(group: zarr.Group) -> np.ndarray:
@@ -194,12 +194,24 @@ def read_state(path: str | Path) -> bytes | None:
         return None
 
 
-def shown_status(path: str | Path, group: zarr.Group | None = None) -> str:
+def shown_status(path: str | Path, group: zarr.Group | None = None) -> layout.RunStatus:
     """The run's status as a person should see it: `dead` for a run marked running whose process is gone."""
     from .lock import owner
 
     group = group if group is not None else open_run(path)
-    status = str(group.attrs.get("status", "?"))
-    if status == layout.STATUS_RUNNING and owner(path) is None:
-        return layout.STATUS_DEAD
+    status = layout.RunStatus(group.attrs[layout.ATTR_STATUS])  # checked by `open_run`
+    if status == layout.RunStatus.RUNNING and owner(path) is None:
+        return layout.RunStatus.DEAD
     return status
+
+
+def group_exists(path: str | Path) -> bool:
+    """True when `path` holds a Zarr group's metadata file (a run or sweep store that was created, readable or
+    not; a sweep's run that has not started has none)."""
+    return (Path(path) / METADATA).is_file()
+
+
+def analysis_path(run: str | Path) -> Path:
+    """Where the results of the last `modsim analyze` of the run at `run` are (see `analysis_section` for a
+    run whose analysis is being replaced)."""
+    return Path(run) / layout.ANALYSIS

@@ -3,14 +3,15 @@ per expanded run under `runs/<run name>` (`layout`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import zarr
 
 from . import layout, swap
 from .lock import RunLocked, owner
-from .reader import check_replaceable, store_kind
+from .integrity import open_group
+from .reader import check_replaceable, group_exists, store_kind
+from .record import StoredRun, StoredSweep, read_run, read_sweep
 from .staging import is_leftover, rename_new
 from .writer import spec_hash
 from ..errors import UserError
@@ -28,8 +29,9 @@ def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], sw
     half-made store; an empty leftover folder of that name is replaced."""
     path = Path(path)
     digest = spec_hash(spec_json)
-    attrs = {"store_version": layout.STORE_VERSION, "kind": layout.KIND_SWEEP, "name": path.name, "spec": spec_json,
-             "sweep_sha256": digest, "runs": list(run_names), "swept": sorted(swept)}
+    attrs = {layout.ATTR_STORE_VERSION: layout.STORE_VERSION, layout.ATTR_KIND: layout.KIND_SWEEP,
+             layout.ATTR_NAME: path.name, layout.ATTR_SPEC: spec_json, layout.ATTR_SWEEP_SHA256: digest,
+             layout.ATTR_RUNS: list(run_names), layout.ATTR_SWEPT: sorted(swept)}
     if (path.exists() or path.is_symlink()) and not is_leftover(path):
         return _reopen(path, digest)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +61,7 @@ def _reopen(path: Path, digest: str) -> zarr.Group:
     if kind != "sweep":
         raise FileExistsError(f"{path} exists and is not a sweep store; choose another --name")
     group = zarr.open_group(str(path), mode="r+")
-    if group.attrs.get("sweep_sha256") != digest:
+    if group.attrs.get(layout.ATTR_SWEEP_SHA256) != digest:
         raise FileExistsError(f"{path} holds a different sweep (spec hash differs); choose another --name or pass "
                               "--overwrite")
     return group
@@ -86,41 +88,38 @@ def run_status(path: str | Path) -> str | None:
     if not (path / "zarr.json").exists():
         return None
     try:
-        return zarr.open_group(str(path), mode="r").attrs.get("status")
+        return zarr.open_group(str(path), mode="r").attrs.get(layout.ATTR_STATUS)
     except Exception:  # a group half-written by a killed process
-        return "broken"
+        return layout.STATUS_BROKEN
 
 
-@dataclass
-class StoredRun:
-    """A run of a sweep store as the statistics read it."""
+def sweep_of(run: str | Path) -> Path | None:
+    """The sweep store holding the run at `run` (`<sweep>/runs/<run>`), None for a run of its own."""
+    run = Path(run)
+    sweep = run.parent.parent
+    if run.parent.name != layout.SWEEP_RUNS or not group_exists(sweep):
+        return None
+    return sweep if open_group(sweep).attrs.get(layout.ATTR_KIND) == layout.KIND_SWEEP else None
 
-    name: str
-    """Run name."""
-    path: Path
-    """The run group."""
-    values: dict
-    """Swept field path -> value."""
-    summary: dict
-    """Final scalar summary numbers."""
+
+def sweep_store(path: str | Path) -> StoredSweep:
+    """The sweep store at `path` (UserError when `path` is not one; StoreCorrupt when it cannot be read)."""
+    path = Path(path)
+    try:
+        return read_sweep(path)
+    except FileNotFoundError:
+        raise UserError(f"{path} is not a sweep store (made by `modsim sweep`)") from None
 
 
 def sweep_run_names(path: str | Path) -> list[str]:
-    """Every planned run of a sweep store (ValueError when `path` is not one)."""
-    path = Path(path)
-    group = zarr.open_group(str(path), mode="r")
-    if group.attrs.get("kind") != layout.KIND_SWEEP:
-        raise UserError(f"{path} is not a sweep store (made by `modsim sweep`)")
-    return list(group.attrs.get("runs", []))
+    """Every planned run of a sweep store (UserError when `path` is not one)."""
+    return sweep_store(path).run_names
 
 
 def finished_runs(path: str | Path) -> list[StoredRun]:
-    """The finished runs of a sweep store, in planned order."""
+    """The finished runs of a sweep store, in planned order (StoreCorrupt when one's attributes are damaged)."""
     out = []
-    for name in sweep_run_names(path):
-        rp = run_path(path, name)
-        if run_status(rp) != layout.STATUS_FINISHED:
-            continue
-        attrs = zarr.open_group(str(rp), mode="r").attrs
-        out.append(StoredRun(name, rp, dict(attrs.get("sweep_values") or {}), dict(attrs.get("summary") or {})))
+    for run in sweep_store(path).run_paths():
+        if run_status(run) == layout.STATUS_FINISHED:
+            out.append(read_run(run))
     return out

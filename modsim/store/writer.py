@@ -18,8 +18,9 @@ from . import layout, swap
 from .describe import array_attrs
 from .integrity import array_options, every_chunk_written, member_names, open_array, read_array
 from ..errors import UserError
+from ..result_keys import is_integer
 from .lock import LOCK_FILE, RunLock, RunLocked, owner
-from .names import check_name
+from .names import check_name, entry_path
 from .reader import RESUMED_SECTIONS, check_replaceable, store_kind, verify_run
 from .staging import check_writable, is_leftover, rename_new
 
@@ -71,7 +72,7 @@ def new_run_path(root: Path, name: str, exact: bool = False, overwrite: bool = F
     is not given, or names something other than a modsim run; RunLocked when a live process owns it.
     `RunWriter.create` settles the final name when it renames the finished folder into place."""
     root = Path(root)
-    path = root / check_name(name, "run name")
+    path = entry_path(root, name, "run name")
     check_writable(root)
     if not (exact or overwrite):
         return _first_free(root, name)
@@ -150,7 +151,7 @@ def _place(stage: Path, path: Path, overwrite: bool, unique: bool) -> Path:
                 return candidate
             elif unique:
                 candidate, k = path.parent / f"{path.name}-{k}", k + 1
-                zarr.open_group(str(stage), mode="r+").attrs["name"] = candidate.name
+                zarr.open_group(str(stage), mode="r+").attrs[layout.ATTR_NAME] = candidate.name
                 continue
             else:
                 raise FileExistsError(f"run {candidate} already exists; pass --overwrite to replace it (or "
@@ -168,18 +169,18 @@ def _new_run_group(path: Path, name: str, spec_json: dict, seed: int, device: st
     without them), then its sections."""
     group = zarr.open_group(str(path), mode="a", zarr_format=3, attributes={
         **(attrs or {}),  # first: the provenance below is never overridden
-        "store_version": layout.STORE_VERSION,
-        "name": name,
-        "spec": spec_json,
-        "spec_sha256": spec_hash(spec_json),
-        "versions": package_versions(),
-        "seed": seed,
-        "device": device,
-        "started": now(),
-        "finished": None,
-        "status": layout.STATUS_RUNNING,
-        "message": "",
-        "last_step": 0,
+        layout.ATTR_STORE_VERSION: layout.STORE_VERSION,
+        layout.ATTR_NAME: name,
+        layout.ATTR_SPEC: spec_json,
+        layout.ATTR_SPEC_SHA256: spec_hash(spec_json),
+        layout.ATTR_VERSIONS: package_versions(),
+        layout.ATTR_SEED: seed,
+        layout.ATTR_DEVICE: device,
+        layout.ATTR_STARTED: now(),
+        layout.ATTR_FINISHED: None,
+        layout.ATTR_STATUS: str(layout.RunStatus.RUNNING),
+        layout.ATTR_MESSAGE: "",
+        layout.ATTR_LAST_STEP: 0,
     })
     for sub in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE):
         group.create_group(sub)
@@ -198,7 +199,7 @@ class RunWriter:
     @classmethod
     def create(cls, path: Path, name: str | None, spec_json: dict, seed: int, device: str,
                overwrite: bool = False, lock: RunLock | None = None, attrs: dict | None = None,
-               unique: bool = False) -> "RunWriter":
+               unique: bool = False, sweep_values: dict | None = None) -> "RunWriter":
         """Create the run group at `path` and record the resolved spec and provenance, with `attrs` (e.g. a
         sweep's swept values) in the same write, so a run killed at any moment has all of them or no group.
 
@@ -207,8 +208,10 @@ class RunWriter:
         (`_place`: `overwrite` replaces a modsim run there; `unique` takes `path-2`, `-3`, ... when `path` is
         taken; an empty leftover is replaced). With `lock` (this process's, already held on `path`, as a sweep
         worker holds it), the folder may hold leftovers of an unfinished run, which are cleared. `name`: the
-        run's name attribute (default: the folder's name)."""
+        run's name attribute (default: the folder's name); `sweep_values`: a sweep's run's swept values."""
         path = Path(path)
+        if sweep_values is not None:
+            attrs = {**(attrs or {}), layout.ATTR_SWEEP_VALUES: dict(sweep_values)}
         check_name(path.name, "run name")
         if lock is not None:
             clear_run(path)
@@ -254,8 +257,14 @@ class RunWriter:
                 if arr.shape[0] != keep:
                     arr.resize((keep, *arr.shape[1:]))
         verify_run(self.path, RESUMED_SECTIONS)  # what the resumed run keeps must read back as written
-        self.group.attrs.update({"status": layout.STATUS_RUNNING, "message": "", "finished": None,
-                                 "last_step": int(step)})
+        self.group.attrs.update({layout.ATTR_STATUS: str(layout.RunStatus.RUNNING), layout.ATTR_MESSAGE: "",
+                                 layout.ATTR_FINISHED: None, layout.ATTR_LAST_STEP: int(step)})
+
+    def add_sweep_values(self, values: dict) -> None:
+        """Record a sweep's swept values on a run that lacks them (one stored before they were written with its
+        first metadata); values it has are kept."""
+        if layout.ATTR_SWEEP_VALUES not in self.group.attrs:
+            self.group.attrs[layout.ATTR_SWEEP_VALUES] = dict(values)
 
     def write_state(self, blob: bytes) -> None:
         """Replace the run's saved training state atomically (a temporary file, flushed, then renamed)."""
@@ -295,7 +304,7 @@ class RunWriter:
         for name, value in params.items():
             self._append(layout.CHECKPOINTS, layout.param_key(name), np.asarray(value, np.float32)[None], 1)
         self._append(layout.CHECKPOINTS, "step", np.array([step], dtype=np.int64), 256)
-        self.group.attrs["last_step"] = step
+        self.group.attrs[layout.ATTR_LAST_STEP] = step
 
     def write_eval(self, arrays: dict[str, np.ndarray]) -> None:
         """Write the final held-out data (trials, time, channels) in chunks of whole trials, about
@@ -341,13 +350,14 @@ class RunWriter:
             key = f"mask_{layout.param_key(name)}"
             grp.create_array(key, data=np.asarray(mask, dtype=bool), dimension_names=dims_of(key, 2),
                              **array_options(array_attrs(layout.STRUCTURE, key)))
-        grp.attrs.update({"group_names": group_names, "output_names": output_names})
+        grp.attrs.update({layout.ATTR_GROUP_NAMES: group_names, layout.ATTR_OUTPUT_NAMES: output_names})
 
     def finish(self, status: str, message: str = "", summary: dict[str, Any] | None = None) -> None:
         """Record the final status (finished, diverged, failed, interrupted) and summary numbers."""
-        attrs = {"status": status, "message": message, "finished": now()}
+        attrs = {layout.ATTR_STATUS: str(layout.RunStatus(status)), layout.ATTR_MESSAGE: message,
+                 layout.ATTR_FINISHED: now()}
         if summary is not None:
-            attrs["summary"] = {k: (None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v)
+            attrs[layout.ATTR_SUMMARY] = {k: (None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v)
                                 for k, v in summary.items()}
         try:
             self.group.attrs.update(attrs)
@@ -370,10 +380,10 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
     new = swap.new_folder(final)
     try:
         sub = zarr.open_group(str(new), mode="w-", zarr_format=3)
-        sub.attrs.update({"plan": plan_json, "created": now(), "versions": package_versions()})
+        sub.attrs.update({layout.ATTR_PLAN: plan_json, layout.ATTR_CREATED: now(),
+                          layout.ATTR_VERSIONS: package_versions()})
         for key, value in results.items():
-            integer = key == "step" or key.endswith(layout.INTEGER_SUFFIXES)
-            value = np.asarray(value).astype(np.int64 if integer else np.float64)
+            value = np.asarray(value).astype(np.int64 if is_integer(key) else np.float64)
             sub.create_array(key, data=value, dimension_names=dims_of(key, value.ndim, "step"),
                              **array_options(array_attrs(layout.ANALYSIS, key)))
         swap.install(new, final)

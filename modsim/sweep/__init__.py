@@ -14,7 +14,7 @@ from .. import registry
 from ..spec import Spec
 from ..store import layout
 from ..store.sweep import open_sweep_store, run_path, run_status
-from .executor import Executor, ExecutorOptions, Progress, execute_planned
+from .executor import CommandOptions, Executor, Progress, RunOutcome, execute_planned
 from .expand import PlannedRun, describe, eta_text, expand, load_with_runs
 
 
@@ -30,12 +30,18 @@ def pending_runs(path: Path, runs: list[PlannedRun]) -> list[PlannedRun]:
     return [r for r in runs if run_status(run_path(path, r.name)) != layout.STATUS_FINISHED]
 
 
-def run_sweep(path: Path, runs: list[PlannedRun], executor: str = "local", options: ExecutorOptions | None = None,
-              progress: Progress | None = None) -> list[dict]:
-    """Execute `runs` of the sweep store at `path` with the registered executor `executor`."""
-    runner: Executor = registry.executors.get(executor)(options or ExecutorOptions())
+def make_executor(name: str, given: CommandOptions | None = None) -> Executor:
+    """The registered executor `name`, built by its own code from the options `modsim sweep` was given."""
+    return registry.executors.get(name).from_command(given or CommandOptions())
+
+
+def run_sweep(path: Path, runs: list[PlannedRun], executor: str | Executor = "local",
+              given: CommandOptions | None = None, progress: Progress | None = None) -> list[RunOutcome]:
+    """Execute `runs` of the sweep store at `path` with an executor: a ready one, or the registered one named
+    `executor`, built from the command options `given`."""
+    runner = make_executor(executor, given) if isinstance(executor, str) else executor
     return runner.run(Path(path), runs, progress)
 
 
-__all__ = ["Executor", "ExecutorOptions", "PlannedRun", "describe", "eta_text", "execute_planned", "expand",
-           "load_with_runs", "open_store", "pending_runs", "run_sweep"]
+__all__ = ["CommandOptions", "Executor", "PlannedRun", "RunOutcome", "describe", "eta_text", "execute_planned",
+           "expand", "load_with_runs", "make_executor", "open_store", "pending_runs", "run_sweep"]

@@ -1,87 +1,114 @@
-"""The `Executor` protocol (a new executor is one class, registered under a name) and the worker every
-executor runs: one planned run into its run group, through `execute_run`."""
+"""The `Executor` protocol (a new executor is one class, registered under a name, that owns its options), the
+typed outcome of one run, and the worker every executor runs: one planned run into its run group, through
+`execute_run`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 from ..spec import Spec
-from ..store import layout
+from ..store.layout import Outcome
 from ..store.sweep import run_path
 from .expand import PlannedRun
 
-Progress = Callable[[int, int, str, dict], None]
-"""Called as each run ends: (runs done, runs in all, run name, outcome)."""
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How one planned run of a sweep ended."""
+
+    name: str
+    """The run's name."""
+    status: Outcome
+    """How it ended (`modsim.store.layout.Outcome`)."""
+    message: str = ""
+    """What happened, when it did not simply finish here ("" otherwise)."""
+    seconds: float | None = None
+    """Wall time of its training loop, when it trained to the end here."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether it finished (here or in another process) or is in another live process's hands."""
+        return self.status.ok
+
+
+Progress = Callable[[int, int, RunOutcome], None]
+"""Called as each run ends: (runs done, runs in all, its outcome)."""
 
 
 @dataclass(frozen=True)
-class ExecutorOptions:
-    """Command-line options an executor may use."""
+class CommandOptions:
+    """What `modsim sweep` was given for its executor; each executor builds its own options from these."""
 
     jobs: int = 1
-    """Runs at once (local processes)."""
-    address: str | None = None
-    """Address of an existing cluster (ray)."""
-    cpus: int | None = None
-    """CPUs of a cluster started here (ray)."""
+    """`--jobs`: runs at once."""
+    ray_address: str | None = None
+    """`--ray-address`: address of an existing Ray cluster."""
+    ray_cpus: int | None = None
+    """`--ray-cpus`: CPUs of a Ray instance started here."""
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """`--executor-option NAME=VALUE` pairs, as text: a plugin executor's own options."""
 
 
 class Executor(Protocol):
-    """Runs the pending runs of a sweep store, each into its own run group, and reports each outcome."""
+    """Runs the pending runs of a sweep store, each into its own run group, and reports each outcome. It owns its
+    options: its constructor takes them, `from_command` builds them from `modsim sweep`'s."""
 
-    def __init__(self, options: ExecutorOptions): ...
+    @classmethod
+    def from_command(cls, given: CommandOptions) -> "Executor":
+        """The executor, its options taken from those `modsim sweep` was given (UserError for a bad one)."""
+        ...
 
-    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[dict]:
-        """Execute `runs`; return one outcome dict per run (`name`, `status`, `message` or `seconds`)."""
+    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[RunOutcome]:
+        """Execute `runs`; return one outcome per run."""
         ...
 
 
-def execute_planned(spec_json: dict, values: dict, path: str) -> dict:
+def execute_planned(spec_json: dict, values: dict, path: str) -> RunOutcome:
     """Worker: take run `path` (skip it when another live process owns it or it has finished), then resume
     it from its saved state when it has one (a killed or interrupted run), else train it from the start
-    (replacing leftovers); its outcome as a dict."""
+    (replacing leftovers); its outcome."""
     from ..execute import execute_run, resume_run
-    from ..store import layout as store_layout
+    from ..store import layout
     from ..store.lock import RunLocked
     from ..store.sweep import run_status
     from ..store.writer import claim_run
     from ..train import RunDiverged
 
+    name = Path(path).name
     try:
         lock = claim_run(path)
     except RunLocked as exc:
-        return {"status": "skipped", "message": str(exc)}
+        return RunOutcome(name, Outcome.SKIPPED, str(exc))
     status = run_status(path)
     try:
-        if status == store_layout.STATUS_FINISHED:
+        if status == layout.STATUS_FINISHED:
             lock.release()
-            return {"status": store_layout.STATUS_FINISHED, "message": "finished by another process"}
-        if status in (store_layout.STATUS_RUNNING, store_layout.STATUS_INTERRUPTED):
+            return RunOutcome(name, Outcome.FINISHED, "finished by another process")
+        if status in (layout.STATUS_RUNNING, layout.STATUS_INTERRUPTED):
             # from its saved state (from step 0 when it has none), with its swept values
-            result = resume_run(path, lock=lock, extra_attrs={"sweep_values": dict(values)})
+            result = resume_run(path, lock=lock, sweep_values=dict(values))
         else:
             spec = Spec.model_validate(spec_json)
-            result = execute_run(spec, Path(path), extra_attrs={"sweep_values": dict(values)}, lock=lock)
+            result = execute_run(spec, Path(path), sweep_values=dict(values), lock=lock)
     except RunDiverged as exc:
-        return {"status": layout.STATUS_DIVERGED, "message": str(exc)}
+        return RunOutcome(name, Outcome.DIVERGED, str(exc))
     finally:
         lock.release()  # a no-op when the run released it on finishing
-    return {"status": layout.STATUS_FINISHED, "seconds": result.seconds}
+    return RunOutcome(name, Outcome.FINISHED, seconds=result.seconds)
 
 
-def collect(results: list[dict], run: PlannedRun, outcome: Callable[[], dict], total: int,
+def collect(results: list[RunOutcome], run: PlannedRun, outcome: Callable[[], RunOutcome], total: int,
             progress: Progress | None) -> None:
     """Record one run's outcome (a raised error counts as `failed`) and report progress."""
     try:
         result = outcome()
     except Exception as exc:  # a failing run does not stop the sweep
-        result = {"status": layout.STATUS_FAILED, "message": f"{type(exc).__name__}: {exc}"}
-    result["name"] = run.name
+        result = RunOutcome(run.name, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
     results.append(result)
     if progress is not None:
-        progress(len(results), total, run.name, result)
+        progress(len(results), total, result)
 
 
 def target(sweep: Path, run: PlannedRun) -> str:

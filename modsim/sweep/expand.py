@@ -19,6 +19,7 @@ import yaml
 from ..spec import Spec, SpecError
 from ..spec.io import Loc, Problem, _Locator, load_located_spec, parse_override
 from ..spec.sweep import MAX_SWEEP_RUNS
+from ..names import to_name
 from ..spec.variants import validate_variant
 
 
@@ -71,8 +72,7 @@ def _run_name(values: dict[str, Any], names: dict[str, str]) -> str:
         if path in names:
             text = _dump(value) if not isinstance(value, (int, float, str)) else str(value)
             parts.append(f"{names[path]}={text}")
-    name = ",".join(parts) or "run"
-    return re.sub(r"[^A-Za-z0-9_.=,+-]", "_", name)[:200]
+    return to_name(",".join(parts) or "run")
 
 
 def expand(spec_file: str | Path, overrides: list[str] | None = None) -> tuple[Spec, list[PlannedRun]]:
@@ -81,6 +81,40 @@ def expand(spec_file: str | Path, overrides: list[str] | None = None) -> tuple[S
     if base.sweep is None:
         raise SpecError([Problem("sweep", str(spec_file), "this spec has no `sweep` section; use `modsim run`")])
     return base, runs
+
+
+def _check_run_count(sweep, lines: dict[str, str]) -> None:
+    """SpecError at the sweep section when it expands to more than MAX_SWEEP_RUNS runs (from the axes' sizes)."""
+    total = sweep.run_count()
+    if total > MAX_SWEEP_RUNS:
+        sizes = " x ".join(f"{n} ({axis})" for axis, n in sweep.axis_sizes().items())
+        raise SpecError([Problem("sweep", lines[""], f"this sweep expands to {total} runs ({sizes}); a sweep has "
+                                 f"at most {MAX_SWEEP_RUNS} (MAX_SWEEP_RUNS): split it into several sweeps")])
+
+
+def _swept_locations(sweep, lines: dict[str, str], spec_file: str | Path) -> dict[str, Loc]:
+    """The field location of every swept path (SpecError at the path's line when its syntax is wrong)."""
+    locs: dict[str, Loc] = {}
+    for path in [*sweep.grid, *sweep.zip]:
+        try:
+            locs[path] = parse_override(f"{path}=0")[0]  # path syntax
+        except SpecError as exc:
+            raise SpecError([Problem(f"sweep: {path}", lines.get(path, str(spec_file)), p.message)
+                             for p in exc.problems]) from None
+    locs["training.seed"] = ("training", "seed")
+    return locs
+
+
+def _axes(sweep, first_seed: int) -> list[list[dict[str, Any]]]:
+    """The sweep's axes in order (each grid path, the zip as one axis, the seeds), each a list of the values
+    it sets per step."""
+    axes: list[list[dict[str, Any]]] = [[{path: v} for v in values] for path, values in sweep.grid.items()]
+    if sweep.zip:
+        length = len(next(iter(sweep.zip.values())))
+        axes.append([{p: vals[i] for p, vals in sweep.zip.items()} for i in range(length)])
+    if sweep.seeds is not None:
+        axes.append([{"training.seed": first_seed + i} for i in range(sweep.seeds)])
+    return axes
 
 
 def load_with_runs(spec_file: str | Path, overrides: list[str] | None = None) -> tuple[Spec, list[PlannedRun]]:
@@ -96,27 +130,9 @@ def load_with_runs(spec_file: str | Path, overrides: list[str] | None = None) ->
     if sweep is None:
         return base, []
     lines = _sweep_lines(located.locator)
-    total = sweep.run_count()
-    if total > MAX_SWEEP_RUNS:
-        sizes = " x ".join(f"{n} ({axis})" for axis, n in sweep.axis_sizes().items())
-        raise SpecError([Problem("sweep", lines[""], f"this sweep expands to {total} runs ({sizes}); a sweep has "
-                                 f"at most {MAX_SWEEP_RUNS} (MAX_SWEEP_RUNS): split it into several sweeps")])
-    locs: dict[str, Loc] = {}
-    for path in [*sweep.grid, *sweep.zip]:
-        try:
-            locs[path] = parse_override(f"{path}=0")[0]  # path syntax
-        except SpecError as exc:
-            raise SpecError([Problem(f"sweep: {path}", lines.get(path, str(spec_file)), p.message)
-                             for p in exc.problems]) from None
-    locs["training.seed"] = ("training", "seed")
-    axes: list[list[dict[str, Any]]] = []
-    for path, values in sweep.grid.items():
-        axes.append([{path: v} for v in values])
-    if sweep.zip:
-        length = len(next(iter(sweep.zip.values())))
-        axes.append([{p: vals[i] for p, vals in sweep.zip.items()} for i in range(length)])
-    if sweep.seeds is not None:
-        axes.append([{"training.seed": base.training.seed + i} for i in range(sweep.seeds)])
+    _check_run_count(sweep, lines)
+    locs = _swept_locations(sweep, lines, spec_file)
+    axes = _axes(sweep, base.training.seed)
     swept = [p for axis in axes for p in axis[0]]
     names = short_names(sweep.name_fields or swept)
     paths = {loc: path for path, loc in locs.items()}

@@ -11,10 +11,12 @@ import os
 import signal
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from .executor import ExecutorOptions, Progress, collect, execute_planned, target
+from ..store.layout import Outcome
+from .executor import CommandOptions, Progress, RunOutcome, collect, execute_planned, target
 from .expand import PlannedRun
 
 STOP_GRACE_SECONDS = 5.0
@@ -61,26 +63,44 @@ def _worker_init(stop, parent: int) -> None:
     threading.Thread(target=watchdog, name="modsim-parent-watchdog", daemon=True).start()
 
 
-def _run_one(spec_json: dict, values: dict, path: str) -> dict:
+def _run_one(spec_json: dict, values: dict, path: str) -> RunOutcome:
     if _signalled or (_stop is not None and _stop.is_set()):
-        return {"status": "not started", "message": "the sweep was stopped before this run began"}
+        return RunOutcome(Path(path).name, Outcome.NOT_STARTED, "the sweep was stopped before this run began")
     return execute_planned(spec_json, values, path)
 
 
+@dataclass(frozen=True)
+class LocalOptions:
+    """The local executor's options."""
+
+    jobs: int = 1
+    """Runs at once, each in its own process (`--jobs`)."""
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise ValueError(f"jobs: expected at least 1, got {self.jobs}")
+
+
 class LocalExecutor:
-    """`jobs` spawned processes, each training one run at a time with the spec's thread count."""
+    """`jobs` spawned processes (`--jobs N`), each training one run at a time with the spec's thread count."""
 
-    def __init__(self, options: ExecutorOptions):
-        self.jobs = options.jobs
+    def __init__(self, options: LocalOptions = LocalOptions()):
+        self.options = options
+        """Its options."""
 
-    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[dict]:
+    @classmethod
+    def from_command(cls, given: CommandOptions) -> "LocalExecutor":
+        """The executor with `modsim sweep --jobs`."""
+        return cls(LocalOptions(jobs=given.jobs))
+
+    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[RunOutcome]:
         """Execute `runs`, `jobs` at a time; on SIGINT/SIGTERM stop as the module docstring says, then raise
         KeyboardInterrupt."""
         context = get_context("spawn")
         stop = context.Event()
-        results: list[dict] = []
+        results: list[RunOutcome] = []
         previous = signal.signal(signal.SIGTERM, _interrupt)
-        pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=_worker_init,
+        pool = ProcessPoolExecutor(max_workers=self.options.jobs, mp_context=context, initializer=_worker_init,
                                    initargs=(stop, os.getpid()))
         try:
             futures = {pool.submit(_run_one, r.spec_json, r.values, target(sweep, r)): r for r in runs}

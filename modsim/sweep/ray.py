@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from .executor import ExecutorOptions, Progress, collect, execute_planned, target
+from .executor import CommandOptions, Progress, RunOutcome, collect, execute_planned, target
 from .expand import PlannedRun
 
 
+@dataclass(frozen=True)
+class RayOptions:
+    """The Ray executor's options."""
+
+    address: str | None = None
+    """Address of an existing Ray cluster (`--ray-address`); None starts a Ray here."""
+    cpus: int | None = None
+    """CPUs of the Ray started here (`--ray-cpus`); None: all of this machine's."""
+
+
 class RayExecutor:
-    """One CPU per run (a GPU when the spec asks for cuda); workers write their own run groups. On
-    SIGINT/SIGTERM every pending task is cancelled and a Ray started here is shut down with its workers."""
+    """One CPU per run (a GPU when the spec asks for cuda); workers write their own run groups. Runs on the
+    cluster at `--ray-address`, else on a Ray started here with `--ray-cpus` CPUs. On SIGINT/SIGTERM every
+    pending task is cancelled and a Ray started here is shut down with its workers."""
 
-    def __init__(self, options: ExecutorOptions):
-        self.address, self.cpus = options.address, options.cpus
+    def __init__(self, options: RayOptions = RayOptions()):
+        self.options = options
+        """Its options."""
 
-    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[dict]:
+    @classmethod
+    def from_command(cls, given: CommandOptions) -> "RayExecutor":
+        """The executor with `modsim sweep --ray-address` and `--ray-cpus`."""
+        return cls(RayOptions(address=given.ray_address, cpus=given.ray_cpus))
+
+    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[RunOutcome]:
         """Execute `runs` as Ray tasks."""
         try:
             import ray
@@ -28,7 +46,8 @@ class RayExecutor:
         previous = signal.signal(signal.SIGTERM, _interrupt)
         started_here = not ray.is_initialized()
         if started_here:
-            ray.init(address=self.address, num_cpus=self.cpus if self.address is None else None,
+            address = self.options.address
+            ray.init(address=address, num_cpus=self.options.cpus if address is None else None,
                      include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
         try:
             tasks = {}
@@ -36,7 +55,7 @@ class RayExecutor:
                 gpus = 1 if run.spec.training.device.startswith("cuda") else 0
                 remote = ray.remote(num_cpus=1, num_gpus=gpus)(execute_planned)
                 tasks[remote.remote(run.spec_json, run.values, str(Path(target(sweep, run)).resolve()))] = run
-            results: list[dict] = []
+            results: list[RunOutcome] = []
             pending = list(tasks)
             try:
                 while pending:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.timecourse import rise_steps
-from ..store import open_run, read_metrics
+from ..store import layout
 from ..store.sweep import finished_runs
 from ..store.writer import write_table
 from ..errors import UserError
@@ -38,8 +38,8 @@ def collect(sweep_path: str | Path) -> list[RunRecord]:
     records = []
     for run in finished_runs(sweep_path):
         summary = {k: float(v) for k, v in run.summary.items() if v is not None and k not in ("seconds", "steps")}
-        summary.update(rise_steps(read_metrics(open_run(run.path))))
-        records.append(RunRecord(run.name, run.values, summary, run.path))
+        summary.update(rise_steps(run.arrays(layout.METRICS)))
+        records.append(RunRecord(run.path.name, dict(run.sweep_values or {}), summary, run.path))
     return records
 
 

@@ -93,5 +93,4 @@ def build(spec: ArrayTask, seed: int) -> TaskData:
             raise UserError(f"{spec.inputs}: {len(order)} trials are too few to hold out {spec.eval_fraction:.0%}")
         pick = lambda idx: SequenceData(data.inputs[np.sort(idx)], data.targets[np.sort(idx)])  # noqa: E731
         held, train = pick(order[:n_eval]), pick(order[n_eval:])
-    return TaskData(train=train, eval=held, washout=spec.washout, output_names=spec.output_names(),
-                    output_sets=spec.output_sets())
+    return TaskData(train=train, eval=held)

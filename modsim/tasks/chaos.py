@@ -79,5 +79,4 @@ def build(spec: LorenzRosslerTask, seed: int) -> TaskData:
     """A pool of training trajectory pairs and a held-out set."""
     train_rng, eval_rng = task_streams(seed)
     return TaskData(train=lorenz_rossler_data(spec, spec.train_trajectories, train_rng),
-                    eval=lorenz_rossler_data(spec, spec.eval_trajectories, eval_rng), washout=spec.washout,
-                    output_names=spec.output_names(), output_sets=spec.output_sets())
+                    eval=lorenz_rossler_data(spec, spec.eval_trajectories, eval_rng))

@@ -116,33 +116,6 @@ def choice_trials(spec, count: int, rng: np.random.Generator, balanced: bool = F
     return multitask_trials(spec, count, rng, balanced=balanced)
 
 
-def trial_types(spec, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Trial type of each stored trial, recovered from its inputs and targets (see the generators)."""
-    label = targets[:, -1, 0].astype(np.int64)
-    if isinstance(spec, PerceptualDecisionTask):
-        return label - 1
-    if isinstance(spec, (GoNoGoTask, NeurogymTask)):
-        return label
-    is_gng = inputs[:, -1, 6] > 0.5
-    return np.where(is_gng, 2 + (label > 0), label - 1)
-
-
-def before_decision(spec, inputs: np.ndarray) -> np.ndarray:
-    """(trials, T) True on the steps before each trial's decision epoch (fixation, stimulus, delay)."""
-    trials, steps = inputs.shape[:2]
-    t = np.arange(steps)[None, :]
-    if isinstance(spec, MultiTask):
-        dec = np.where(inputs[:, -1, 6] > 0.5, spec._steps(spec.gonogo.decision),
-                       spec._steps(spec.perceptual_decision.decision))
-        return t < steps - dec[:, None]
-    return np.broadcast_to(t < steps - spec._steps(spec.decision), (trials, steps))
-
-
-def cumulative_evidence(inputs: np.ndarray, stim_channels: tuple[int, int] = (1, 2)) -> np.ndarray:
-    """Running sum of stimulus 1 minus stimulus 2 (trials, T): the perceptual decision's task variable."""
-    return np.cumsum(inputs[..., stim_channels[0]] - inputs[..., stim_channels[1]], axis=1)
-
-
 def trial_stream(spec, count: int, rng: np.random.Generator) -> SequenceData:
     """`count` training sequences of `spec.trials_per_sequence` consecutive trials each (inputs and targets
     (count, k * T, channels)); every trial of a task has the same length T."""
@@ -156,6 +129,5 @@ def trial_stream(spec, count: int, rng: np.random.Generator) -> SequenceData:
 def build(spec: PerceptualDecisionTask | GoNoGoTask | MultiTask | NeurogymTask, seed: int) -> TaskData:
     """A stream of fresh training trials for every minibatch and balanced held-out single trials."""
     _, eval_rng = task_streams(seed)
-    return TaskData(train=None, eval=choice_trials(spec, spec.eval_trials, eval_rng, balanced=True)[0], washout=0,
-                    output_names=spec.output_names(), output_sets=spec.output_sets(),
+    return TaskData(train=None, eval=choice_trials(spec, spec.eval_trials, eval_rng, balanced=True)[0],
                     draw=lambda count, rng: trial_stream(spec, count, rng))

@@ -16,25 +16,19 @@ def task_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return train_rng, eval_rng
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskData:
-    """Training pool and held-out set of a task, plus what the loss and metrics need to know."""
+    """A task's sequences: the training pool (or a generator of fresh sequences) and the held-out set. Arrays
+    only: what the loss and the metrics need to know about the task (washout, output sets and names, the
+    transient without autograd) is its spec's (`TaskSpec.washout`, `output_sets()`, `output_names()`,
+    `grad_from`)."""
 
     train: SequenceData | None
     """Pool that minibatches are drawn from; None when every minibatch is drawn fresh (`draw`)."""
     eval: SequenceData
     """Held-out sequences for metrics and the stored evaluation data."""
-    washout: int
-    """Leading time steps excluded from the loss and the metrics."""
-    output_names: list[str]
-    """Label of every output channel."""
-    output_sets: dict[str, list[int]]
-    """Named sets of output channels for the separability indices."""
-    grad_from: int = 0
-    """Leading time steps run without autograd."""
     draw: Callable[[int, np.random.Generator], SequenceData] | None = None
     """Generator of fresh training sequences (count, rng), for tasks without a pool."""
-
 
 
 class BatchSampler:

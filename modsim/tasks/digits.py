@@ -172,6 +172,5 @@ def build(spec: DigitParityTask, seed: int) -> TaskData:
     split_rng = np.random.default_rng(np.random.SeedSequence(seed + 1).spawn(1)[0])
     train_split, test_split = load_images(spec, split_rng)
     train_pairs, test_pairs = PairSampler(spec, train_split), PairSampler(spec, test_split)
-    return TaskData(train=None, eval=eval_blocks(test_pairs, spec.eval_pairs, eval_rng), washout=0,
-                    output_names=spec.output_names(), output_sets=spec.output_sets(),
+    return TaskData(train=None, eval=eval_blocks(test_pairs, spec.eval_pairs, eval_rng),
                     draw=lambda count, rng: train_pairs.render(*train_pairs.pairs(count, rng), rng))

@@ -55,6 +55,5 @@ def flipflop_data(spec: FlipFlopTask, count: int, rng: np.random.Generator) -> S
 def build(spec: FlipFlopTask, seed: int) -> TaskData:
     """Fresh training sequences for every minibatch and a held-out set; the transient runs without autograd."""
     _, eval_rng = task_streams(seed)
-    return TaskData(train=None, eval=flipflop_data(spec, spec.eval_sequences, eval_rng), washout=spec.washout,
-                    output_names=spec.output_names(), output_sets=spec.output_sets(), grad_from=spec.grad_from,
+    return TaskData(train=None, eval=flipflop_data(spec, spec.eval_sequences, eval_rng),
                     draw=lambda count, rng: flipflop_data(spec, count, rng))

@@ -9,11 +9,17 @@ A cell class provides:
 - class attributes `gate_blocks` (names of the row blocks, in order), `analysed_block` (the block the
   analyses read, or "all") and `has_preactivation` (whether `forward(..., preactivation=True)` returns the
   pre-activation x whose tanh is the activity).
+
+A cell whose spec declares the capability `dynamics` (`CellSpec.capabilities`) is also a `DynamicsCell`: it
+names its update's parts (rate function, update rate, bias, floor of the rates) so the dynamics probes
+(`modsim.evaluate.probes`: Jacobians, fixed points, lesions) can differentiate and lesion its step. A plugin
+cell declares the capability on its spec and implements the protocol on its torch module; nothing else needs
+an edit.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 import torch
 
@@ -34,9 +40,40 @@ class Cell(Protocol):
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
+@runtime_checkable
+class DynamicsCell(Protocol):
+    """A rate cell whose noise-free update is r' = (1 - alpha) r + alpha activation(W r + W_in u + b) (an Euler
+    step of tau dr/dt = -r + f(W r + W_in u + b), alpha = dt / tau), with W = `weight_hh_l0`, W_in =
+    `weight_ih_l0`, b = `bias_l0` and the rates r as its state and its activity. The dynamics probes rely on
+    exactly this form: the step Jacobian is (1 - alpha) I + alpha diag(activation'(W r + W_in u + b)) W, and a
+    unit's lesion removes its column of W."""
+
+    units: int
+    """Number of units N (the width of r)."""
+    alpha: float
+    """Update rate alpha = dt / tau, in (0, 1]."""
+    rate_floor: float | None
+    """The lowest rate `activation` attains (relu: 0.0), to which probe states are clamped; None when it
+    attains no minimum (tanh, softplus)."""
+    weight_ih_l0: torch.nn.Parameter
+    """W_in (N, inputs)."""
+    weight_hh_l0: torch.nn.Parameter
+    """W (N, N), [post, pre]."""
+    bias_l0: torch.nn.Parameter | None
+    """b (N,), or None for a cell without bias."""
+
+    def activation(self, preactivation: torch.Tensor) -> torch.Tensor:
+        """The rate function f, elementwise and differentiable (torch.relu, torch.tanh, ...)."""
+        ...
+
+    def step(self, rates: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+        """One noise-free update from rates (B, N) under the input drive W_in u + b (B, N)."""
+        ...
+
+
 def build_cell(spec: CellSpec, input_dim: int) -> torch.nn.Module:
     """The torch cell of a cell spec (its registered class, called with the input width and the spec)."""
     return registry.cells.get(spec.kind).implementation()(input_dim, spec)
 
 
-__all__ = ["Cell", "build_cell"]
+__all__ = ["Cell", "DynamicsCell", "build_cell"]

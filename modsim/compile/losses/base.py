@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ...spec.task import TaskSpec
 from ...tasks import TaskData
 
 
@@ -20,7 +21,9 @@ class TermContext:
     device: torch.device
     """Where tensors live."""
     data: TaskData
-    """The task's data (washout, output sets)."""
+    """The task's sequences."""
+    task: TaskSpec
+    """The task's spec: its washout, output sets and names."""
     group_units: dict[str, torch.Tensor]
     """Unit indices of every group, on the device."""
     seed: int

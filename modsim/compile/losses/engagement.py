@@ -48,7 +48,7 @@ class EngagementTerm(LossTerm):
     def __init__(self, spec: EngagementConstraint, context: TermContext):
         self.spec = spec
         self.name = "engagement" if context.index == 0 else f"engagement_{context.index}"
-        self.washout = context.data.washout
+        self.washout = context.task.washout
         names = spec.groups or list(context.group_units)
         self.units = [context.group_units[g] for g in names]
 

@@ -158,7 +158,7 @@ class MineTerm(LossTerm):
         self.spec = spec
         self.name = "mi" if context.index == 0 else f"mi_{context.index}"
         self.device = context.device
-        self.washout = context.data.washout
+        self.washout = context.task.washout
         self.units = tuple(context.group_units[g] for g in spec.between)
         dims = [len(u) for u in self.units]
         if spec.objective == "total_correlation" or len(dims) == 2:

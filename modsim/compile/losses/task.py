@@ -34,8 +34,8 @@ class TaskLoss(LossTerm):
 
     def __init__(self, task, context: TermContext):
         self.kind = task.loss
-        self.washout = context.data.washout
-        self.sets = list(context.data.output_sets.values())
+        self.washout = task.washout
+        self.sets = list(task.output_sets().values())
         if self.kind not in ("mse", "cross_entropy_last", "cross_entropy_steps"):
             raise ValueError(f"task {task.kind!r}: unknown loss {self.kind!r}; expected mse, cross_entropy_last "
                              "or cross_entropy_steps")

@@ -46,6 +46,10 @@ class LeakyAverageTask(TaskSpec):
         """One average each."""
         return {"a": [0], "b": [1]}
 
+    def output_names(self) -> list[str]:
+        """Each channel's average."""
+        return ["avg_a", "avg_b"]
+
 
 def _sequences(spec: LeakyAverageTask, count: int, rng: np.random.Generator):
     x = rng.standard_normal((count, spec.length, 2)).astype(np.float32)
@@ -60,8 +64,7 @@ def build_leaky_average(spec: LeakyAverageTask, seed: int):
     from modsim.tasks import task_streams
 
     train_rng, eval_rng = task_streams(seed)
-    return modsim.TaskData(train=_sequences(spec, spec.trials, train_rng), eval=_sequences(spec, spec.eval_trials, eval_rng),
-                           washout=0, output_names=["avg_a", "avg_b"], output_sets=spec.output_sets())
+    return modsim.TaskData(train=_sequences(spec, spec.trials, train_rng), eval=_sequences(spec, spec.eval_trials, eval_rng))
 
 
 class ClippedCellSpec(CellSpec):

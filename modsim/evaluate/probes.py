@@ -1,5 +1,6 @@
-"""Torch probes of a trained network, next to the cells they probe: readout lesions, the CTRNN's step
-Jacobian, fixed and slow points, recurrent-weight lesions and single-unit lesion fields."""
+"""Torch probes of a trained network: readout lesions, and for a `DynamicsCell` (the cells whose spec declares
+the capability `dynamics`, e.g. the CTRNN) its step Jacobian, fixed and slow points, recurrent-weight lesions
+and single-unit lesion fields. They read the cell only through the protocol's members."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import torch
 
 from ..analysis.correlation import cross_corr
 from ..analysis.dynamics import accuracy_by_type, principal_plane
+from ..compile.cells import DynamicsCell
+from ..compile.network import ModularRNN
 from ..spec.analysis import FixedPointSearch
-from .cells.ctrnn import CTRNN
-from .network import ModularRNN
 
 
 @torch.no_grad()
@@ -26,19 +27,19 @@ def output_lesions(model: ModularRNN, hidden: np.ndarray, targets: np.ndarray, t
     return base, np.stack(lesioned)
 
 
-def mean_jacobian(cell: CTRNN, hidden: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+def mean_jacobian(cell: DynamicsCell, hidden: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """Step Jacobian dF/dr averaged over the given states: (1 - a) I + a diag(mean f'(W r + W_in u + b)) W."""
     w = cell.weight_hh_l0.detach().double()
     rates = torch.from_numpy(hidden.reshape(-1, hidden.shape[-1])).double()
     u = torch.from_numpy(inputs.reshape(-1, inputs.shape[-1])).double()
     bias = 0 if cell.bias_l0 is None else cell.bias_l0.detach().double()
     pre = (rates @ w.T + u @ cell.weight_ih_l0.detach().double().T + bias).requires_grad_(True)
-    slope = torch.autograd.grad(cell.f(pre).sum(), pre)[0].mean(dim=0)
+    slope = torch.autograd.grad(cell.activation(pre).sum(), pre)[0].mean(dim=0)
     n = w.shape[0]
     return ((1 - cell.alpha) * torch.eye(n, dtype=w.dtype) + cell.alpha * slope[:, None] * w).numpy()
 
 
-def find_fixed_points(cell: CTRNN, drive: torch.Tensor, starts: np.ndarray, search: FixedPointSearch
+def find_fixed_points(cell: DynamicsCell, drive: torch.Tensor, starts: np.ndarray, search: FixedPointSearch
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Minimise q(h) = mean_i (F(h)_i - h_i)^2 from every start under a constant input drive (N,):
     final points (starts, N) and their q."""
@@ -55,7 +56,7 @@ def find_fixed_points(cell: CTRNN, drive: torch.Tensor, starts: np.ndarray, sear
     return h.detach().numpy(), q.numpy()
 
 
-def _decision_distance(cell: CTRNN, readout, inputs: torch.Tensor, w_hh: torch.Tensor) -> float:
+def _decision_distance(cell: DynamicsCell, readout, inputs: torch.Tensor, w_hh: torch.Tensor) -> float:
     """Mean |logit a - logit b| at the last step of held-out trials run with recurrent weights `w_hh`,
     a, b the two choices (the last two classes)."""
     rates, _ = torch.func.functional_call(cell, {"weight_hh_l0": w_hh}, (inputs,))
@@ -64,7 +65,7 @@ def _decision_distance(cell: CTRNN, readout, inputs: torch.Tensor, w_hh: torch.T
 
 
 @torch.no_grad()
-def recurrent_lesions(cell: CTRNN, readout, inputs: np.ndarray, modules: np.ndarray, lesions: int,
+def recurrent_lesions(cell: DynamicsCell, readout, inputs: np.ndarray, modules: np.ndarray, lesions: int,
                       perturbation: float, cue_channel: int, window: np.ndarray) -> np.ndarray:
     """Decision distance (modules, lesions + 1) as the largest positive within-module weights are zeroed
     one after another, under a constant `perturbation` added to the cue channel on the `window` steps
@@ -87,7 +88,7 @@ def recurrent_lesions(cell: CTRNN, readout, inputs: np.ndarray, modules: np.ndar
 
 
 @torch.no_grad()
-def lesion_similarity(cell: CTRNN, hidden: np.ndarray, mean_input: np.ndarray, side: int) -> np.ndarray:
+def lesion_similarity(cell: DynamicsCell, hidden: np.ndarray, mean_input: np.ndarray, side: int) -> np.ndarray:
     """Unit-by-unit similarity of single-unit lesions: one Euler step from a side x side grid spanning the
     activity in its top-2 PC plane, with each unit's outgoing weights zeroed in turn; Pearson r between
     units' displacement fields (the distance of each lesioned next state from the intact one)."""
@@ -97,8 +98,8 @@ def lesion_similarity(cell: CTRNN, hidden: np.ndarray, mean_input: np.ndarray, s
     axes = [np.linspace(proj[:, k].min(), proj[:, k].max(), side) for k in range(2)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 2)
     states = torch.from_numpy(grid @ plane + mean).float()
-    if cell.f is torch.relu:
-        states = states.clamp(min=0.0)
+    if cell.rate_floor is not None:
+        states = states.clamp(min=cell.rate_floor)
     drive = torch.nn.functional.linear(torch.from_numpy(mean_input).float(), cell.weight_ih_l0, cell.bias_l0)
     drive = drive.expand(states.shape[0], -1)
     intact = cell.step(states, drive)
@@ -106,6 +107,6 @@ def lesion_similarity(cell: CTRNN, hidden: np.ndarray, mean_input: np.ndarray, s
     pre = torch.addmm(drive, states, cell.weight_hh_l0.t())               # (points, N)
     # lesioning unit j removes column j of W: pre_j = pre - r_j * W[:, j]
     lesioned_pre = pre[None] - states.t()[:, :, None] * cell.weight_hh_l0.t()[:, None, :]  # (N, points, N)
-    lesioned = torch.lerp(states[None].expand(n, -1, -1), cell.f(lesioned_pre), cell.alpha)
+    lesioned = torch.lerp(states[None].expand(n, -1, -1), cell.activation(lesioned_pre), cell.alpha)
     displacement = (lesioned - intact[None]).norm(dim=-1).double().numpy()  # (N, points)
     return cross_corr(displacement.T, displacement.T)
