@@ -19,7 +19,7 @@ from .compile.state import restore_state, save_state
 from .evaluate import HeldOut, evaluate_experiment, snapshot_of
 from .spec import Spec
 from .store import RunWriter, layout, read_metrics, read_state
-from .errors import UserError
+from .errors import StoreCorrupt, UserError
 
 
 class RunDiverged(RuntimeError):
@@ -181,7 +181,14 @@ def _start(exp: Experiment, writer: RunWriter, resume: bool, progress: TrainingP
         if blob is None:
             raise UserError(f"{writer.path} has no saved training state to resume from (it was written by an "
                              "older modsim, or killed before its first checkpoint); start it again with --overwrite")
-        step = restore_state(exp, blob)
+        try:
+            step = restore_state(exp, blob)
+        except UserError:
+            raise
+        except Exception as exc:  # truncated or garbage bytes: torch's unpickler says so in its own words
+            raise StoreCorrupt(f"{writer.path}: {layout.STATE_FILE} cannot be read ({type(exc).__name__}: "
+                               f"{str(exc)[:200]}); the run's arrays are kept: delete {layout.STATE_FILE} and "
+                               f"`modsim resume {writer.path}` starts the run again from step 0") from None
         writer.truncate(step)
         return step, None
     progress.phase("warm-up")
@@ -234,10 +241,6 @@ def train(spec: Spec, writer: RunWriter, progress: TrainingProgress | ProgressFn
     torch.set_num_threads(spec.training.threads)
     try:
         exp = experiment or compile_experiment(spec)
-        if not resume:
-            writer.write_structure(exp.labels, list(spec.network.groups),
-                                   {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
-                                   spec.task.output_names())
         return _train(exp, writer, progress, resume)
     finally:
         torch.set_num_threads(threads)
@@ -250,6 +253,10 @@ def _train(exp: Experiment, writer: RunWriter, progress: TrainingProgress | Prog
     started = time.perf_counter()
     shown = as_progress(progress)
     try:
+        if not resume:  # inside the handlers: a signal here still marks the run interrupted
+            writer.write_structure(exp.labels, list(spec.network.groups),
+                                   {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
+                                   spec.task.output_names())
         last = _loop(exp, writer, log, shown, resume)
         shown.phase("final analysis")
         metrics = _final(exp, writer, last)
@@ -266,6 +273,10 @@ def _train(exp: Experiment, writer: RunWriter, progress: TrainingProgress | Prog
         raise
     except OSError as exc:  # the system stopped it (a full disk, a read-only store): resumable like an interruption
         _stop(writer, log, layout.STATUS_INTERRUPTED, f"stopped at step {log.last_step} by the system: {exc}")
+        raise
+    except StoreCorrupt:  # the stored run cannot be read back: its status stays what it was, the lock is freed
+        if writer.lock is not None:
+            writer.lock.release()
         raise
     except Exception as exc:
         _stop(writer, log, layout.STATUS_FAILED, f"{type(exc).__name__}: {exc}")

@@ -44,7 +44,7 @@ class PipeSafeStream(io.TextIOBase):
         return getattr(sys, self._name)
 
     def write(self, text: str) -> int:
-        if not self.dropped:
+        if not self.dropped and self._stream() is not None:  # None: started with the descriptor closed (>&-)
             try:
                 self._stream().write(text)
             except BrokenPipeError:
@@ -52,7 +52,7 @@ class PipeSafeStream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        if not self.dropped:
+        if not self.dropped and self._stream() is not None:
             try:
                 self._stream().flush()
             except BrokenPipeError:
@@ -70,7 +70,7 @@ class PipeSafeStream(io.TextIOBase):
 
     def isatty(self) -> bool:
         try:
-            return self._stream().isatty()
+            return self._stream() is not None and self._stream().isatty()
         except ValueError:  # closed
             return False
 
@@ -83,9 +83,10 @@ class PipeSafeStream(io.TextIOBase):
 
 
 # Logs and pipes get the full table instead of rich's 80-column default.
-console = Console(file=PipeSafeStream("stdout"), width=None if sys.stdout.isatty() else 160,
+_stdout, _stderr = PipeSafeStream("stdout"), PipeSafeStream("stderr")
+console = Console(file=_stdout, width=None if _stdout.isatty() else 160,
                   emoji=False)  # ":100:" in "file:100: ..." stays text
-err_console = Console(file=PipeSafeStream("stderr"), width=None if sys.stderr.isatty() else 160, emoji=False)
+err_console = Console(file=_stderr, width=None if _stderr.isatty() else 160, emoji=False)
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 """Signals that stop a command as Ctrl-C (SIGINT) does: a run is marked interrupted and resumable."""

@@ -87,7 +87,7 @@ def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -
     from ..train import RunDiverged
 
     try:
-        if quiet or not sys.stdout.isatty():
+        if quiet or not console.is_terminal:
             result = start(None if quiet else _LineProgress(path.name, spec.training.steps))
         else:
             result = _with_bar(path.name, spec, start)
@@ -99,7 +99,7 @@ def _train_and_report(start, spec, path: Path, quiet: bool, with_report: bool) -
                           highlight=False)
         sys.exit(EXIT_INTERRUPTED)
     except OSError as exc:
-        cause = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else (exc.strerror or str(exc))
+        cause = f"{exc.filename or path}: {exc.strerror or exc}"
         err_console.print(f"[bold red]stopped[/] {cause}; what was written is kept in {path}: fix the cause (free "
                           f"space, a writable store), then continue the run with `modsim resume {path}`",
                           highlight=False, soft_wrap=True)

@@ -35,8 +35,11 @@ def _table(summary, comparison, pair) -> Table:
 def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str] | None, out_dir: str | None) -> None:
     """Mean, sd and n of every final metric per condition, with Welch's t-tests. Given two sweep stores,
     each store is one condition (e.g. an MI sweep against its control sweep)."""
+    from ..store.staging import check_writable
+    from ..store.sweep import broken_runs
     from ..sweep import stats
 
+    check_writable(out_dir or sweeps[0])  # before any work: the tables go there
     groups = stats.group_records(list(sweeps), list(by) or None)
     if not groups:
         error("no finished runs")
@@ -48,6 +51,11 @@ def summarize(sweeps: tuple[str, ...], by: tuple[str, ...], pair: tuple[str, str
     for condition, flagged, total in stats.silenced_runs(groups):
         err_console.print(f"[bold yellow]flagged[/] {condition}: {len(flagged)} of {total} runs silenced a group (no "
                           f"correlation with the outputs, or no activity): {', '.join(flagged)}", highlight=False)
+    for store in sweeps:
+        broken = broken_runs(store)
+        if broken:
+            err_console.print(f"[bold yellow]left out[/] {store}: {len(broken)} run(s) cannot be read (damaged "
+                              f"metadata): {', '.join(broken)}", highlight=False, soft_wrap=True)
     for condition, wins, total in stats.success_rates(groups):
         console.print(f"{condition}: success rate {wins}/{total}", highlight=False)
     console.print("wrote " + ", ".join(str(p) for p in stats.write_outputs(out_dir or sweeps[0], summary, comparison,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -69,8 +70,10 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
     try:
         results = sweeps.run_sweep(path, todo, runner, progress=progress)
     except KeyboardInterrupt:
-        err_console.print(f"stopped; the runs in progress are marked interrupted and `modsim sweep {spec_file}` "
-                          "resumes them", highlight=False)
+        again = shlex.join(["modsim", "sweep", spec_file, *(a for o in overrides for a in ("--set", o)),
+                            "--store", store_root, "--name", path.name])
+        err_console.print(f"stopped; any run in progress is marked interrupted, and `{again}` resumes the sweep "
+                          "(finished runs are kept)", highlight=False, soft_wrap=True)
         sys.exit(130)
     if not _print_outcomes(results, len(runs), path):
         sys.exit(1)

@@ -12,7 +12,7 @@ from .lock import RunLocked, owner
 from .integrity import open_group
 from .reader import check_replaceable, group_exists, store_kind
 from .record import StoredRun, StoredSweep, read_run, read_sweep
-from .staging import is_leftover, rename_new
+from .staging import check_writable, is_leftover, rename_new
 from .writer import spec_hash
 from ..errors import UserError
 
@@ -34,6 +34,7 @@ def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], sw
              layout.ATTR_RUNS: list(run_names), layout.ATTR_SWEPT: sorted(swept)}
     if (path.exists() or path.is_symlink()) and not is_leftover(path):
         return _reopen(path, digest)
+    check_writable(path.parent)  # a read-only store is named, not the hidden folder the sweep is built in
     path.parent.mkdir(parents=True, exist_ok=True)
     swap.clean(path)
     stage = swap.new_folder(path)
@@ -114,6 +115,12 @@ def sweep_store(path: str | Path) -> StoredSweep:
 def sweep_run_names(path: str | Path) -> list[str]:
     """Every planned run of a sweep store (UserError when `path` is not one)."""
     return sweep_store(path).run_names
+
+
+def broken_runs(path: str | Path) -> list[str]:
+    """The planned runs of a sweep store whose metadata cannot be read (left out of every summary)."""
+    store = sweep_store(path)
+    return [name for name in store.run_names if run_status(store.run_path(name)) == layout.STATUS_BROKEN]
 
 
 def finished_runs(path: str | Path) -> list[StoredRun]:

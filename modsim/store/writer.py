@@ -242,6 +242,8 @@ class RunWriter:
         except BaseException:
             lock.release()
             raise
+        for stale in path.glob(f".{layout.STATE_FILE}.*.tmp"):  # a killed owner's half-written state
+            stale.unlink(missing_ok=True)
         return cls(group, path, lock)
 
     def truncate(self, step: int) -> None:
@@ -269,11 +271,15 @@ class RunWriter:
     def write_state(self, blob: bytes) -> None:
         """Replace the run's saved training state atomically (a temporary file, flushed, then renamed)."""
         tmp = self.path / f".{layout.STATE_FILE}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path / layout.STATE_FILE)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path / layout.STATE_FILE)
+        except BaseException:  # a full disk or a kill: the previous state stays, no temporary is left
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _append(self, sub: str, name: str, values: np.ndarray, chunk_rows: int) -> None:
         grp = self.group[sub]

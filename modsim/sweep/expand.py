@@ -159,7 +159,7 @@ def load_with_runs(spec_file: str | Path, overrides: list[str] | None = None) ->
         problems.append(Problem("sweep.name_fields", lines[""], f"runs share the names {dupes}; "
                                 "add the distinguishing paths to name_fields"))
     if problems:
-        raise SpecError(problems)
+        raise SpecError(_merge_repeated(problems))
     return base, runs
 
 
@@ -187,6 +187,28 @@ def _sweep_lines(locator: _Locator) -> dict[str, str]:
     if ("sweep", "seeds") in locator.lines:
         out["training.seed"] = locator.source(("sweep", "seeds"))
     return out
+
+
+REPEATS_SHOWN = 3
+"""A problem found alike in more runs than this is reported once, with the count and the first runs."""
+
+
+def _merge_repeated(problems: list[Problem]) -> list[Problem]:
+    """One problem per (field, place in the spec, message), naming how many runs share it: a mistake every run
+    makes (an unknown key) is one line, not one per run."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for p in problems:
+        place, _, run = p.source.partition(" (run ")
+        groups.setdefault((p.field, place, p.message), []).append(run.removesuffix(")") if run else "")
+    merged = []
+    for (field, place, message), runs in groups.items():
+        named = [r for r in runs if r]
+        if len(named) <= REPEATS_SHOWN:
+            merged += [Problem(field, f"{place} (run {r})" if r else place, message) for r in runs]
+        else:
+            merged.append(Problem(field, f"{place} ({len(named)} runs: {', '.join(named[:REPEATS_SHOWN])}, ...)",
+                                  message))
+    return merged
 
 
 def _swept_source(source: str, values: dict[str, Any], lines: dict[str, str], name: str) -> str:

@@ -3,6 +3,7 @@ against the spec, split into a training pool and held-out trials."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ def read_array(ref: str) -> np.ndarray:
         raise
     except MemoryError:
         raise UserError(f"{ref}: the array it declares does not fit in memory") from None
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, RuntimeError, zipfile.BadZipFile) as exc:
+        # RuntimeError: a Zarr chunk that does not decompress; BadZipFile: a truncated .npz
         raise UserError(f"{ref}: cannot read it as an array ({exc or type(exc).__name__})") from None
 
 
