@@ -140,13 +140,19 @@ constraints: Registry[Kind] = Registry("constraints", _kinds(
     l2=("modsim.spec.constraints:L2Constraint", "modsim.compile.losses.penalty:WeightPenalty"),
     l1=("modsim.spec.constraints:L1Constraint", "modsim.compile.losses.penalty:WeightPenalty"),
     engagement=("modsim.spec.constraints:EngagementConstraint", "modsim.compile.losses.engagement:EngagementTerm"),
+    club=("modsim.spec.constraints_club:ClubConstraint", "modsim.compile.losses.club:ClubTerm"),
+    decorrelation=("modsim.spec.constraints_decorrelation:DecorrelationConstraint",
+                   "modsim.compile.losses.decorrelation:DecorrelationTerm"),
+    hsic=("modsim.spec.constraints_hsic:HsicConstraint", "modsim.compile.losses.hsic:HsicTerm"),
 ))
 """Constraints: spec model -> `LossTerm` class (`modsim.compile.losses`)."""
 
 metrics: Registry[Any] = Registry("metrics", {name: f"modsim.analysis.metrics:{name}" for name in (
     "r2", "mse", "sign_accuracy", "accuracy", "mi", "q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in",
-    "d_cor", "silenced", "activity_sd", "q_mask", "specialisation")})
-"""Metrics recorded at checkpoints: name -> `Metric` (`modsim.analysis.metrics`)."""
+    "d_cor", "silenced", "activity_sd", "q_mask", "specialisation")} | {
+    "dependence_audit": "modsim.analysis.audit:dependence_audit"})
+"""Metrics recorded at checkpoints: name -> `Metric` (`modsim.analysis.metrics`; the dependence audit, recorded
+for every run with two or more groups, in `modsim.analysis.audit`)."""
 
 executors: Registry[Any] = Registry("executors", {"local": "modsim.sweep.local:LocalExecutor",
                                                   "ray": "modsim.sweep.ray:RayExecutor"})

@@ -60,7 +60,8 @@ def test_plan_file_runs_twice_identically_and_replaces(run_path, tmp_path):
     plan.write_text("metrics: [r2]\ncheckpoints: final\n")
     assert runner.invoke(main, ["analyze", str(run_path), "--plan", str(plan)]).exit_code == 0
     c = read_analysis(run_path)
-    assert set(c) == {"step", "r2", "r2_per_output"} and c["step"].tolist() == [4]
+    # the dependence audit is recorded for every run with two groups, whatever the plan lists
+    assert set(c) == {"step", "r2", "r2_per_output", "dependence_audit"} and c["step"].tolist() == [4]
     assert sorted(p.name for p in run_path.iterdir() if p.name.startswith("analysis")) == ["analysis"]
 
 

@@ -102,7 +102,8 @@ def test_a_metric_stores_exactly_its_declared_keys(tiny_run: Path):
     group = open_run(tiny_run)
     spec = Spec.model_validate(dict(group.attrs["spec"]))
     declared = {"step", "mi"}
-    for name in spec.analysis.metrics:
+    always = [m.name for m in registry.metrics if m.always and m.needs <= spec.capabilities()]  # the audit
+    for name in [*spec.analysis.metrics, *always]:
         for key in registry.metrics.get(name).stored_keys:
             declared |= {key.replace("<group>", g) for g in spec.network.groups} if "<group>" in key else {key}
     labels = [c.label for c in spec.analysis.communities] + [c.label for c in spec.analysis.induced_q]

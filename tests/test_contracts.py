@@ -88,6 +88,9 @@ CONSTRAINT_EXAMPLES = {
     "l2": "{kind: l2, weight: 0.01}",
     "l1": "{kind: l1, weight: 0.01}",
     "engagement": "{kind: engagement, floor: 0.9}",
+    "decorrelation": "{kind: decorrelation, between: [g1, g2], weight: 0.1}",
+    "hsic": "{kind: hsic, between: [g1, g2], weight: 0.1, rows: 64}",
+    "club": "{kind: club, between: [g1, g2], weight: 0.1, warmup_steps: 2, samples: 64}",
 }
 """A small instance of every built-in constraint kind (a new built-in must add one: the test below asks)."""
 

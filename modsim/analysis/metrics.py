@@ -97,6 +97,9 @@ class Metric:
     heatmap: int = 0
     """Shown as a heatmap over two swept fields in sweep reports when > 0; higher comes first (a sweep
     report draws the first few present)."""
+    always: bool = False
+    """Recorded at every checkpoint of every run whose spec offers what it `needs`, whether the plan lists it
+    or not (the dependence audit, which every run carries)."""
 
     @property
     def stored_keys(self) -> tuple[str, ...]:

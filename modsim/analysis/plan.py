@@ -52,12 +52,21 @@ def plan_matrix(name: str, snap: Snapshot, signed: bool, context: PlanContext) -
     return a
 
 
+def recorded_metrics(plan: Analysis, snap: Snapshot) -> list[str]:
+    """The metrics evaluated on `snap`: the plan's, then every metric registered as `always` (the dependence
+    audit) that the plan does not list and whose needs the snapshot's spec offers."""
+    extra = [m.name for m in registry.metrics
+             if m.always and m.name not in plan.metrics and m.needs <= snap.capabilities]
+    return [*plan.metrics, *extra]
+
+
 def evaluate_plan(plan: Analysis, snap: Snapshot) -> dict[str, float | np.ndarray]:
-    """Every metric the plan names; `r2` also yields `r2_per_output`, each community detection its
-    scores and `<label>_partition` (arrays). Correlations follow the plan's resolved conventions."""
+    """Every metric the plan names, then the always-recorded ones the run's spec allows (`recorded_metrics`);
+    `r2` also yields `r2_per_output`, each community detection its scores and `<label>_partition` (arrays).
+    Correlations follow the plan's resolved conventions."""
     context = plan_context(plan, snap)  # correlations once, shared by q_cor and the partitions
     out: dict[str, float | np.ndarray] = {}
-    for name in plan.metrics:
+    for name in recorded_metrics(plan, snap):
         out.update(registry.metrics.get(name).compute(snap, context))
     matrices: dict[tuple[str, bool], np.ndarray] = {}  # each analysed matrix built once per snapshot
 

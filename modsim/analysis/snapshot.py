@@ -48,6 +48,9 @@ class Snapshot:
     the pre-activation of a cell offering `preactivation`)."""
     preactivation: np.ndarray | None = None
     """(trials, time, units) pre-activations x of a leaky cell, washout removed, when the plan analyses them."""
+    capabilities: frozenset[str] = frozenset()
+    """What the run's spec offers the metrics (`Spec.capabilities()`): every metric registered as `always` whose
+    needs it meets is recorded whether the plan lists it or not (empty: only the plan's metrics)."""
 
     def __post_init__(self) -> None:
         for name in ("activity", "outputs", "targets", "recurrent_weights", "readout_weights", "input_weights",

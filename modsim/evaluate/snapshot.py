@@ -39,4 +39,5 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
         all_output_sets=sets,
         classes=spec.task.n_classes(),
         cell_capabilities=spec.network.cell.capabilities,
+        capabilities=spec.capabilities(),
         preactivation=None if preactivation is None else preactivation[:, w:])

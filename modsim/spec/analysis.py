@@ -165,7 +165,10 @@ class Analysis(SpecModel):
     (1 - p) / (2 (1 + p)) for two equal modules), specialisation (digit-parity task: Bena & Goodman's
     retraining, ablation and correlation measures per time step; stores `specialisation_<measure>` = F at the
     last step, `specialisation_<measure>_t` = F per step and `specialisation_<measure>_mbar` = M_bar (module,
-    digit, step)); plugins add their own."""
+    digit, step)), dependence_audit (the KSG k-nearest-neighbour estimate, in nats, of the mutual information
+    between the groups, or of their total correlation for three or more, on a fixed subsample of held-out
+    activity: the yardstick no penalty trains against; recorded for every run with two or more groups, listed
+    or not); plugins add their own."""
     communities: list[CommunityDetection] = []
     """Community detections run at each checkpoint; each stores `<label>_nmi`, `<label>_ari` (against
     the groups), `<label>_count`, `<label>_q` and the partition itself (`<label>_partition`)."""

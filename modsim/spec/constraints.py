@@ -12,6 +12,17 @@ WeightSet = Literal["input", "recurrent", "readout"]
 """Named weight sets a penalty can act on."""
 
 
+def check_between(kind: str, between: list[str], spec: Any, index: int) -> None:
+    """ValueError unless `between` names different groups of the network (every kind that relates groups)."""
+    groups = set(spec.network.groups)
+    for g in between:
+        if g not in groups:
+            raise ValueError(f"constraints[{index}].between: {kind} names group {g!r}, which is not one of "
+                             f"network.groups {sorted(groups)}")
+    if len(set(between)) != len(between):
+        raise ValueError(f"constraints[{index}].between: {kind} needs different groups, got {between}")
+
+
 class ConstraintSpec(SpecModel):
     """Base of every constraint spec (an extra loss term). A plugin's constraint subclasses it and registers
     its `LossTerm` class with `modsim.register_constraint`."""
@@ -49,8 +60,8 @@ class MineConstraint(ConstraintSpec):
     kind: Literal["mine"]
     """Mutual-information minimisation (Belghazi et al. 2018 estimator)."""
     provides: ClassVar[frozenset[str]] = frozenset({"mine"})
-    stored_defaults: ClassVar[dict[str, Any]] = {"ramp_steps": 0}
-    """Runs stored before `ramp_steps` existed had no ramp."""
+    stored_defaults: ClassVar[dict[str, Any]] = {"ramp_steps": 0, "bound": "dv"}
+    """Runs stored before `ramp_steps` existed had no ramp; before `bound` existed, the DV bound."""
     between: list[str] = Field(min_length=2)
     """The groups whose activity is made independent (two or more, all different)."""
     objective: Literal["total_correlation", "pairwise"] = "total_correlation"
@@ -88,8 +99,24 @@ class MineConstraint(ConstraintSpec):
     """z-score every unit over the sampled rows before the noise. MI is invariant to per-unit affine
     maps, so this leaves the estimated quantity unchanged but stops the model from hiding a group's
     information by shrinking its amplitude below `noise` (silencing a group). Off in the paper."""
+    bound: Literal["dv", "nwj", "infonce", "clipped_dv"] = "dv"
+    """The variational lower bound the statistics network maximises and the model minimises
+    (`modsim.compile.losses.mine_bounds`): `dv`, Donsker-Varadhan E_P[T] - log E_Q[e^T] (the MINE paper's);
+    `nwj`, Nguyen-Wainwright-Jordan E_P[T] - e^-1 E_Q[e^T] (unbiased minibatch gradients, more variance);
+    `infonce`, InfoNCE with the other rows of a block of `negatives` rows as negatives (low variance, but
+    never above log(negatives) nats); `clipped_dv`, SMILE (Song & Ermon 2020): DV with the partition
+    term's scores clipped to [-clip, clip], the critic trained by the Jensen-Shannon gradient. P is the
+    joint, Q the product of the marginals."""
+    clip: PositiveFloat = 5.0
+    """tau of `bound: clipped_dv`: the scores in the partition term are clipped to [-tau, tau] (SMILE's
+    tau = 5; smaller trades bias for variance). Ignored by the other bounds."""
+    negatives: Annotated[int, Field(ge=2)] = 32
+    """Rows per block of `bound: infonce`: each row is scored against the `negatives` rows of its block (itself
+    included), so a pass scores samples x negatives rows (16x DV's 2 x samples at 32) and the estimate is at
+    most log(negatives) nats (3.47 at 32). Ignored by the other bounds."""
     moving_average: float | None = Field(default=None, gt=0.0, le=1.0)
-    """Rate of MINE's moving-average gradient correction for log E[exp T]; null for the plain bound."""
+    """Rate of MINE's moving-average gradient correction for log E[exp T] (`bound: dv` only); null for the
+    plain bound."""
     ramp_steps: Annotated[int, Field(ge=0)] = 0
     """Model steps over which the penalty's weight rises linearly to `weight` (weight / ramp_steps at the
     first step; the estimate is monitored from the first step), so the groups learn the task before the
@@ -104,28 +131,31 @@ class MineConstraint(ConstraintSpec):
 
     def flops_per_step(self, spec: Any) -> float:
         """`steps_per_update` statistics steps plus the penalty's pass, each a forward and backward (x3) of
-        the critic's first layers on the rows and its body on joint and marginal rows, for every critic."""
+        the critic's first layers on the rows and its body on joint and marginal rows (InfoNCE: on rows x
+        negatives pairs), for every critic."""
         dims = [spec.network.groups[g] for g in self.between]
         critics = ([dims] if self.objective == "total_correlation" or len(dims) == 2
                    else [[a, b] for i, a in enumerate(dims) for b in dims[i + 1:]])
         h, rows = self.hidden, self.rows(spec)
-        one = sum(2 * rows * (sum(d) * h + 2 * (h * h + h)) for d in critics)
+        scored = rows * (min(self.negatives, rows) if self.bound == "infonce" else 2)
+        one = sum(2 * rows * sum(d) * h + 2 * scored * (h * h + h) for d in critics)
         return 3.0 * one * (self.steps_per_update + 1)
 
     def cost_note(self, spec: Any, index: int) -> str:
         """The statistics steps and rows behind the cost, and the fields that set them."""
+        if self.bound == "infonce":
+            return (f"{self.steps_per_update} statistics steps on {self.rows(spec)} rows x "
+                    f"{min(self.negatives, self.rows(spec))} negatives, set by constraints[{index}].steps_per_update, "
+                    f".samples and .negatives")
         return (f"{self.steps_per_update} statistics steps on {self.rows(spec)} rows, set by "
                 f"constraints[{index}].steps_per_update and .samples")
 
     def check(self, spec: Any, index: int) -> None:
-        """`between` names two different groups of the network."""
-        groups = set(spec.network.groups)
-        for g in self.between:
-            if g not in groups:
-                raise ValueError(f"constraints[{index}].between: mine names group {g!r}, which is not one of "
-                                 f"network.groups {sorted(groups)}")
-        if len(set(self.between)) != len(self.between):
-            raise ValueError(f"constraints[{index}].between: mine needs different groups, got {self.between}")
+        """`between` names two different groups of the network; a moving average only with the DV bound."""
+        check_between("mine", self.between, spec, index)
+        if self.moving_average is not None and self.bound != "dv":
+            raise ValueError(f"constraints[{index}].moving_average: corrects the DV bound only, and bound is "
+                             f"{self.bound!r} (set moving_average: null or bound: dv)")
 
 
 class EngagementConstraint(ConstraintSpec):

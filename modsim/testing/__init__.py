@@ -5,7 +5,8 @@
 - `modsim.testing.contracts`: `check_cell`, `check_task`, `check_metric`, `check_loss_terms`, the contracts
   every built-in kind passes;
 - `modsim.testing.strategies`: hypothesis strategies (needs hypothesis); `modsim.testing.oracles`: slow
-  reference implementations.
+  reference implementations; `modsim.testing.known_answers`: groups with a closed-form mutual information /
+  total correlation, for dependence estimators.
 """
 
 from __future__ import annotations

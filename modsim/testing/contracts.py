@@ -94,7 +94,8 @@ def _matches(key: str, pattern: str) -> bool:
 
 def check_loss_terms(experiment) -> None:
     """Every loss term of a compiled experiment gives a finite scalar (or None) and finite monitors on one
-    minibatch, and a gradient reaches the network through the summed objective."""
+    minibatch, and a gradient reaches the network through the summed objective; its held-out values are
+    finite floats and its saved state loads back (`check_term_state_and_heldout`)."""
     import torch
 
     inputs, targets = experiment.next_batch()
@@ -108,3 +109,13 @@ def check_loss_terms(experiment) -> None:
     sum(terms.values()).backward()
     grads = [p.grad for p in experiment.model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads), "the objective must reach the network"
+    check_term_state_and_heldout(experiment, hidden.detach().cpu().numpy())
+
+
+def check_term_state_and_heldout(experiment, activity: np.ndarray) -> None:
+    """Every loss term reports finite float values on (trials, time, units) `activity` as held-out activity,
+    and accepts the state it saves (`load_state_dict(state_dict())`)."""
+    for term in experiment.terms:
+        for key, value in term.heldout(activity).items():
+            assert isinstance(value, float) and np.isfinite(value), f"term {term.name}: held-out {key} = {value!r}"
+        term.load_state_dict(term.state_dict())

@@ -1,6 +1,6 @@
-"""MINE: a statistics network T(x_1..x_K), the Donsker-Varadhan lower bound on mutual information (total
-correlation for K groups), and the loss term that minimises it among groups (adversarially: k
-statistics-network steps per model step)."""
+"""MINE: a statistics network T(x_1..x_K), a variational lower bound on mutual information (total
+correlation for K groups; the Donsker-Varadhan bound by default, the others in `mine_bounds`), and the loss
+term that minimises it among groups (adversarially: k statistics-network steps per model step)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from torch import nn
 
 from ...spec.constraints import MineConstraint
 from .base import LossTerm, TermContext
+from .mine_bounds import clipped_dv_bound, dv_bound, infonce_bound, nwj_bound
+
+__all__ = ["MineEstimator", "MineTerm", "StatisticsNetwork", "dv_bound"]
 
 
 class StatisticsNetwork(nn.Module):
@@ -47,10 +50,18 @@ class StatisticsNetwork(nn.Module):
         scores = self.head(torch.cat((joint, marginal)))
         return scores[:first.shape[0]], scores[first.shape[0]:]
 
-
-def dv_bound(t_joint: torch.Tensor, t_marginal: torch.Tensor) -> torch.Tensor:
-    """Donsker-Varadhan bound E_joint[T] - log E_marginal[exp T], with a stable logsumexp."""
-    return t_joint.mean() - (torch.logsumexp(t_marginal, dim=0) - math.log(t_marginal.numel()))
+    def block_scores(self, groups: tuple[torch.Tensor, ...], orders: list[torch.Tensor], block: int
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """InfoNCE's scores: the first (rows // block) x block rows cut into blocks of `block`; (blocks, block,
+        block) scores of row i's first group with row j's other groups (group k > 1 in rows `orders[k - 2]`,
+        so for K > 2 the other groups of a negative are drawn independently: negatives from the product of
+        the marginals, which makes the bound one on the total correlation), and (blocks, block) joint scores."""
+        first, second, *rest = self.project(groups)
+        n, width = first.shape[0] // block * block, first.shape[1]
+        joint = self.head(first[:n] + second[:n] + sum(p[:n] for p in rest))
+        other = second + sum(p.index_select(0, o) for p, o in zip(rest, orders))
+        pairs = first[:n].reshape(-1, block, 1, width) + other[:n].reshape(-1, 1, block, width)
+        return self.head(pairs), joint.reshape(-1, block)
 
 
 STD_FLOOR = 1e-3
@@ -90,35 +101,66 @@ class MineEstimator:
             return None
         return torch.randint(n, (self.spec.samples,), device=device, generator=self.generator)
 
-    def _scores(self, groups: tuple[torch.Tensor, ...], noise: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Critic scores of joint rows and of product-of-marginals rows (every group but the first shuffled
-        independently). The noise, when on, is drawn once per joint row and travels with its row into the
-        marginal samples (the same distribution as fresh noise, and the projections are shared)."""
+    def _prepare(self, groups: tuple[torch.Tensor, ...], noise: bool) -> tuple[torch.Tensor, ...]:
+        """The sampled rows of every group, standardised and with the critic's input noise when asked. The
+        noise, when on, is drawn once per joint row and travels with its row into the marginal samples (the
+        same distribution as fresh noise, and the projections are shared)."""
         rows = self._rows(groups[0].shape[0], groups[0].device)
         if rows is not None:
             groups = tuple(g.index_select(0, rows) for g in groups)
         if self.spec.standardize:
             groups = tuple(_zscore(g) for g in groups)
-        n, gen = groups[0].shape[0], self.generator
         if noise and self.spec.noise > 0:
             widths = [g.shape[1] for g in groups]
-            draw = torch.randn((n, sum(widths)), device=groups[0].device, dtype=groups[0].dtype, generator=gen)
+            draw = torch.randn((groups[0].shape[0], sum(widths)), device=groups[0].device, dtype=groups[0].dtype,
+                               generator=self.generator)
             groups = tuple(g + self.spec.noise * d for g, d in zip(groups, draw.split(widths, dim=1)))
-        orders = [torch.randperm(n, device=groups[0].device, generator=gen) for _ in groups[1:]]
-        return self.net.joint_and_marginal(groups, orders)
+        return groups
+
+    def _orders(self, n: int, count: int, device: torch.device) -> list[torch.Tensor]:
+        """`count` independent permutations of n rows, from the estimator's generator."""
+        return [torch.randperm(n, device=device, generator=self.generator) for _ in range(count)]
+
+    def _scores(self, groups: tuple[torch.Tensor, ...], noise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Critic scores of joint rows and of product-of-marginals rows (every group but the first shuffled
+        independently)."""
+        groups = self._prepare(groups, noise)
+        return self.net.joint_and_marginal(groups, self._orders(groups[0].shape[0], len(groups) - 1,
+                                                                groups[0].device))
+
+    def _bound(self, groups: tuple[torch.Tensor, ...], noise: bool) -> torch.Tensor:
+        """The spec's `bound` (`mine_bounds`) on rows of the groups."""
+        if self.spec.bound == "infonce":
+            groups = self._prepare(groups, noise)
+            n = groups[0].shape[0]
+            orders = self._orders(n, len(groups) - 2, groups[0].device)
+            return infonce_bound(*self.net.block_scores(groups, orders, min(self.spec.negatives, n)))
+        t_joint, t_marg = self._scores(groups, noise)
+        if self.spec.bound == "nwj":
+            return nwj_bound(t_joint, t_marg)
+        if self.spec.bound == "clipped_dv":
+            return clipped_dv_bound(t_joint, t_marg, self.spec.clip)
+        return dv_bound(t_joint, t_marg)
+
+    def _moving_average_loss(self, t_joint: torch.Tensor, t_marg: torch.Tensor) -> torch.Tensor:
+        """MINE's bias-corrected DV objective (negated): the gradient of log E[exp T] with E[exp T] replaced
+        by its moving average in the denominator."""
+        mean_exp = torch.exp(torch.logsumexp(t_marg, 0) - math.log(t_marg.numel()))
+        rate = self.spec.moving_average
+        ma = mean_exp.detach() if self._ma is None else (1 - rate) * self._ma + rate * mean_exp.detach()
+        self._ma = ma
+        return -(t_joint.mean() - mean_exp / ma)
 
     def train_step(self, *groups: torch.Tensor) -> torch.Tensor:
         """One ascent step of the statistics network on rows of the groups; returns the bound (detached)."""
-        t_joint, t_marg = self._scores(tuple(g.detach() for g in groups), noise=True)
-        bound = dv_bound(t_joint, t_marg)
+        groups = tuple(g.detach() for g in groups)
         if self.spec.moving_average is None:
+            bound = self._bound(groups, noise=True)
             loss = -bound
-        else:
-            mean_exp = torch.exp(torch.logsumexp(t_marg, 0) - math.log(t_marg.numel()))
-            rate = self.spec.moving_average
-            ma = mean_exp.detach() if self._ma is None else (1 - rate) * self._ma + rate * mean_exp.detach()
-            self._ma = ma
-            loss = -(t_joint.mean() - mean_exp / ma)
+        else:  # DV only (the spec refuses another bound with a moving average)
+            t_joint, t_marg = self._scores(groups, noise=True)
+            bound = dv_bound(t_joint, t_marg)
+            loss = self._moving_average_loss(t_joint, t_marg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.spec.clip_value is not None:
@@ -129,12 +171,12 @@ class MineEstimator:
         return bound.detach()
 
     def estimate(self, *groups: torch.Tensor, noise: bool = True) -> torch.Tensor:
-        """DV bound on rows of the groups; gradients flow to the groups' rows only."""
+        """The spec's bound on rows of the groups; gradients flow to the groups' rows only."""
         params = list(self.net.parameters())
         for p in params:
             p.requires_grad_(False)
         try:
-            return dv_bound(*self._scores(groups, noise=noise))
+            return self._bound(groups, noise=noise)
         finally:
             for p in params:
                 p.requires_grad_(True)
