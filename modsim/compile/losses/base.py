@@ -12,6 +12,25 @@ from ...spec.task import TaskSpec
 from ...tasks import TaskData
 
 
+STD_FLOOR = 1e-3
+"""Smallest column sd `zscore_columns` divides by (a silent unit stays near 0 instead of blowing up)."""
+
+
+def group_rows(hidden: torch.Tensor, washout: int, units: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """(trials x time, units) activity rows of every group, the first `washout` time steps removed: what every
+    term relating groups (mine, club, decorrelation, hsic) scores."""
+    h = hidden[:, washout:]
+    rows = h.reshape(-1, h.shape[-1])
+    return tuple(rows.index_select(1, u) for u in units)
+
+
+def zscore_columns(x: torch.Tensor) -> torch.Tensor:
+    """Per-column z-score over rows, with batch statistics (gradients flow through both); sd floored at STD_FLOOR."""
+    mean = x.mean(dim=0, keepdim=True)
+    std = x.std(dim=0, keepdim=True).clamp_min(STD_FLOOR)
+    return (x - mean) / std
+
+
 @dataclass
 class TermContext:
     """What a loss term may need from the compiled experiment when it is built."""

@@ -7,10 +7,8 @@ import torch
 from torch import nn
 
 from ...spec.constraints_club import ClubConstraint
-from .base import LossTerm, TermContext
+from .base import LossTerm, TermContext, group_rows, zscore_columns
 
-STD_FLOOR = 1e-3
-"""Smallest standard deviation a unit is divided by when standardising (silent units stay near 0)."""
 LOGVAR_RANGE = (-10.0, 10.0)
 """Bounds of q's predicted log-variance (keeps 1 / sigma^2 finite on a degenerate unit)."""
 WARMUP_PER_BATCH = 20
@@ -47,11 +45,6 @@ def vclub(mu: torch.Tensor, logvar: torch.Tensor, y: torch.Tensor, order: torch.
     return 0.5 * (negative - positive).mean()
 
 
-def _zscore(x: torch.Tensor) -> torch.Tensor:
-    """Per-column z-score over rows, with batch statistics (gradients flow through both)."""
-    return (x - x.mean(dim=0, keepdim=True)) / x.std(dim=0, keepdim=True).clamp_min(STD_FLOOR)
-
-
 class ClubEstimator:
     """The chain of variational Gaussians q(x_k | x_1..x_{k-1}), k = 2..K, with one Adam optimiser and one
     generator (row draws and negative permutations), seeded. `fit_step` raises q's log-likelihood on
@@ -72,7 +65,7 @@ class ClubEstimator:
         if self.spec.samples is not None and self.spec.samples < n:
             rows = torch.randint(n, (self.spec.samples,), device=groups[0].device, generator=self.generator)
             groups = tuple(g.index_select(0, rows) for g in groups)
-        return tuple(_zscore(g) for g in groups) if self.spec.standardize else groups
+        return tuple(zscore_columns(g) for g in groups) if self.spec.standardize else groups
 
     def _links(self, groups: tuple[torch.Tensor, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(condition x_<k, target x_k) of every link of the chain."""
@@ -138,9 +131,7 @@ class ClubTerm(LossTerm):
 
     def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(batch x time, units) activity rows of every group, washout removed."""
-        h = hidden[:, self.washout:]
-        rows = h.reshape(-1, h.shape[-1])
-        return tuple(rows.index_select(1, u) for u in self.units)
+        return group_rows(hidden, self.washout, self.units)
 
     def warmup(self, experiment) -> None:
         """`warmup_steps` fitting steps, `WARMUP_PER_BATCH` per fresh minibatch of the initial network."""

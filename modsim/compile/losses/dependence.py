@@ -6,14 +6,7 @@ from __future__ import annotations
 import torch
 
 from ...spec.constraints_dependence import GroupDependenceConstraint
-from .base import LossTerm, TermContext
-
-
-def group_rows(hidden: torch.Tensor, washout: int, units: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    """(trials x time, units) activity rows of every group, the first `washout` time steps removed."""
-    h = hidden[:, washout:]
-    rows = h.reshape(-1, h.shape[-1])
-    return tuple(rows.index_select(1, u) for u in units)
+from .base import LossTerm, TermContext, group_rows
 
 
 def pairwise_sum(values: list[torch.Tensor]) -> torch.Tensor:

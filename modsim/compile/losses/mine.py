@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ...spec.constraints import MineConstraint
-from .base import LossTerm, TermContext
+from .base import LossTerm, TermContext, group_rows, zscore_columns
 from .mine_bounds import clipped_dv_bound, dv_bound, infonce_bound, nwj_bound
 
 __all__ = ["MineEstimator", "MineTerm", "StatisticsNetwork", "dv_bound"]
@@ -64,15 +64,6 @@ class StatisticsNetwork(nn.Module):
         return self.head(pairs), joint.reshape(-1, block)
 
 
-STD_FLOOR = 1e-3
-"""Smallest standard deviation a unit is divided by when standardising (silent units stay near 0)."""
-
-
-def _zscore(x: torch.Tensor) -> torch.Tensor:
-    """Per-column z-score over rows, with batch statistics (gradients flow through both)."""
-    mean = x.mean(dim=0, keepdim=True)
-    std = x.std(dim=0, keepdim=True).clamp_min(STD_FLOOR)
-    return (x - mean) / std
 
 
 class MineEstimator:
@@ -109,7 +100,7 @@ class MineEstimator:
         if rows is not None:
             groups = tuple(g.index_select(0, rows) for g in groups)
         if self.spec.standardize:
-            groups = tuple(_zscore(g) for g in groups)
+            groups = tuple(zscore_columns(g) for g in groups)
         if noise and self.spec.noise > 0:
             widths = [g.shape[1] for g in groups]
             draw = torch.randn((groups[0].shape[0], sum(widths)), device=groups[0].device, dtype=groups[0].dtype,
@@ -221,9 +212,7 @@ class MineTerm(LossTerm):
 
     def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(batch x time, units) activity rows of every group, washout removed."""
-        h = hidden[:, self.washout:]
-        rows = h.reshape(-1, h.shape[-1])
-        return tuple(rows.index_select(1, u) for u in self.units)
+        return group_rows(hidden, self.washout, self.units)
 
     def _train(self, groups: tuple[torch.Tensor, ...]) -> torch.Tensor:
         bounds = [est.train_step(*(groups[k] for k in subset)) for est, subset in zip(self.estimators, self.subsets)]
