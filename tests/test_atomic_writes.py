@@ -328,3 +328,40 @@ def test_modsim_report_killed_between_its_renames_keeps_the_old_report(stored, t
     assert result.exit_code == 0, result.output
     assert _marker_stores(out) == [str(stored["other"])]
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]
+
+
+def test_a_run_is_never_finished_without_its_summary(tmp_path, monkeypatch):
+    """`finish` (and every other multi-key attribute write) is one metadata write. zarr's `attrs.update` writes
+    zarr.json once per key, in order, so a kill between two of them left a run `finished` without its summary
+    or timestamp (seen in CI: `summarize` counted that run without metrics)."""
+    import zarr.storage._local as local
+    from modsim.store import RunWriter
+
+    writer = RunWriter.create(tmp_path / "run", "run", {"name": "run"}, 0, "cpu")
+    writes: list[dict] = []
+    put = local._put
+
+    def counting_put(path, value, exclusive=False):
+        if Path(path).name == "zarr.json" and Path(path).parent == tmp_path / "run":
+            writes.append(json.loads(bytes(value.as_buffer_like()))["attributes"])
+        return put(path, value, exclusive=exclusive)
+
+    monkeypatch.setattr(local, "_put", counting_put)
+    writer.finish("finished", summary={"q_cor": 0.25, "mse": float("nan")})
+    assert len(writes) == 1
+    assert writes[0]["status"] == "finished" and writes[0]["summary"] == {"q_cor": 0.25, "mse": None}
+    assert writes[0]["finished"] is not None
+
+
+def test_no_module_writes_attributes_key_by_key():
+    """`x.attrs.update(...)` is one zarr.json write per key (MutableMapping.update); modsim writes a group's
+    attributes with `update_attributes`, one write."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "modsim").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update"
+                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "attrs"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

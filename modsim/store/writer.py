@@ -259,7 +259,7 @@ class RunWriter:
                 if arr.shape[0] != keep:
                     arr.resize((keep, *arr.shape[1:]))
         verify_run(self.path, RESUMED_SECTIONS)  # what the resumed run keeps must read back as written
-        self.group.attrs.update({layout.ATTR_STATUS: str(layout.RunStatus.RUNNING), layout.ATTR_MESSAGE: "",
+        self.group.update_attributes({layout.ATTR_STATUS: str(layout.RunStatus.RUNNING), layout.ATTR_MESSAGE: "",
                                  layout.ATTR_FINISHED: None, layout.ATTR_LAST_STEP: int(step)})
 
     def add_sweep_values(self, values: dict) -> None:
@@ -356,7 +356,7 @@ class RunWriter:
             key = f"mask_{layout.param_key(name)}"
             grp.create_array(key, data=np.asarray(mask, dtype=bool), dimension_names=dims_of(key, 2),
                              **array_options(array_attrs(layout.STRUCTURE, key)))
-        grp.attrs.update({layout.ATTR_GROUP_NAMES: group_names, layout.ATTR_OUTPUT_NAMES: output_names})
+        grp.update_attributes({layout.ATTR_GROUP_NAMES: group_names, layout.ATTR_OUTPUT_NAMES: output_names})
 
     def finish(self, status: str, message: str = "", summary: dict[str, Any] | None = None) -> None:
         """Record the final status (finished, diverged, failed, interrupted) and summary numbers."""
@@ -366,7 +366,7 @@ class RunWriter:
             attrs[layout.ATTR_SUMMARY] = {k: (None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v)
                                 for k, v in summary.items()}
         try:
-            self.group.attrs.update(attrs)
+            self.group.update_attributes(attrs)
         finally:
             if self.lock is not None:
                 self.lock.release()
@@ -386,7 +386,7 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
     new = swap.new_folder(final)
     try:
         sub = zarr.open_group(str(new), mode="w-", zarr_format=3)
-        sub.attrs.update({layout.ATTR_PLAN: plan_json, layout.ATTR_CREATED: now(),
+        sub.update_attributes({layout.ATTR_PLAN: plan_json, layout.ATTR_CREATED: now(),
                           layout.ATTR_VERSIONS: package_versions()})
         for key, value in results.items():
             value = np.asarray(value).astype(np.int64 if is_integer(key) else np.float64)
@@ -421,7 +421,7 @@ def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str
 def _fill_table(group: zarr.Group, coords: dict[str, list[str]], arrays: dict[str, np.ndarray],
                 per_condition: dict[str, np.ndarray] | None, attrs: dict | None) -> None:
     if attrs:
-        group.attrs.update(attrs)
+        group.update_attributes(attrs)
     dims = list(coords)
     for coord, labels in coords.items():
         _text_array(group, coord, np.array(labels, dtype=object), [coord])
