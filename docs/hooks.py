@@ -5,7 +5,7 @@
   field docstrings feed;
 - `kinds/metrics.md`: every registered metric (label, what it needs, what it stores) and the metric
   definitions of the README;
-- `mi-estimators.md`, `specs.md`, `store.md`, `extending.md`: the README's sections of those names (one
+- `dependence-penalties.md`, `specs.md`, `store.md`, `extending.md`: the README's sections of those names (one
   text, shown in both places).
 """
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = {"cells": ("Cells", "network.cell"), "tasks": ("Tasks", "task"),
             "constraints": ("Constraints", "constraints[]")}
 README_PAGES = {
-    "mi-estimators.md": ("MI estimators", ["MI estimators"]),
+    "dependence-penalties.md": ("Dependence penalties", ["Dependence penalties"]),
     "specs.md": ("Specs and sweeps", ["Specs", "Sweeps and statistics", "Your own data"]),
     "store.md": ("The store", ["The store"]),
     "extending.md": ("Extending modsim", ["Extending modsim", "Layout"]),
@@ -45,12 +45,14 @@ def _relink(text: str) -> str:
 
 
 def _cell(text: object) -> str:
+    """Text for one table cell: one line, every `|` escaped (once: callers pass raw text)."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _type(prop: dict) -> str:
+    """A field's type in words, raw (a choice is `a | b`; `_cell` escapes the pipes)."""
     if "enum" in prop:
-        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+        return " | ".join(f"`{v}`" for v in prop["enum"])
     if "const" in prop:
         return f"`{prop['const']}`"
     if "anyOf" in prop:
@@ -68,12 +70,21 @@ def kind_section(name: str, spec_class) -> str:
     schema = spec_class.model_json_schema()
     doc = inspect.cleandoc(spec_class.__doc__ or "")
     lines = [f"## `{name}`", "", doc, "", "| field | type | default | description |", "|---|---|---|---|"]
-    fields = spec_class.model_fields
+    required = set(schema.get("required", []))
     for field, prop in schema.get("properties", {}).items():
-        info = fields.get(field)
-        default = "required" if info is not None and info.is_required() else f"`{json.dumps(prop.get('default'))}`"
-        lines.append(f"| `{field}` | {_cell(_type(prop))} | {_cell(default)} | {_cell(prop.get('description', ''))} |")
+        lines.append(f"| `{field}` | {_cell(_type(prop))} | {_cell(_default(field, prop, required))} "
+                     f"| {_cell(prop.get('description', ''))} |")
     return "\n".join(lines) + "\n"
+
+
+def _default(field: str, prop: dict, required: set[str]) -> str:
+    """`required`, or the default as JSON. The schema names properties and `required` by alias (`input_dim`
+    for the field `input_dim_`), so both are read from the schema, never from `model_fields` by name."""
+    if field in required:
+        return "required"
+    if "default" in prop:
+        return f"`{json.dumps(prop['default'])}`"
+    return "computed"
 
 
 def family_page(family: str) -> str:
@@ -122,6 +133,29 @@ def executors_page() -> str:
     return "\n".join(parts)
 
 
+_STRAY_MARKER = re.compile(r"^( {1,3})([-*+]|\d+[.)])(?= )")
+"""A list marker at the start of a continuation line indented 1-3 spaces (inside a list item): Python-Markdown
+nests lists at 4 spaces, so such a line would start a new item of the outer list."""
+
+
+def no_stray_list_markers(text: str) -> str:
+    """Escape list markers that start a wrapped line of a paragraph (`  - 1/K), ...` under a list item becomes
+    `  \\- 1/K), ...`, plain text), outside fenced code; a list item that follows a blank line is left alone."""
+    lines, fence, previous = [], None, ""
+    for line in text.split("\n"):
+        opening = re.match(r"^\s*(`{3,}|~{3,})", line)
+        if fence is None and opening:
+            fence = opening.group(1)
+        elif fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+        elif previous.strip():
+            line = _STRAY_MARKER.sub(lambda m: m.group(1) + re.sub(r"([-*+.)])", r"\\\1", m.group(2)), line)
+        lines.append(line)
+        previous = line
+    return "\n".join(lines)
+
+
 def pages() -> dict[str, str]:
     """Path (in the docs) -> Markdown of every generated page."""
     out = {f"kinds/{family}.md": family_page(family) for family in FAMILIES}
@@ -130,11 +164,45 @@ def pages() -> dict[str, str]:
     for path, (title, sections) in README_PAGES.items():
         out[path] = f"# {title}\n\n" + "\n".join(
             (readme_section(s) if i == 0 else f"## {s}\n\n" + readme_section(s)) for i, s in enumerate(sections))
-    return out
+    return {path: no_stray_list_markers(text) for path, text in out.items()}
+
+
+def table_cells(row: str) -> int:
+    """Cells of a Markdown table row (`| a | b \\| c |`: 2): the bars between the outer ones that are not
+    escaped (after an odd number of backslashes; `\\\\|` is an escaped backslash, then a bar)."""
+    inner = re.sub(r"\\.", "x", row.strip())  # every escape pair is one character of a cell
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") else inner
+    return inner.count("|") + 1
+
+
+def table_problems(text: str) -> list[str]:
+    """Rows of the page's tables whose number of cells differs from their header's (a stray `|` splits a
+    cell; a browser shows it as a row spilling into the next columns)."""
+    problems, lines, fence = [], text.split("\n"), False
+    for i, line in enumerate(lines):
+        if re.match(r"^\s*(```|~~~)", line):
+            fence = not fence
+        delimiter = "|" in line and re.fullmatch(r"\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?", line.strip())
+        if fence or i == 0 or not delimiter:
+            continue
+        header = table_cells(lines[i - 1])
+        for j in range(i + 1, len(lines)):
+            if not lines[j].strip().startswith("|"):
+                break
+            if table_cells(lines[j]) != header:
+                problems.append(f"line {j + 1}: {table_cells(lines[j])} cells, the header has {header}: "
+                                f"{lines[j][:80]}")
+    return problems
 
 
 def on_files(files, config):
-    """Add the generated pages to the build."""
+    """Add the generated pages to the build; a table row with the wrong number of cells fails it."""
+    from mkdocs.exceptions import PluginError
+
     for path, content in pages().items():
+        problems = table_problems(content)
+        if problems:
+            raise PluginError(f"docs/hooks.py generated a broken table in {path}: " + "; ".join(problems))
         files.append(File.generated(config, path, content=content))
     return files

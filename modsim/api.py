@@ -178,7 +178,8 @@ class Sweep:
     def summary(self, by: list[str] | None = None) -> Any:
         """Mean, sd and n of every final metric per condition (default: every swept path but the seed), and
         Welch's t and p of each condition against the first, an xarray Dataset over (condition, metric) with
-        each swept field's value per condition as a coordinate."""
+        each swept field's value per condition as a coordinate; `left_out` counts the runs whose flag left
+        their value out of n (an MI whose critic diverged: `mi_diverged` = 1)."""
         import xarray as xr
 
         from .sweep import stats
@@ -186,7 +187,8 @@ class Sweep:
         summary = stats.summarize(stats.group_records([self.path], by))
         t, p = summary.against(summary.conditions[0])
         swept = {name: ("condition", values) for name, values in stats.condition_coordinates(summary).items()}
-        return xr.Dataset({**{name: (("condition", "metric"), getattr(summary, name)) for name in ("mean", "sd", "n")},
+        return xr.Dataset({**{name: (("condition", "metric"), getattr(summary, name))
+                              for name in ("mean", "sd", "n", "left_out")},
                            "t": (("condition", "metric"), t), "p": (("condition", "metric"), p)},
                           coords={"condition": summary.conditions, "metric": summary.metrics, **swept},
                           attrs={"reference_condition": summary.conditions[0]})
@@ -210,5 +212,7 @@ def open_run(path: str | Path) -> Run:
 
 
 def open_sweep(path: str | Path) -> Sweep:
-    """A stored sweep (ValueError when `path` is not one)."""
+    """A stored sweep (`modsim sweep SPEC` keeps it in `store/<spec name>-sweep`); `modsim.errors.UserError`, a
+    ValueError, saying what `path` holds when it is not one (a run, a missing folder, ...) and where the sweep
+    may be."""
     return Sweep(path)

@@ -16,12 +16,14 @@ def create_run(spec: Spec, path: str | Path, device: str, overwrite: bool = Fals
                sweep_values: dict | None = None, lock=None):
     """The `RunWriter` of a new run of `spec` at `path` (built aside and renamed into place; with `unique`,
     `path-2`, `-3`, ... when `path` is taken; with `overwrite`, a modsim run at `path` is replaced;
-    `sweep_values`: a sweep's run's swept values, recorded with its first metadata)."""
+    `sweep_values`: a sweep's run's swept values, recorded with its first metadata). The path, size and sha256 of
+    every data file the task reads (`TaskSpec.data_files`) are recorded with it."""
     from .store import RunWriter
 
     path = Path(path)
     return RunWriter.create(path, None, spec.model_dump(mode="json", by_alias=True), spec.training.seed,
-                            str(device), overwrite=overwrite, lock=lock, unique=unique, sweep_values=sweep_values)
+                            str(device), overwrite=overwrite, lock=lock, unique=unique, sweep_values=sweep_values,
+                            data_files=spec.task.data_files())
 
 
 def execute_run(spec: Spec, path: str | Path, progress=None, overwrite: bool = False, experiment=None,
@@ -66,11 +68,11 @@ def resume_run(path: str | Path, progress=None, lock=None, sweep_values: dict | 
     state, with the spec it was started with; the finished run is bit-identical to an uninterrupted one. A
     run killed before its first saved state starts again from step 0 (nothing it did counted yet).
     `sweep_values`: the swept values the run must carry (a sweep's run), recorded where the stored run lacks
-    them. UserError when the run has finished or `path` is not a run (a sweep store is never touched);
-    RunLocked when a live process owns it."""
+    them. UserError when the run has finished, `path` is not a run (a sweep store is never touched) or a data
+    file the run read has changed since (its recorded sha256); RunLocked when a live process owns it."""
     from .compile import compile_experiment, resolve_device
     from .store import RunWriter, layout, read_state
-    from .store.writer import claim_run
+    from .store.writer import changed_data, claim_run
     from .train import train
 
     path = Path(path)
@@ -84,6 +86,10 @@ def resume_run(path: str | Path, progress=None, lock=None, sweep_values: dict | 
         if read_state(path) is None:  # started again: with the values it carries, else the given ones
             values = record.sweep_values if record.sweep_values is not None else sweep_values
             return execute_run(spec, path, progress, experiment=experiment, sweep_values=values, lock=lock)
+        changed = changed_data(record.provenance.data_files, spec.task.data_files())
+        if changed:
+            raise UserError(f"{path} cannot be resumed: its data differ from the data it was trained on so far "
+                            f"({'; '.join(changed)}); restore them, or start a new run")
         writer = RunWriter.reopen(path, lock)
         if sweep_values is not None:
             writer.add_sweep_values(sweep_values)

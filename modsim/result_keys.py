@@ -8,6 +8,8 @@ list them.
   `L_null_mean`, `L_null_sd`.
 - `modsim analyze` stores each dynamics result `N` as `dynamics_N`.
 - Partitions, the dynamics' module and trial labels and `step` are integers; every other result is a float.
+- A value that may be unreliable `V` (MINE's held-out estimate `mi`, `mi_<i>`) has a 0/1 flag `V_diverged` beside
+  it: 1 leaves `V` out of every mean over runs (`modsim summarize`, sweep reports) and marks it in run summaries.
 
 Imports nothing of modsim, so every layer may use it.
 """
@@ -103,3 +105,27 @@ def is_integer(key: str) -> bool:
         return True
     parsed = parse_result_key(key)
     return parsed is not None and parsed.part == PARTITION
+
+
+FLAG_SUFFIX = "_diverged"
+"""How the 0/1 flag of a value that may be unreliable is named: `<value>_diverged`."""
+
+
+def flag_key(value: str) -> str:
+    """The key of the 0/1 flag that marks the stored value `value` as unreliable (`mi` -> `mi_diverged`)."""
+    return value + FLAG_SUFFIX
+
+
+def flagged_value(key: str) -> str | None:
+    """The value a stored 0/1 flag marks (`mi_diverged` -> `mi`); None for a key that is not a flag."""
+    return key[:-len(FLAG_SUFFIX)] if key.endswith(FLAG_SUFFIX) and len(key) > len(FLAG_SUFFIX) else None
+
+
+def is_flagged(values: dict, key: str) -> bool:
+    """Whether `values` (a run's final metrics, or one checkpoint's) flag its value `key` as unreliable: its flag
+    is present and above 0 (a NaN flag, no verdict, flags nothing)."""
+    flag = values.get(flag_key(key))
+    try:
+        return flag is not None and float(flag) > 0
+    except (TypeError, ValueError):
+        return False

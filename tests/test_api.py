@@ -65,7 +65,7 @@ def test_open_sweep_lists_runs_and_summarises(tmp_path: Path):
     four = TINY + ["sweep={grid: {'constraints[0].weight': [0.0, 0.05]}, seeds: 2}"]
     result = CliRunner().invoke(main, ["sweep", str(SPEC), *sets(four), "--store", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    sweep = modsim.open_sweep(tmp_path / "gru_lorenz_rossler")
+    sweep = modsim.open_sweep(tmp_path / "gru_lorenz_rossler-sweep")
     assert len(sweep.names) == 4 and len(sweep.finished()) == 4
     assert sweep.run(sweep.names[0]).status == "finished"
     from modsim.errors import UserError

@@ -47,7 +47,7 @@ def test_generated_reference_pages_cover_every_kind_and_field():
                 assert f"| `{info.alias or field}` |" in page, (family, name, field)
     assert all(f"| `{m}` |" in pages["kinds/metrics.md"] for m in registry.metrics.names())
     assert "## `local`" in pages["kinds/executors.md"]
-    assert "total correlation" in pages["mi-estimators.md"] and "training_state.bin" in pages["store.md"]
+    assert "total correlation" in pages["dependence-penalties.md"] and "training_state.bin" in pages["store.md"]
     for path, text in pages.items():
         assert not re.search(r"\b[A-Z0-9]+_TABLE\b", text), f"{path}: an unfilled placeholder"
 

@@ -58,14 +58,15 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     for name in ("wm_leaky_mi", "wm_leaky_nomi"):
         spec = ROOT / "specs" / f"{name}.yaml"
         invoke(["sweep", str(spec), *sets(shrink(spec) + ["sweep.seeds=2"]), "--store", str(store)])
-    invoke(["report", str(store / "wm_leaky_mi"), str(store / "wm_leaky_nomi"), "-o", str(store / "wm-report")])
+    invoke(["report", str(store / "wm_leaky_mi-sweep"), str(store / "wm_leaky_nomi-sweep"), "-o",
+            str(store / "wm-report")])
     out["wm"] = store / "wm-report"
     bena = ROOT / "specs" / "bena_separate.yaml"
     grid = "sweep={grid: {network.recurrent.p: [0.01, 1.0], task.cov_ratio: [0.5, 1.0]}}"
     invoke(["sweep", str(bena), *sets(shrink(bena) + [grid]), "--store", str(store), "--report"])
-    assert (store / "bena_separate-report" / "heatmaps.png").exists()  # written by sweep --report
-    invoke(["report", str(store / "bena_separate"), "--runs"])
-    out["modules"] = store / "bena_separate-report"
+    assert (store / "bena_separate-sweep-report" / "heatmaps.png").exists()  # written by sweep --report
+    invoke(["report", str(store / "bena_separate-sweep"), "--runs"])
+    out["modules"] = store / "bena_separate-sweep-report"
     invoke(["run", str(gru), *sets(shrink(gru) + ["training.steps=4", "training.checkpoint_every=2",
                                                   "constraints[0].weight=0.0", "training.seed=7"]),
             "--store", str(store), "--name", "gru_b", "--quiet"])
@@ -149,7 +150,7 @@ def test_bad_store_is_refused_and_nothing_is_written(tmp_path, reports, monkeypa
     not_a_store.mkdir()
     result = CliRunner().invoke(main, ["report", str(not_a_store), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "not a Zarr group" in result.output
-    run, sweep = reports["gru"].parent / "gru", reports["wm"].parent / "wm_leaky_mi"
+    run, sweep = reports["gru"].parent / "gru", reports["wm"].parent / "wm_leaky_mi-sweep"
     mixed = CliRunner().invoke(main, ["report", str(run), str(sweep), "-o", str(tmp_path / "out")])
     assert mixed.exit_code == 2 and "not a mix" in mixed.output
     import modsim.report.run_figures as run_figures

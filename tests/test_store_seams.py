@@ -185,6 +185,7 @@ RUN_FIELDS = {
     layout.ATTR_LAST_STEP: lambda r: r.provenance.last_step,
     layout.ATTR_SUMMARY: lambda r: r.summary,
     layout.ATTR_SWEEP_VALUES: lambda r: r.sweep_values,
+    layout.ATTR_DATA_FILES: lambda r: r.provenance.data_files,
 }
 """Where the run record holds each attribute of a run."""
 
@@ -261,7 +262,7 @@ def test_a_sweep_store_naming_an_unsafe_run_is_corruption(swept_run: Path, tmp_p
 
 
 def test_a_folder_that_is_no_sweep_store_is_refused_by_name(swept_run: Path):
-    with pytest.raises(UserError, match="is not a sweep store"):
+    with pytest.raises(UserError, match=r"is a run of the sweep store .*, not a sweep store .*; its sweep store is"):
         sweep_store(swept_run)
 
 

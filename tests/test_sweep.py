@@ -95,7 +95,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_sweep_cmd(killed, ["--jobs", "2"]), start_new_session=True, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sweep_dir = killed / "gru_lorenz_rossler"
+    sweep_dir = killed / "gru_lorenz_rossler-sweep"
     deadline = time.time() + 240
     while time.time() < deadline and len(finished_runs(sweep_dir)) < 2:
         time.sleep(0.1)
@@ -112,7 +112,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     clean = tmp_path / "clean"
     straight = subprocess.run(_sweep_cmd(clean, ["--jobs", "2"]), env=env, capture_output=True, text=True)
     assert straight.returncode == 0, straight.stderr
-    a, b = metrics_of(sweep_dir), metrics_of(clean / "gru_lorenz_rossler")
+    a, b = metrics_of(sweep_dir), metrics_of(clean / "gru_lorenz_rossler-sweep")
     assert a.keys() == b.keys() and len(a) == 6
     for run in a:
         for key in a[run]:
@@ -126,7 +126,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
            "--executor", "ray", "--ray-cpus", "2"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    c = metrics_of(via_ray / "gru_lorenz_rossler")
+    c = metrics_of(via_ray / "gru_lorenz_rossler-sweep")
     assert len(c) == 4
     for run in c:
         for key in c[run]:
@@ -212,7 +212,7 @@ def test_signals_stop_every_worker_and_the_rerun_is_identical(tmp_path, how):
     cmd = [sys.executable, "-m", "modsim.cli", "sweep", str(SPEC), *sets(TINY + LONG + [GRID]), "--store", str(store),
            "--jobs", "2"]
     proc = subprocess.Popen(cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sweep_dir = store / "gru_lorenz_rossler"
+    sweep_dir = store / "gru_lorenz_rossler-sweep"
     deadline = time.time() + 120
     while time.time() < deadline and len(_started(sweep_dir)) < 2:
         time.sleep(0.05)
@@ -237,7 +237,7 @@ def test_signals_stop_every_worker_and_the_rerun_is_identical(tmp_path, how):
     single = subprocess.run(cmd[:-4] + ["--store", str(tmp_path / "single"), "--jobs", "1"], env=env,
                             capture_output=True, text=True)
     assert single.returncode == 0, single.stderr[-2000:]
-    _assert_same_sweeps(sweep_dir, tmp_path / "single" / "gru_lorenz_rossler")
+    _assert_same_sweeps(sweep_dir, tmp_path / "single" / "gru_lorenz_rossler-sweep")
 
 
 def _assert_same_sweeps(a_dir: Path, b_dir: Path) -> None:
@@ -257,7 +257,7 @@ def test_two_sweeps_on_one_store_run_each_run_once_and_agree_with_one_sweep(tmp_
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in both]
     assert [p.returncode for p in both] == [0, 0], [o[1][-1500:] for o in outs]
-    shared = tmp_path / "shared" / "gru_lorenz_rossler"
+    shared = tmp_path / "shared" / "gru_lorenz_rossler-sweep"
     assert len(finished_runs(shared)) == 6
     for name in finished_runs(shared):
         group = open_run(shared / RUNS / name)
@@ -267,7 +267,7 @@ def test_two_sweeps_on_one_store_run_each_run_once_and_agree_with_one_sweep(tmp_
         np.testing.assert_array_equal(read_section(group, "checkpoints")["step"], [0, 6, 12])
     single = subprocess.run(_sweep_cmd(tmp_path / "single", ["--jobs", "2"]), env=env, capture_output=True, text=True)
     assert single.returncode == 0, single.stderr[-1500:]
-    _assert_same_sweeps(shared, tmp_path / "single" / "gru_lorenz_rossler")
+    _assert_same_sweeps(shared, tmp_path / "single" / "gru_lorenz_rossler-sweep")
 
 
 SWEEP_SPECS = [p for p in sorted((ROOT / "specs").rglob("*.yaml")) if "sweep:" in p.read_text()]

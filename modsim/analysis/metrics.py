@@ -9,13 +9,16 @@ A plugin metric is a `Metric` registered with `modsim.register_metric`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
 import numpy as np
 
+from ..result_keys import flag_key
 from ..spec.analysis import ResolvedConventions
+from ..critic_check import diverged_flag
 from ..spec.capabilities import CAPABILITIES  # noqa: F401 (the descriptions, defined in the spec)
 from .modularity import directed_q, newman_q, q_max, q_max_degree, structural_adjacency
 from .performance import last_step_accuracy, mse as mean_squared_error, r2_per_output, sign_accuracy as sign_acc
@@ -193,7 +196,15 @@ def _specialisation(snap: Snapshot, ctx: PlanContext) -> Values:
 
 
 def _mi(snap: Snapshot, ctx: PlanContext) -> Values:
-    return {"mi": float("nan") if snap.mi is None else snap.mi}
+    """The held-out estimate and its flag: the critic's own verdict (its scores judged when the estimate was
+    taken), or, for a stored estimate without one, the verdict on the value alone; either way a value below
+    the floor or not finite is flagged."""
+    if snap.mi is None:
+        return {"mi": float("nan"), flag_key("mi"): float("nan")}
+    flag = diverged_flag(snap.mi)
+    if snap.mi_diverged is not None and math.isfinite(snap.mi_diverged):
+        flag = max(flag, float(snap.mi_diverged))
+    return {"mi": snap.mi, flag_key("mi"): flag}
 
 
 TWO = frozenset({"two_groups"})
@@ -213,7 +224,10 @@ sign_accuracy = Metric("sign_accuracy", _sign_accuracy, "sign accuracy", REGRESS
                        key=True)
 accuracy = Metric("accuracy", _accuracy, "accuracy", frozenset({"classes"}), over_training=True, key=True,
                   heatmap=2)
-mi = Metric("mi", _mi, "MI estimate (nats)", frozenset({"mine"}), key=True)
+mi = Metric("mi", _mi, "MI estimate (nats)", frozenset({"mine"}), stores=("mi", flag_key("mi")),
+            shown=(("mi", "MI estimate (nats)"),), key=True)
+"""MINE's held-out estimate and its 0/1 flag `mi_diverged` (`modsim.critic_check`): a flagged estimate is
+marked in run summaries and left out of means over runs."""
 activity_sd = Metric("activity_sd", _activity_sd, "activity sd", stores=("activity_sd_<group>",), shown=())
 silenced = Metric("silenced", _silenced, "silenced groups", stores=("silenced", "silenced_<group>"))
 q_mask = Metric("q_mask", _q_mask, "Q of the mask", key=True, heatmap=1)

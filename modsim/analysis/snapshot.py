@@ -35,6 +35,9 @@ class Snapshot:
     """Indices of the K groups compared by the D indices."""
     mi: float | None = None
     """MINE estimate on held-out activity, when a statistics network exists."""
+    mi_diverged: float | None = None
+    """Its flag (`modsim.critic_check`): 1 when the critic did not give a converged estimate, 0 when it did;
+    None when unknown (the `mi` metric then judges the value alone)."""
     input_sets: tuple[list[int], ...] | None = None
     """The K input-channel sets compared by D_in (tasks with separable inputs)."""
     success_threshold: float = 0.9

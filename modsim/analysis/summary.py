@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import registry
-from ..result_keys import is_detection
+from ..result_keys import flagged_value, is_detection, is_flagged
 from .dynamics import DYNAMICS_KEY, DYNAMICS_LABELS
 
 
@@ -41,6 +41,21 @@ def summary_rows(metrics: dict, output_names: list[str] | None = None) -> list[t
              and np.ndim(metrics[key]) == 0]
     rows += [(key, float(v)) for key, v in metrics.items() if is_detection(key) and np.ndim(v) == 0]
     return rows
+
+
+DIVERGED_MARK = " (diverged)"
+"""How a run summary marks a value its flag calls unreliable (`mi` with `mi_diverged` = 1): `-560.2 (diverged)`."""
+
+
+def flagged(metrics: dict) -> list[str]:
+    """Stored keys of the values the run's flags call unreliable (`mi` when `mi_diverged` is 1)."""
+    return [value for key in metrics if (value := flagged_value(key)) is not None and is_flagged(metrics, value)]
+
+
+def marks(metrics: dict) -> dict[str, str]:
+    """Label of every `summary_rows` row whose value is flagged -> `DIVERGED_MARK`, to print after the value."""
+    bad = set(flagged(metrics))
+    return {label: DIVERGED_MARK for key, label in labelled_keys() if key in bad}
 
 
 def silenced(metrics: dict) -> list[str]:

@@ -54,10 +54,19 @@ def list_command(store_root: str) -> None:
     if problems:
         table.add_column("problem")
     for row in rows:
-        cells = [row.name, row.status, row.steps, *(fmt(row.summary.get(k)) if row.summary else "" for k, _ in columns),
-                 row.started]
+        cells = [row.name, row.status, row.steps, *(_cell(row.summary, k) for k, _ in columns), row.started]
         table.add_row(*cells, *([row.problem] if problems else []))
     console.print(table)
+
+
+def _cell(summary: dict | None, key: str) -> str:
+    """A run's final value of `key`, marked `(diverged)` where its flag calls it unreliable (a critic's MI)."""
+    if not summary:
+        return ""
+    from ..analysis.summary import DIVERGED_MARK
+    from ..result_keys import is_flagged
+
+    return fmt(summary.get(key)) + (DIVERGED_MARK if is_flagged(summary, key) else "")
 
 
 def listed(path: Path) -> Listed:

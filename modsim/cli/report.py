@@ -17,7 +17,7 @@ def write_and_print(stores: list, out_dir: str | None = None, runs: bool = False
 
 
 @click.command()
-@click.argument("stores", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
+@click.argument("stores", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Report directory (default: <store>-report beside the first store).")
 @click.option("--runs", is_flag=True, help="Sweeps: also write a report of every finished run, linked from the page.")

@@ -31,15 +31,25 @@ from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_STOPPE
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--report", "with_report", is_flag=True,
               help="Write the run's report (figures + index.html) to STORE/<name>-report when it finishes.")
+@click.option("--quick", is_flag=True,
+              help="Shrink the spec by its task's, training's, constraints' and analysis' own quick settings "
+                   "(tiny data, 20 steps, 3 checkpoints, one thread): a complete run in seconds, named "
+                   "<name>-quick, that shows everything works (its numbers are no result). --set applies on top.")
 @user_errors
 def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, overwrite: bool,
-        resume: bool, device: str | None, quiet: bool, with_report: bool) -> None:
+        resume: bool, device: str | None, quiet: bool, with_report: bool, quick: bool) -> None:
     """Train the experiment in SPEC_FILE and store everything under STORE/<name>."""
     if name is not None:
         from ..store import check_name
 
         check_name(name, "--name: run name")
-    spec = load_spec(spec_file, list(overrides) + ([f"training.device={device}"] if device else []))
+    given = list(overrides) + ([f"training.device={device}"] if device else [])
+    spec = load_spec(spec_file, given)
+    if quick:  # the quick settings of the spec as given, then the user's overrides again on top
+        spec = load_spec(spec_file, spec.quick_overrides() + given)
+        console.print(f"quick run: {spec_file} shrunk by its own quick settings (tiny data, {spec.training.steps} "
+                      "steps); its numbers show that everything runs, not a result: drop --quick for the "
+                      "experiment", highlight=False, soft_wrap=True)
     if resume:
         _resume_same_spec(spec, Path(store_root), spec.name if name is None else name, quiet, with_report)
         return
@@ -198,14 +208,15 @@ def _with_bar(name: str, spec, start):
 
 def print_summary(result) -> None:
     """The run's final numbers as a table, then the library's warnings (silenced groups)."""
-    from ..analysis.summary import silenced, summary_rows
+    from ..analysis.summary import marks, silenced, summary_rows
 
     title = f"{Path(result.path).name}: {result.steps} steps in {result.seconds:.1f} s"
     table = Table(title=title, min_width=len(title) + 2)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    marked = marks(result.metrics)  # e.g. a diverged critic's MI: "-560.2380 (diverged)"
     for label, value in summary_rows(result.metrics, result.output_names):
-        table.add_row(label, fmt(value))
+        table.add_row(label, fmt(value) + marked.get(label, ""))
     console.print(table)
     for group in silenced(result.metrics):
         err_console.print(f"[bold yellow]warning[/] group {group!r} takes no part in the output (its units' "

@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 @click.argument("spec_file", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a field of every run.")
 @click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
-@click.option("--name", default=None, help="Sweep store name (default: the spec's name).")
+@click.option("--name", default=None,
+              help="Sweep store name (default: the spec's name with -sweep, STORE/<name>-sweep, so it never meets "
+                   "a run of the spec, STORE/<name>).")
 @click.option("--executor", default="local", show_default=True,
               help="Registered executor: " + ", ".join(registry.executors.current()) + " (or a plugin's).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs in parallel (local executor); each gets cpu_count // jobs torch threads.")
+              help="Runs in parallel (local executor); each run uses its spec's training.threads torch threads.")
 @click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: start one here).")
 @click.option("--ray-cpus", type=click.IntRange(min=1), default=None, help="CPUs of the Ray instance started here.")
 @click.option("--executor-option", "settings", multiple=True, metavar="NAME=VALUE",
@@ -54,7 +56,7 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
     if dry_run:  # plain text in one write: rich takes ~70 us a line (7 s for 100 000 runs)
         click.echo("\n".join([*sweeps.describe(runs), f"{len(runs)} runs"]))
         return
-    path = entry_path(store_root, base.name if name is None else name, "sweep name")
+    path = _default_path(store_root, base, overwrite) if name is None else entry_path(store_root, name, "sweep name")
     if overwrite and (path.exists() or path.is_symlink()):
         remove_sweep(path)
     sweeps.open_store(path, base, runs)
@@ -81,6 +83,23 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
         from .report import write_and_print
 
         write_and_print([path])
+
+
+def _default_path(store_root: str, base, overwrite: bool) -> Path:
+    """STORE/<spec name>-sweep; a sweep store of this very sweep at STORE/<spec name> (where sweeps were kept
+    before they got their own name) is resumed there, with a line saying so, unless --overwrite starts the sweep
+    afresh at the new place (the old store is left alone)."""
+    from ..store import entry_path
+    from ..store.names import sweep_name
+    from ..store.sweep import sweep_location
+
+    path, old = sweep_location(store_root, base.name, base.model_dump(mode="json", by_alias=True))
+    if old and overwrite:
+        return entry_path(store_root, sweep_name(base.name), "sweep name")
+    if old:
+        console.print(f"found this sweep at {path}, where sweeps were kept before they got their own name (now "
+                      f"{path.parent / sweep_name(base.name)}); resuming it there", highlight=False, soft_wrap=True)
+    return path
 
 
 def _settings(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from .checkpoint import build_network, load_weights
 from .heldout import needs_preactivation, run_heldout
 from .snapshot import build_snapshot
 from ..errors import UserError
-from ..result_keys import dynamics_key
+from ..result_keys import dynamics_key, flag_key
 
 
 def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.ndarray]:
@@ -43,14 +43,16 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     plan = spec.analysis
     steps = checkpoint_steps(group)
     indices = list(range(len(steps))) if plan.checkpoints == "all" else [len(steps) - 1]
-    stored_mi = run.arrays(layout.METRICS, ("mi",)).get("mi")
+    stored = run.arrays(layout.METRICS, ("mi", flag_key("mi")))
+    stored_mi, stored_flag = stored.get("mi"), stored.get(flag_key("mi"))  # no flag: written before it existed
     model = build_network(spec)
     rows: list[dict] = []
     for i in indices:
         load_weights(model, read_checkpoint(group, i), f"{path} checkpoint {i}")
         outputs, hidden, pre = run_heldout(model, held["inputs"], torch.device("cpu"), needs_preactivation(plan, spec))
         mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
-        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, held["targets"], mi, pre)))
+        flag = float(stored_flag[i]) if stored_flag is not None and i < len(stored_flag) else None
+        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, held["targets"], mi, pre, flag)))
     results = {"step": steps[indices]}
     for key in rows[0]:
         results[key] = np.stack([np.asarray(r[key], dtype=np.float64) for r in rows])

@@ -7,9 +7,11 @@ import json
 import math
 from pathlib import Path
 
-from ..analysis.summary import is_detection, labelled_keys
-from ..store import group_exists, read_sweep, sweep_of, swap
+from ..critic_check import RULE
+from ..analysis.summary import DIVERGED_MARK, flagged, is_detection, labelled_keys
+from ..store import layout, read_sweep, sweep_of, swap
 from ..store import store_kind as stored_kind
+from ..store.reader import not_a, what_is
 from ..store.staging import check_writable
 from ..store.sweep import sweep_run_names
 from .html import Section, write_page
@@ -23,12 +25,10 @@ REPORT_RUNS = "runs"
 """The folder of a report holding the reports of its runs (a report folder, not a store's)."""
 
 def store_kind(path: Path) -> str:
-    """'run' or 'sweep'; ValueError naming the path otherwise."""
+    """'run' or 'sweep'; UserError saying what `path` holds otherwise."""
     kind = stored_kind(path)
     if kind is None:
-        if not group_exists(path):
-            raise UserError(f"{path}: not a Zarr group (expected a run or a sweep store written by modsim)")
-        raise UserError(f"{path}: a Zarr group but neither a modsim run nor a sweep store")
+        raise UserError(f"report: {not_a(path, 'a run or a sweep store')}")
     return kind
 
 
@@ -51,12 +51,17 @@ def _run_sections(data: RunData, out: Path) -> list[Section]:
     from .run_figures import run_figures
 
     final = key_numbers(data)
-    numbers = [(k, _fmt(float(final[k]))) for k, _ in labelled_keys() if k in final]
+    bad = set(flagged(final))
+    numbers = [(k, _fmt(float(final[k])) + (DIVERGED_MARK if k in bad else "")) for k, _ in labelled_keys()
+               if k in final]
     numbers += [(k, _fmt(float(v))) for k, v in final.items() if is_detection(k)]
     if "seconds" in data.summary:
         numbers.append(("wall time (s)", _fmt(float(data.summary["seconds"]))))
     note = (" Values from the last `modsim analyze` replace the training-time ones for the metrics it computed."
             if data.analysis else "")
+    if bad:
+        note += (f" {', '.join(sorted(bad))} marked (diverged): the MINE critic gave no converged estimate "
+                 f"({RULE}); summaries over runs leave it out.")
     sections = [Section("Key numbers", numbers=numbers,
                         text=("The final numbers." + note) if numbers else "The run stored no summary (it did not finish).")]
     figures = run_figures(data, out)
@@ -120,9 +125,11 @@ def report_runs(paths: list[Path], out: Path) -> Path:
     keys += sorted({(k, k) for f in finals for k in f if is_detection(k)})
     header = ["metric", *names] + (["b - a"] if len(runs) == 2 else [])
     rows = []
+    bad = [set(flagged(f)) for f in finals]
     for key, label in keys:
         values = [f.get(key) for f in finals]
-        cells = [label, *("n/a" if v is None else _fmt(float(v)) for v in values)]
+        cells = [label, *("n/a" if v is None else _fmt(float(v)) + (DIVERGED_MARK if key in b else "")
+                          for v, b in zip(values, bad))]
         if len(runs) == 2:
             cells.append(_fmt(float(values[1]) - float(values[0])) if None not in values else "")
         rows.append(cells)
@@ -166,9 +173,14 @@ def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
     records = [r for recs in groups.values() for r in recs]
     figures = [condition_bars(summary, out), heatmaps(records, out), condition_time_courses(groups, out)]
     total = sum(len(sweep_run_names(p)) for p in paths)
+    left = "".join(f" {lo.condition}: {lo.line()}." for lo in stats.left_out(groups))
+    if left:
+        left = (" Left out of n: the MI estimates of critics that gave no converged estimate (the estimate "
+                f"{RULE}).") + left
     sections = [Section("Conditions", grid=condition_grid(summary, present(summary, key_metrics())),
                         text=f"{len(records)} of {total} runs finished. Mean ± sd (n) of each condition's runs; "
-                             f"p: Welch's two-sided t-test against the first condition ({summary.conditions[0]})."),
+                             f"p: Welch's two-sided t-test against the first condition ({summary.conditions[0]})."
+                             + left),
                 Section("Figures", figures=[f for f in figures if f is not None])]
     if runs:
         links = []
@@ -194,7 +206,9 @@ def condition_grid(summary, metrics: list[str]) -> tuple[list[str], list[list[st
         cells = [c]
         for m in metrics:
             j = summary.metrics.index(m)
-            cell = f"{_fmt(summary.mean[i, j])} ± {_fmt(summary.sd[i, j])} ({summary.n[i, j]})"
+            dropped = 0 if summary.left_out is None else int(summary.left_out[i, j])
+            cell = (f"{_fmt(summary.mean[i, j])} ± {_fmt(summary.sd[i, j])} ({summary.n[i, j]}"
+                    + (f"; {dropped} left out)" if dropped else ")"))
             if i > 0 and math.isfinite(p[i, j]):
                 cell += f", p={p[i, j]:.2g}"
             cells.append(cell)
@@ -202,7 +216,7 @@ def condition_grid(summary, metrics: list[str]) -> tuple[list[str], list[list[st
     return ["condition", *metrics], rows
 
 
-REPORT_MARKER = "modsim-report.json"
+REPORT_MARKER = layout.REPORT_MARKER
 """File that marks a directory as a modsim report: only such a directory (or an empty one) is replaced."""
 
 
@@ -232,7 +246,8 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, runs: b
     paths = [Path(p) for p in paths]
     kinds = [store_kind(p) for p in paths]
     if len(set(kinds)) > 1:
-        raise UserError("report: give runs, or sweep stores (not a mix of both)")
+        held = " and ".join(f"{p} {what_is(p)}" for p in paths)
+        raise UserError(f"report: {held}; give runs, or sweep stores (not a mix of both)")
     final = Path(out) if out is not None else default_report_dir(paths)
     check_writable(final.parent)  # a read-only or forbidden folder: refused before any figure is drawn
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from ..analysis.communities import detect
 from ..analysis.summary import over_training
 from ..analysis.separability import output_correlations
 from ..analysis.specialisation import MEASURES
+from ..result_keys import flag_key
 from .rundata import RunData
 from .style import (CORRELATION_CMAP, MAGNITUDE_CMAP, Figure, colour, group_boundaries, marker, matrix, pyplot,
                     save)
@@ -147,7 +148,13 @@ def time_courses(data: RunData, out: Path) -> Figure | None:
         if "mi_estimate" in t:
             ax.plot(t["step"], t["mi_estimate"], color="0.6", lw=0.6, label="MINE, training batch")
         if "mi" in m and np.isfinite(m["mi"]).any():
-            ax.plot(m["step"], m["mi"], "-o", ms=3, color=colour(1), label="MINE, held out")
+            flag = np.asarray(m.get(flag_key("mi"), np.zeros(len(m["mi"]))), dtype=np.float64)[:len(m["mi"])] > 0
+            if not flag.all():
+                ax.plot(m["step"], np.where(flag, np.nan, m["mi"]), "-o", ms=3, color=colour(1),
+                        label="MINE, held out")
+            if flag.any():
+                ax.plot(m["step"][flag], m["mi"][flag], "x", ms=5, color="tab:red",
+                        label="held out, critic diverged (mi_diverged)")
         mine = data.spec.mine
         between = ", ".join(mine.between) if mine is not None else "groups"
         what = "total correlation" if mine is not None and len(mine.between) > 2 else "mutual information"
@@ -157,7 +164,8 @@ def time_courses(data: RunData, out: Path) -> Figure | None:
     for ax in flat[i:]:
         ax.axis("off")
     return save(fig, out, "time_courses", "Time courses over training",
-                "Metrics at every checkpoint on held-out data (points) and per-step training terms (lines). "
+                "Metrics at every checkpoint on held-out data (points) and per-step training terms (lines); a "
+                "red x: an MI estimate flagged as not converged (its critic diverged). "
                 "Q: Newman modularity of the predefined groups on the activity correlation (Q_cor) or the "
                 "recurrent weights (Q_str); D: separability indices in [0, 1] (D_K: best assignment of groups to sets).")
 

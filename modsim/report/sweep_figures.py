@@ -4,11 +4,13 @@ fields, and metric time courses averaged over each condition's runs."""
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..analysis.summary import heatmap_metrics, key_metrics, over_training
+from ..result_keys import flag_key
 from ..sweep.stats import SEED_PATH, RunRecord, Summary, summarize, welch_p
 from ..store import open_run, read_metrics
 from .style import Figure, colour, pyplot, save
@@ -173,9 +175,11 @@ def condition_time_courses(groups: dict[str, list[RunRecord]], out: Path) -> Fig
             if not runs:
                 continue
             length = min(len(m["step"]) for m in runs)
-            values = np.stack([m[key][:length] for m in runs])
+            values = np.stack([_unflagged(m, key)[:length] for m in runs])
             step = runs[0]["step"][:length]
-            mean, sd = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+            with warnings.catch_warnings():  # a checkpoint every run left out (flagged) is a gap, not a warning
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean, sd = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
             ax.plot(step, mean, color=colour(i), lw=1.2, label=c)
             ax.fill_between(step, mean - sd, mean + sd, color=colour(i), alpha=0.2, lw=0)
         ax.set(xlabel="training step", ylabel=label, title=label)
@@ -183,4 +187,15 @@ def condition_time_courses(groups: dict[str, list[RunRecord]], out: Path) -> Fig
     for ax in flat[len(keys):]:
         ax.axis("off")
     return save(fig, out, "condition_time_courses", "Time courses per condition",
-                "Mean (line) +- sd (band) over each condition's runs of the held-out metrics at every checkpoint.")
+                "Mean (line) +- sd (band) over each condition's runs of the held-out metrics at every checkpoint "
+                "(an MI estimate flagged at a checkpoint, its critic diverged, is left out).")
+
+
+def _unflagged(metrics: dict[str, np.ndarray], key: str) -> np.ndarray:
+    """A checkpoint metric over training with NaN where its flag (`<key>_diverged`) calls it unreliable."""
+    values = np.asarray(metrics[key], dtype=np.float64)
+    flag = metrics.get(flag_key(key))
+    if flag is None:
+        return values
+    flag = np.asarray(flag, dtype=np.float64)[:len(values)]
+    return np.where(np.pad(flag > 0, (0, len(values) - len(flag))), np.nan, values)

@@ -19,6 +19,16 @@ recurrent weights |W| + |W|^T, or the cosine similarity of units' input (readout
 Unsigned analyses take absolute values; signed ones keep the sign (not for `recurrent`)."""
 
 
+QUICK_PERMUTATIONS = 20
+"""Most label permutations of a null distribution in a `modsim run --quick` run."""
+QUICK_RESTARTS = 2
+"""Most restarts of a community detection in a quick run."""
+QUICK_LESIONS = 3
+"""Most iterative recurrent lesions in a quick run."""
+QUICK_LESION_GRID = 5
+"""Most grid points per side of the lesion-similarity matrix in a quick run."""
+
+
 class CommunityDetection(SpecModel):
     """Detect communities in a unit-by-unit matrix and compare them with the predefined groups."""
 
@@ -210,6 +220,29 @@ class Analysis(SpecModel):
     dynamics: DynamicsAnalysis | None = None
     """Module and dynamics analyses (lesions, Jacobians, fixed points) of the final network; CTRNN cells on
     cognitive tasks."""
+
+    def shrink(self) -> list[str]:
+        """`--set` overrides of `modsim run --quick`: the same analyses with few permutations, restarts, lesions
+        and lesion-grid points (every stored array keeps its name). The fixed-point search keeps its size: it
+        costs little, and a shorter one may find no fixed point, leaving out the arrays measured at them."""
+        out = [f"analysis.induced_q[{i}].permutations={min(q.permutations, QUICK_PERMUTATIONS)}"
+               for i, q in enumerate(self.induced_q)]
+        out += [f"analysis.communities[{i}].restarts={min(c.restarts, QUICK_RESTARTS)}"
+                for i, c in enumerate(self.communities) if c.restarts is not None]
+        dyn = self.dynamics
+        if dyn is None:
+            return out
+        at = "analysis.dynamics"
+        if dyn.modules.restarts is not None:
+            out.append(f"{at}.modules.restarts={min(dyn.modules.restarts, QUICK_RESTARTS)}")
+        if dyn.input_partition_permutations is not None:
+            out.append(f"{at}.input_partition_permutations="
+                       f"{min(dyn.input_partition_permutations, QUICK_PERMUTATIONS)}")
+        if dyn.recurrent_lesions is not None:
+            out.append(f"{at}.recurrent_lesions={min(dyn.recurrent_lesions, QUICK_LESIONS)}")
+        if dyn.lesion_similarity is not None:
+            out.append(f"{at}.lesion_similarity={min(dyn.lesion_similarity, QUICK_LESION_GRID)}")
+        return out
 
     def resolved(self, cell_capabilities: frozenset[str]) -> "ResolvedConventions":
         """Every convention option for a network whose cell offers `cell_capabilities` (its spec's

@@ -23,6 +23,16 @@ def check_between(kind: str, between: list[str], spec: Any, index: int) -> None:
         raise ValueError(f"constraints[{index}].between: {kind} needs different groups, got {between}")
 
 
+QUICK_HIDDEN = 16
+"""Widest hidden layer of a constraint's own network (a critic, a variational net) in a `--quick` run."""
+QUICK_FIT_STEPS = 2
+"""Most warm-up and per-step fitting steps of a constraint's own network in a `--quick` run."""
+QUICK_ROWS = 64
+"""Most activity rows a constraint samples per step in a `--quick` run."""
+QUICK_NEGATIVES = 8
+"""Most negatives per block of MINE's InfoNCE bound in a `--quick` run."""
+
+
 class ConstraintSpec(SpecModel):
     """Base of every constraint spec (an extra loss term). A plugin's constraint subclasses it and registers
     its `LossTerm` class with `modsim.register_constraint`."""
@@ -47,6 +57,11 @@ class ConstraintSpec(SpecModel):
     def cost_note(self, spec: Any, index: int) -> str:
         """What the cost depends on, for the estimate (e.g. which fields set it); empty when nothing to say."""
         return ""
+
+    def shrink(self, index: int) -> list[str]:
+        """`--set` overrides (paths under `constraints[index]`) that keep the term but make it cheap, for
+        `modsim run --quick`: fewer or narrower whatever its cost grows with; none by default."""
+        return []
 
 
 class MineConstraint(ConstraintSpec):
@@ -122,7 +137,7 @@ class MineConstraint(ConstraintSpec):
     first step; the estimate is monitored from the first step), so the groups learn the task before the
     penalty bites. 0 (the paper's schedule): full weight from the first step. Without the engagement
     term the ramp halves the 3-group runs that silence a group; with it, the ramp left more 2-group runs
-    mixed (README, "MI estimators"), so it is not the default."""
+    mixed (README, "Dependence penalties"), so it is not the default."""
 
     def rows(self, spec: Any) -> int:
         """Activity rows each statistics step sees: `samples`, or every (batch x time) row after the washout."""
@@ -149,6 +164,15 @@ class MineConstraint(ConstraintSpec):
                     f".samples and .negatives")
         return (f"{self.steps_per_update} statistics steps on {self.rows(spec)} rows, set by "
                 f"constraints[{index}].steps_per_update and .samples")
+
+    def shrink(self, index: int) -> list[str]:
+        """A narrow statistics network, few warm-up and statistics steps on few rows (and negatives)."""
+        at = f"constraints[{index}]"
+        return [f"{at}.hidden={min(self.hidden, QUICK_HIDDEN)}",
+                f"{at}.warmup_steps={min(self.warmup_steps, QUICK_FIT_STEPS)}",
+                f"{at}.steps_per_update={min(self.steps_per_update, QUICK_FIT_STEPS)}",
+                f"{at}.samples={min(self.samples or QUICK_ROWS, QUICK_ROWS)}",
+                *([f"{at}.negatives={min(self.negatives, QUICK_NEGATIVES)}"] if self.bound == "infonce" else [])]
 
     def check(self, spec: Any, index: int) -> None:
         """`between` names two different groups of the network; a moving average only with the DV bound."""

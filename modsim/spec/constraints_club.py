@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from .constraints import ConstraintSpec, check_between
+from .constraints import QUICK_FIT_STEPS, QUICK_HIDDEN, QUICK_ROWS, ConstraintSpec, check_between
 
 
 class ClubConstraint(ConstraintSpec):
@@ -67,6 +67,14 @@ class ClubConstraint(ConstraintSpec):
         """The fitting steps and rows behind the cost, and the fields that set them."""
         return (f"{self.fit_steps} fitting steps on {self.rows(spec)} rows, set by "
                 f"constraints[{index}].fit_steps and .samples")
+
+    def shrink(self, index: int) -> list[str]:
+        """Narrow variational networks, few warm-up and fitting steps on few rows."""
+        at = f"constraints[{index}]"
+        return [f"{at}.hidden={min(self.hidden, QUICK_HIDDEN)}",
+                f"{at}.warmup_steps={min(self.warmup_steps, QUICK_FIT_STEPS)}",
+                f"{at}.fit_steps={min(self.fit_steps, QUICK_FIT_STEPS)}",
+                f"{at}.samples={min(self.samples or QUICK_ROWS, QUICK_ROWS)}"]
 
     def check(self, spec: Any, index: int) -> None:
         """`between` names different groups of the network."""

@@ -6,7 +6,11 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt
 
+from .constraints import QUICK_ROWS
 from .constraints_dependence import GroupDependenceConstraint
+
+QUICK_FEATURES = 16
+"""Most random Fourier features per group in a `--quick` run."""
 
 
 class HsicConstraint(GroupDependenceConstraint):
@@ -58,6 +62,13 @@ class HsicConstraint(GroupDependenceConstraint):
             big_d = self.features
             work = 2 * m * d_total * big_d + 4 * m * big_d * k + 2 * m * big_d * big_d * (k + pairs)
         return 3.0 * work + 2 * med * med * d_total
+
+    def shrink(self, index: int) -> list[str]:
+        """Few rows, few random features, a small bandwidth sample."""
+        at = f"constraints[{index}]"
+        return [f"{at}.rows={min(self.rows or QUICK_ROWS, QUICK_ROWS)}",
+                f"{at}.features={min(self.features, QUICK_FEATURES)}",
+                f"{at}.median_rows={min(self.median_rows, QUICK_ROWS)}"]
 
     def cost_note(self, spec: Any, index: int) -> str:
         """The estimator, rows and features behind the cost, and the fields that set them."""

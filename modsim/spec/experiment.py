@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pydantic import Field, model_validator
 
 from .. import registry
@@ -13,7 +15,7 @@ from .kinds import KindOf
 from .network import Network, PerGroupInputs
 from .sweep import Sweep
 from .task import TaskSpec
-from .training import Training
+from .training import QUICK_STEPS, Training
 
 
 MEMORY_LIMIT_BYTES = 256 * 2**30
@@ -21,10 +23,18 @@ MEMORY_LIMIT_BYTES = 256 * 2**30
 exceeds this are refused at validation, before anything is allocated."""
 
 
+NAME_LENGTH = 100
+"""Longest spec name."""
+QUICK_SUFFIX = "-quick"
+"""Appended to the name of a spec shrunk by `Spec.quick_overrides` (`modsim run --quick`)."""
+QUICK_NOTE = "Quick run (modsim run --quick)"
+"""How the description of a spec shrunk by `Spec.quick_overrides` begins."""
+
+
 class Spec(SpecModel):
     """A complete modsim experiment: network, task, constraints, training and analysis plan."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=NAME_LENGTH)
     """Experiment name; runs are stored as `store/<name>` (suffixed when taken)."""
     description: str = ""
     """Free text describing the experiment."""
@@ -54,6 +64,26 @@ class Spec(SpecModel):
         if isinstance(network, dict) and isinstance(network.get("cell"), dict):
             doc["network"] = {**network, "cell": _with_stored_defaults("cells", network["cell"])}
         return cls.model_validate(doc)
+
+    def quick_overrides(self) -> list[str]:
+        """`--set` overrides that make this spec a quick run (`modsim run --quick`) of the same structure (the
+        same network, task kind, constraints, metrics and analyses, so the run stores every section a full
+        one does) on tiny data: the task's own `shrink`, the training's (at most QUICK_STEPS steps, three
+        checkpoints), every constraint's and the analysis's; the name gets QUICK_SUFFIX and the description
+        says the run was shrunk, so the stored spec records it."""
+        out = [*self.task.shrink(), *self.training.shrink()]
+        for i, constraint in enumerate(self.constraints):
+            out += constraint.shrink(i)
+        out += self.analysis.shrink()
+        name = self.name
+        if not name.endswith(QUICK_SUFFIX):
+            name = name[:NAME_LENGTH - len(QUICK_SUFFIX)] + QUICK_SUFFIX
+        steps = min(self.training.steps, QUICK_STEPS)
+        note = (f"{QUICK_NOTE} of {self.name}: its structure on tiny data, {steps} training steps; it shows that "
+                "everything runs, its numbers are no result.")
+        description = (self.description if self.description.startswith(QUICK_NOTE)
+                       else f"{note} {self.description}".strip())
+        return [*out, f"name={name}", f"description={json.dumps(description, ensure_ascii=False)}"]
 
     @property
     def mine(self) -> MineConstraint | None:

@@ -424,6 +424,36 @@ def apply_overrides(data: dict, overrides: list[str], locator: _Locator | None =
     return data
 
 
+def resolve_data_paths(data: Any, folder: str | Path | None, from_command_line=lambda loc: False) -> Any:
+    """`data` (a spec's raw data) with every relative data path of its task (`TaskSpec.data_paths`) made
+    absolute: against `folder` (the spec file's folder) when it came from the file, against the working
+    directory when `from_command_line(loc)` says a `--set` gave it or `folder` is None (a spec built in
+    Python). A leading `~` is expanded; absolute paths and everything else are kept; `data` itself is left as it
+    was (the task section is copied when a path changes). An unknown task kind is left to validation."""
+    task = data.get("task") if isinstance(data, dict) else None
+    if not isinstance(task, dict) or not isinstance(task.get("kind"), str):
+        return data
+    try:
+        fields = registry.tasks.get(task["kind"]).spec_class().data_paths
+    except (KeyError, AttributeError, ImportError):
+        return data
+    resolved = dict(task)
+    for name in fields:
+        value = task.get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        value = os.path.expanduser(value)
+        if not os.path.isabs(value):
+            base = os.getcwd() if folder is None or from_command_line(("task", name)) else os.fspath(folder)
+            value = os.path.normpath(os.path.join(os.path.abspath(base), value))
+        resolved[name] = value
+    return data if resolved == task else {**data, "task": resolved}
+
+
+def _from_command_line(locator: "_Locator"):
+    return lambda loc: any(loc[:i] in locator.overridden for i in range(len(loc), -1, -1))
+
+
 @dataclass(frozen=True)
 class LocatedSpec:
     """A validated spec with the data it was validated from and where each of its fields came from, for
@@ -435,6 +465,9 @@ class LocatedSpec:
     """The parsed document with the `--set` overrides applied (never modified)."""
     locator: _Locator
     """`file:line` (or `--set`) of every field of `data`."""
+    folder: str | None = None
+    """The absolute folder of the spec file (None: a spec not read from a file), which a variant's relative
+    data paths are resolved against (`resolve_data_paths`)."""
 
 
 _SPEC_SHAPE = ("a spec must be a YAML mapping with keys name, network, task, training "
@@ -447,8 +480,10 @@ def parse_spec_text(text: str, filename: str = "<spec>", overrides: list[str] | 
 
 
 def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: list[str] | None,
-                   shape_hint: str) -> tuple[Any, dict, _Locator]:
-    """The validated model, the data it was validated from and its locator."""
+                   shape_hint: str, folder: str | None = None) -> tuple[Any, dict, _Locator]:
+    """The validated model, the data it was validated from and its locator. A spec's relative data paths are
+    resolved (`resolve_data_paths`) against `folder` (its file's folder; None: the working directory), those
+    set by `overrides` against the working directory."""
     registry.load_plugins()  # installed plugins' kinds are valid in every spec
     data, node = _parse_yaml(text, filename)
     locator = _Locator(node, filename)
@@ -456,6 +491,8 @@ def _validate_text(text: str, filename: str, model: type[BaseModel], overrides: 
         raise SpecError([Problem("", f"{filename}:1", shape_hint)])
     if overrides:
         data = apply_overrides(data, overrides, locator)
+    if model is Spec:
+        data = resolve_data_paths(data, folder, _from_command_line(locator))
     try:
         return model.model_validate(data), data, locator
     except ValidationError as exc:
@@ -469,13 +506,15 @@ def problems_of(exc: ValidationError, data: Any, locator: _Locator, model: type[
 
 def spec_from_dict(data: dict, overrides: list[str] | None = None, source: str = "<python>") -> Spec:
     """Validate a spec built in Python (a dict, e.g. from a notebook) with the same friendly errors as a
-    file: SpecError naming each field, `source` instead of a line, "did you mean" for unknown keys."""
+    file: SpecError naming each field, `source` instead of a line, "did you mean" for unknown keys. Relative
+    data paths of the task are resolved against the working directory (`resolve_data_paths`)."""
     registry.load_plugins()
     locator = _Locator(None, source)
     if not isinstance(data, dict):
         raise SpecError([Problem("", source, "a spec is a mapping with keys name, network, task, training")])
     if overrides:
         data = apply_overrides(data, overrides, locator)
+    data = resolve_data_paths(data, None)  # relative data paths: to the working directory
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
@@ -530,7 +569,9 @@ def spec_with_plan(spec_json: dict, plan: Analysis | None = None, run: str = "",
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> Spec:
-    """Load and validate a YAML spec file, applying `PATH=VALUE` overrides."""
+    """Load and validate a YAML spec file, applying `PATH=VALUE` overrides. The task's relative data paths are
+    made absolute: those written in the file against the file's folder, those set by an override against the
+    working directory (`resolve_data_paths`)."""
     return load_located_spec(path, overrides).spec
 
 
@@ -538,7 +579,9 @@ def load_located_spec(path: str | Path, overrides: list[str] | None = None) -> L
     """Load and validate a YAML spec file like `load_spec`, keeping the data and the file's lines (the file
     is read once)."""
     path = Path(path)
-    return LocatedSpec(*_validate_text(_read_text(path, "spec"), str(path), Spec, overrides, _SPEC_SHAPE))
+    folder = os.path.dirname(os.path.abspath(path))
+    return LocatedSpec(*_validate_text(_read_text(path, "spec"), str(path), Spec, overrides, _SPEC_SHAPE, folder),
+                       folder=folder)
 
 
 def _read_text(path: Path, what: str) -> str:

@@ -2,12 +2,61 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
 from .base import SpecModel
+
+DATA_PATH_RULE = ("relative paths in a spec file are relative to its folder, those given with --set to the working "
+                  "directory")
+"""How a task's data paths resolve (`TaskSpec.data_paths`; `modsim.spec.io` resolves them as a spec loads), as
+the message of a missing data file says it."""
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """A data reference's file and the array it names inside an `.npz`: `file.npz:key` -> (`file.npz`, `key`);
+    anything else (a `.npy` file, an `.npz` of one array, a Zarr array directory) -> (`ref`, "")."""
+    path, _, key = ref.partition(".npz:")
+    return (path + ".npz", key) if key else (ref, "")
+
+
+def stored_shape(ref: str) -> tuple[int, ...] | None:
+    """The shape of the array a data reference names, from its header alone (an `.npy` header, an `.npz`
+    member's, a Zarr array's metadata): no data are read. None when it cannot be read (the data loader
+    checks the file, with a message naming it)."""
+    file, key = split_ref(ref)
+    path = Path(file)
+    try:
+        if path.is_dir():  # a Zarr array: v3 metadata, or v2
+            for name in ("zarr.json", ".zarray"):
+                meta = path.joinpath(name)
+                if meta.is_file() and meta.stat().st_size < 1 << 20:
+                    shape = json.loads(meta.read_text()).get("shape")
+                    return tuple(int(s) for s in shape) if isinstance(shape, list) else None
+            return None
+        if path.suffix == ".npz":
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.endswith(".npy")]
+                member = f"{key}.npy" if key else (names[0] if len(names) == 1 else None)
+                if member is None:
+                    return None
+                with archive.open(member) as fh:
+                    return _npy_shape(fh)
+        with open(path, "rb") as fh:
+            return _npy_shape(fh)
+    except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError, zipfile.BadZipFile):
+        return None
+
+
+def _npy_shape(fh) -> tuple[int, ...]:
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return tuple(int(s) for s in read(fh)[0])
 
 
 class LorenzParams(SpecModel):
@@ -49,6 +98,9 @@ class TaskSpec(SpecModel):
     """What the task offers the analyses beyond inputs and targets (`trials`: trial-aligned choice trials
     with trial types, as the dynamics analyses need; `task_identity`: trials of several tasks; `digit_pairs`:
     the digit-parity trial blocks of the specialisation measures)."""
+    data_paths: ClassVar[tuple[str, ...]] = ()
+    """The fields (as a spec writes them) that name data files: a relative path is resolved when the spec is
+    loaded (`DATA_PATH_RULE`), so the validated spec, and the run that stores it, holds absolute paths."""
     loss: ClassVar[str] = "mse"
     """Task loss (`modsim.compile.losses.task`): `mse` after the washout, `cross_entropy_last` (each output
     set's logits at the last step) or `cross_entropy_steps` (the logits at every step)."""
@@ -126,6 +178,17 @@ class TaskSpec(SpecModel):
     def steps_per_sequence(self) -> int:
         """Time steps of one training sequence (for the memory estimate of a minibatch); 1 when unknown."""
         return 1
+
+    def data_files(self) -> dict[str, str]:
+        """The data files the task reads, by field (`task.inputs`): each run records their path, size and
+        sha256. By default the non-null `data_paths` fields, an `.npz` reference's `:key` dropped."""
+        out = {}
+        for name in self.data_paths:
+            field = next((n for n, f in type(self).model_fields.items() if (f.alias or n) == name), name)
+            value = getattr(self, field, None)
+            if isinstance(value, str):
+                out[f"task.{name}"] = split_ref(value)[0]
+        return out
 
 
 class LorenzRosslerTask(TaskSpec):
@@ -307,17 +370,20 @@ class DigitParityTask(TaskSpec):
     """Task family: digit-pair parity (specialisation under resource constraints)."""
     capabilities: ClassVar[frozenset[str]] = frozenset({"digit_pairs"})
     loss: ClassVar[str] = "cross_entropy_last"
+    data_paths: ClassVar[tuple[str, ...]] = ("images", "labels", "test_images", "test_labels")
     source: Literal["sklearn_digits", "idx"] = "sklearn_digits"
     """Images: scikit-learn's bundled 8x8 digits (1797 images, no download), or local IDX files
     (MNIST / EMNIST format, optionally gzipped) named by `images` and `labels`."""
     images: str | None = None
-    """IDX image file (source idx)."""
+    """IDX image file (source idx). A relative path in a spec file is relative to the spec file's folder, one
+    given with `--set` to the working directory; the run stores the absolute path."""
     labels: str | None = None
-    """IDX label file (source idx)."""
+    """IDX label file (source idx): one class index in [0, classes) per image (paths as for `images`)."""
     test_images: str | None = None
-    """Optional IDX image file of a separate test set; otherwise `test_fraction` of `images` is held out."""
+    """Optional IDX image file of a separate test set; otherwise `test_fraction` of `images` is held out (paths
+    as for `images`)."""
     test_labels: str | None = None
-    """IDX label file of the separate test set."""
+    """IDX label file of the separate test set (paths as for `images`)."""
     test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     """Fraction of the images held out (seeded split) for evaluation when no test files are given."""
     pixels: PositiveInt = 64
@@ -365,6 +431,14 @@ class DigitParityTask(TaskSpec):
     def n_classes(self) -> int:
         """Digit classes."""
         return self.classes
+
+    def steps_per_sequence(self) -> int:
+        """The time steps of a trial."""
+        return self.steps
+
+    def data_files(self) -> dict[str, str]:
+        """The IDX files (none for the bundled digits)."""
+        return super().data_files() if self.source == "idx" else {}
 
     @classmethod
     def shrink(cls) -> list[str]:
@@ -464,6 +538,17 @@ class _ChoiceTask(TaskSpec):
     def output_dim(self) -> int:
         """Number of classes."""
         return len(self.class_names())
+
+    def trial_steps(self, dt: float | None = None) -> int | None:
+        """Time steps of one trial (its epochs at `dt`, the task's own by default); None when unknown."""
+        dt = dt or self.dt
+        epochs = [getattr(self, name, None) for name in ("fixation", "stimulus", "delay", "decision")]
+        return sum(int(round(e / dt)) for e in epochs) if all(e is not None for e in epochs) else None
+
+    def steps_per_sequence(self) -> int:
+        """`trials_per_sequence` trials of `trial_steps` (1 when the trial length is unknown)."""
+        steps = self.trial_steps()
+        return self.trials_per_sequence * steps if steps else 1
 
 
 class PerceptualDecisionTask(_ChoiceTask):
@@ -579,6 +664,11 @@ class MultiTask(_ChoiceTask):
         """Two perceptual-decision and two go / no-go trial types."""
         return 4
 
+    def trial_steps(self, dt: float | None = None) -> int:
+        """The longer task's trial (the shorter one is padded to it), both at this task's dt."""
+        dt = dt or self.dt
+        return max(self.perceptual_decision.trial_steps(dt), self.gonogo.trial_steps(dt))
+
     def trial_type_names(self) -> list[str]:
         """Both tasks' trial types."""
         return ["PDM stimulus 1", "PDM stimulus 2", "no-go", "go"]
@@ -642,14 +732,19 @@ class ArrayTask(TaskSpec):
 
     kind: Literal["arrays"]
     """Task family: arrays the user provides."""
+    data_paths: ClassVar[tuple[str, ...]] = ("inputs", "targets", "eval_inputs", "eval_targets")
     inputs: str
-    """Input file (trials, time, input channels)."""
+    """Input file (trials, time, input channels), finite numbers. A relative path in a spec file is relative to
+    the spec file's folder, one given with `--set` to the working directory; the run stores the absolute
+    path and the file's size and sha256."""
     targets: str
-    """Target file (trials, time, target channels; class indices for the cross-entropy losses)."""
+    """Target file (trials, time, target channels), finite numbers; for the cross-entropy losses whole class
+    indices in [0, classes) (paths as for `inputs`)."""
     eval_inputs: str | None = None
-    """Held-out input file; without it `eval_fraction` of the trials is held out (seeded split)."""
+    """Held-out input file; without it `eval_fraction` of the trials is held out (seeded split; paths as for
+    `inputs`)."""
     eval_targets: str | None = None
-    """Held-out target file (with `eval_inputs`)."""
+    """Held-out target file (with `eval_inputs`; paths as for `inputs`)."""
     eval_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     """Fraction of the trials held out when no held-out files are given."""
     input_dim_: PositiveInt = Field(alias="input_dim")
@@ -699,6 +794,20 @@ class ArrayTask(TaskSpec):
     def n_classes(self) -> int | None:
         """The `classes` field."""
         return self.classes
+
+    def steps_per_sequence(self) -> int:
+        """Time steps of a trial, from the `inputs` file's header (1 when it cannot be read)."""
+        shape = stored_shape(self.inputs)
+        return shape[1] if shape is not None and len(shape) == 3 and shape[1] > 0 else 1
+
+    def class_bounds(self) -> list[int]:
+        """For each target channel, the number of class indices it may hold (`classes`, or fewer when the
+        channel's output set, or the network's outputs, have fewer logits); [] for `mse`."""
+        if self.target_loss == "mse" or self.classes is None:
+            return []
+        if self.target_loss == "cross_entropy_steps":
+            return [min(self.classes, self.output_dim)]
+        return [min(self.classes, len(chans)) for chans in self.output_sets().values()]
 
     @model_validator(mode="after")
     def _check_files_and_sets(self) -> "ArrayTask":

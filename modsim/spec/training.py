@@ -8,6 +8,13 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from .base import SpecModel
 
+QUICK_STEPS = 20
+"""Model steps of a `modsim run --quick` run (fewer when the spec has fewer)."""
+QUICK_CHECKPOINTS = 2
+"""Checkpoints of a quick run after step 0 (so its metrics have QUICK_CHECKPOINTS + 1 points)."""
+QUICK_BATCH = 8
+"""Largest minibatch of a quick run."""
+
 
 class Optimizer(SpecModel):
     """Optimiser of the model parameters."""
@@ -47,3 +54,12 @@ class Training(SpecModel):
     """CPU threads torch uses while the run trains. The thread count changes the floating-point reduction order
     and so the numbers (the adversarial MI game amplifies that), so it is part of the resolved spec: a run
     gives the same numbers on any machine and under any `sweep --jobs`."""
+
+    def shrink(self) -> list[str]:
+        """`--set` overrides of `modsim run --quick`: at most QUICK_STEPS steps in minibatches of at most
+        QUICK_BATCH, checkpoints at step 0, every steps / QUICK_CHECKPOINTS steps and the end, one thread and
+        no timed saves."""
+        steps = min(self.steps, QUICK_STEPS)
+        return [f"training.steps={steps}", f"training.checkpoint_every={max(1, steps // QUICK_CHECKPOINTS)}",
+                f"training.batch={min(self.batch, QUICK_BATCH)}", "training.threads=1",
+                "training.checkpoint_minutes=null"]

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .experiment import Spec
-from .io import Loc, LocatedSpec, Problem, SpecError, assign, problems_of
+from .io import Loc, LocatedSpec, Problem, SpecError, assign, problems_of, resolve_data_paths
 
 Describe = Callable[[Loc, Any], str]
 """Where a variant's value came from, for its problems: `describe(loc, value)`, called only when the variant
@@ -28,13 +28,16 @@ is invalid (e.g. `--set training.seed=7`)."""
 def validate_variant(located: LocatedSpec, changes: Sequence[tuple[Loc, Any]], describe: Describe) -> Spec:
     """`located`'s spec with each `(loc, value)` of `changes` set in order (as `--set` sets them), validated
     as a whole spec; SpecError naming each problem's field, at `describe(loc, value)` for the set values and
-    at the file's line for the others. Equal to loading the file with the changes as `--set` overrides."""
+    at the file's line for the others. Equal to loading the file with the changes as `--set` overrides, except
+    that a relative data path set by a change (a sweep's value, written in the spec file) is resolved against
+    the spec file's folder."""
     data = located.data
     for loc, value in changes:
         try:
             data = assign(data, loc, value, "")
         except SpecError as exc:
             raise SpecError([Problem(p.field, describe(loc, value), p.message) for p in exc.problems]) from None
+    data = resolve_data_paths(data, located.folder)  # a swept data path: relative to the spec file's folder
     changed = {loc[0] for loc, _ in changes}
     try:
         if _sections_reusable():

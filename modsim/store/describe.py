@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .. import registry
+from ..result_keys import flagged_value
 from . import layout
 
 DIMENSIONLESS = "1"
@@ -61,6 +62,11 @@ def array_attrs(section: str, name: str) -> dict[str, str]:
             text = f"monitored value {name!r} at every model step (not optimised)"
         else:
             text = f"weighted loss term {name!r} at every model step"
+    elif section in (layout.METRICS, layout.ANALYSIS) and flagged_value(name) is not None:
+        from ..critic_check import RULE
+
+        text = (f"1 where the MINE critic's held-out estimate {flagged_value(name)!r} is not a converged estimate "
+                f"({RULE}), else 0, at every checkpoint; a flagged estimate is left out of means over runs")
     elif section in (layout.METRICS, layout.ANALYSIS):
         label = _metric_labels().get(name)
         text = f"{label} at every checkpoint" if label else f"metric {name!r} at every checkpoint"

@@ -147,6 +147,11 @@ TEXT_MAPPING = AttrType(lambda v: isinstance(v, dict) and all(isinstance(x, str)
 NUMBERS = AttrType(lambda v: v is None or (isinstance(v, dict) and all(x is None or _number(x) for x in v.values())),
                    "a mapping of names to numbers or null")
 
+DATA_FILES = AttrType(lambda v: isinstance(v, dict) and all(
+    isinstance(e, dict) and isinstance(e.get("path"), str) and _integer(e.get("bytes"))
+    and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64 for e in v.values()),
+    "a mapping of task fields to {path, bytes, sha256}")
+
 RUN_NAMES = AttrType(lambda v: isinstance(v, list) and all(name_problem(x) is None for x in v),
                      "a list of run names (single safe path components)")
 STATUS = AttrType(lambda v: v in layout.STORED_STATUSES,
@@ -156,7 +161,8 @@ RUN_ATTRS = {layout.ATTR_STORE_VERSION: INTEGER, layout.ATTR_NAME: TEXT, layout.
              layout.ATTR_SPEC_SHA256: TEXT, layout.ATTR_VERSIONS: TEXT_MAPPING, layout.ATTR_SEED: INTEGER,
              layout.ATTR_DEVICE: TEXT, layout.ATTR_STARTED: TEXT, layout.ATTR_FINISHED: TEXT_OR_NULL,
              layout.ATTR_STATUS: STATUS, layout.ATTR_MESSAGE: TEXT, layout.ATTR_LAST_STEP: INTEGER,
-             layout.ATTR_SUMMARY: NUMBERS, layout.ATTR_SWEEP_VALUES: MAPPING_OR_NULL}
+             layout.ATTR_SUMMARY: NUMBERS, layout.ATTR_SWEEP_VALUES: MAPPING_OR_NULL,
+             layout.ATTR_DATA_FILES: DATA_FILES}
 """The attributes of a run group (`RunWriter.create`, `finish`; a sweep's `sweep_values`)."""
 RUN_REQUIRED = (layout.ATTR_STORE_VERSION, layout.ATTR_SPEC, layout.ATTR_STATUS)
 """Attributes every run has had since its group was created (in the same write)."""

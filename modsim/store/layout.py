@@ -1,6 +1,6 @@
 """Names and version of the on-disk layout of a run (a standalone Zarr v3 group).
 
-<run>/                     attrs: store_version, name, spec, spec_sha256, versions, seed, status, ...
+<run>/                     attrs: store_version, name, spec, spec_sha256, versions, seed, data_files, status, ...
   train/<term>             (steps,)        every loss term at every model step; train/step
   metrics/<metric>         (checkpoints,)  every scalar metric at every checkpoint; metrics/step
   metrics/r2_per_output    (checkpoints, outputs)
@@ -36,6 +36,11 @@ SWEEP_RUNS = "runs"
 """The group of a sweep store holding its run groups."""
 KIND_SWEEP = "sweep"
 """The `kind` attribute of a sweep store."""
+SWEEP_SUFFIX = "-sweep"
+"""Appended to a spec's name for its sweep store's default name (`<store>/<spec name>-sweep`), so a sweep
+never takes the place of a run of the same spec (`<store>/<spec name>`, `-2`, ...)."""
+REPORT_MARKER = "modsim-report.json"
+"""File that marks a directory as a modsim report: only such a directory (or an empty one) is replaced."""
 
 
 
@@ -123,6 +128,9 @@ ATTR_SUMMARY = "summary"
 """Final scalar numbers by metric key (null where not finite)."""
 ATTR_SWEEP_VALUES = "sweep_values"
 """A sweep's run: swept field path -> value."""
+ATTR_DATA_FILES = "data_files"
+"""Every data file the run's task read, by spec field (`task.inputs`): {path (absolute, symlinks resolved),
+bytes, sha256} ({} when the task reads none; absent in runs stored before it was recorded)."""
 # Attributes of a sweep store (`store.sweep.open_sweep_store`) besides store_version, name and spec.
 ATTR_KIND = "kind"
 """`KIND_SWEEP` for a sweep store (a run has no kind)."""

@@ -22,30 +22,107 @@ RESUMED_SECTIONS = (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.STR
 """What a resumed run keeps and extends (the held-out data, dynamics and weights are written again at its end)."""
 
 
+A_RUN = "a run (made by `modsim run`)"
+"""How messages name a run of its own."""
+A_SWEEP = "a sweep store (made by `modsim sweep`)"
+"""How messages name a sweep store."""
+
+
 def open_run(path: str | Path) -> zarr.Group:
-    """Open a run group read-only, its attributes checked; FileNotFoundError when it is not a modsim run
-    (a sweep store included), StoreCorrupt when its metadata is unreadable or of the wrong types."""
+    """Open a run group read-only, its attributes checked; FileNotFoundError saying what `path` holds when it is
+    not a modsim run (a sweep store included), StoreCorrupt when its metadata is unreadable or of the wrong
+    types."""
     path = Path(path)
     if not (path / "zarr.json").exists():
-        raise FileNotFoundError(f"{path} is not a Zarr group")
+        raise FileNotFoundError(not_a(path, "a run"))
     group = open_group(path)
     if group.attrs.get(layout.ATTR_KIND) == layout.KIND_SWEEP:
-        raise FileNotFoundError(f"{path} is a sweep store, not a run (its runs are in {path / layout.SWEEP_RUNS})")
+        raise FileNotFoundError(f"{path} is {A_SWEEP}, not a run; its runs are {path / layout.SWEEP_RUNS}/<run name>")
     if layout.ATTR_STORE_VERSION not in group.attrs:
-        raise FileNotFoundError(f"{path} is a Zarr group but not a modsim run")
+        raise FileNotFoundError(f"{path} is a Zarr group but not a modsim run (no {layout.ATTR_STORE_VERSION} "
+                                "attribute)")
     check_attributes(group.attrs, RUN_ATTRS, path, "zarr.json", RUN_REQUIRED)
     return group
 
 
 def open_sweep(path: str | Path) -> zarr.Group:
-    """Open a sweep store read-only, its attributes checked; FileNotFoundError when it is not one,
-    StoreCorrupt when its metadata is unreadable or of the wrong types."""
+    """Open a sweep store read-only, its attributes checked; FileNotFoundError saying what `path` holds when it
+    is not one (and where the sweep may be), StoreCorrupt when its metadata is unreadable or of the wrong
+    types."""
     path = Path(path)
+    if store_kind(path.resolve() if path.is_symlink() else path) != "sweep":
+        raise FileNotFoundError(not_a(path, A_SWEEP) + _sweep_hint(path))
     group = open_group(path)
-    if group.attrs.get(layout.ATTR_KIND) != layout.KIND_SWEEP:
-        raise FileNotFoundError(f"{path} is not a sweep store (made by `modsim sweep`)")
     check_attributes(group.attrs, SWEEP_ATTRS, path, "zarr.json", SWEEP_REQUIRED)
     return group
+
+
+def what_is(path: str | Path) -> str:
+    """What `path` holds, as the rest of a sentence that starts with the path: `is a run (made by `modsim
+    run`)`, `is a sweep store (...)`, `is a run of the sweep store S`, `is a report (...)`, `is a folder without
+    a zarr.json (not a Zarr group)`, `does not exist`, ... (for the messages of commands that refuse it)."""
+    path = Path(path)
+    if not path.exists():
+        return "does not exist"
+    if not path.is_dir():
+        return "is a file"
+    if not (path / METADATA).is_file():
+        if (path / layout.REPORT_MARKER).is_file():
+            return "is a report (made by `modsim report`)"
+        return "is a folder without a zarr.json (not a Zarr group)"
+    try:
+        kind = store_kind(path.resolve())
+    except StoreCorrupt as exc:
+        return f"holds a zarr.json that cannot be read ({exc.problem if isinstance(exc, CorruptFile) else exc})"
+    if kind == "sweep":
+        return f"is {A_SWEEP}"
+    if kind == "run":
+        sweep = _sweep_holding(path)
+        return f"is a run of the sweep store {sweep}" if sweep is not None else f"is {A_RUN}"
+    return f"is a Zarr group but not a modsim run or sweep store (no {layout.ATTR_STORE_VERSION} attribute)"
+
+
+def not_a(path: str | Path, wanted: str) -> str:
+    """`<path> is a run (made by `modsim run`), not <wanted>`, or `<path> does not exist; expected <wanted>`:
+    the message of a command refusing `path`, saying what it holds."""
+    held = what_is(path)
+    return f"{path} {held}, not {wanted}" if held.startswith("is ") else f"{path} {held}; expected {wanted}"
+
+
+def _sweep_holding(run: Path) -> Path | None:
+    """The sweep store whose `runs/` holds the run at `run`, None for a run of its own."""
+    sweep = run.parent.parent
+    try:
+        return sweep if run.parent.name == layout.SWEEP_RUNS and store_kind(sweep) == "sweep" else None
+    except StoreCorrupt:
+        return None
+
+
+def _sweep_hint(path: Path) -> str:
+    """Where the sweep meant by `path` is, when it is not a sweep store: the sweep store holding a sweep's run;
+    for a run, the sweep of its spec (`<store>/<spec name>-sweep`); for a missing `<store>/<name>`, the sweep
+    store `<store>/<name>-sweep`; "" when there is none."""
+    from .names import sweep_name
+
+    candidates: list[Path] = []
+    try:
+        kind = store_kind(path) if path.is_dir() else None
+        if kind == "run":
+            holder = _sweep_holding(path)
+            if holder is not None:
+                return f"; its sweep store is {holder}"
+            spec = open_group(path).attrs.get(layout.ATTR_SPEC)
+            spec_name = spec.get("name") if isinstance(spec, dict) else None  # a key of the spec, not an attribute
+            if isinstance(spec_name, str):
+                candidates.append(path.parent / sweep_name(spec_name))
+        if kind is None and not path.exists() and path.name:
+            candidates.append(path.parent / sweep_name(path.name))
+        for candidate in candidates:
+            if candidate != path and store_kind(candidate) == "sweep":
+                return f"; the sweep of that spec is {candidate}" if kind == "run" else f"; did you mean {candidate}?"
+    except (StoreCorrupt, OSError):
+        pass
+    return ""
 
 
 def store_kind(path: str | Path) -> str | None:

@@ -43,6 +43,9 @@ class Provenance:
     """Why it stopped ("" when it finished)."""
     last_step: int | None
     """Model step of its last stored checkpoint (None when not recorded)."""
+    data_files: dict[str, dict[str, Any]] | None = None
+    """Every data file its task read, by spec field (`task.inputs`): {path, bytes, sha256} ({} when it read
+    none; None for a run stored before this was recorded)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +63,7 @@ class StoredRun:
     sweep_values: dict[str, Any] | None
     """Swept field path -> value for a sweep's run, None for a run made by `modsim run`."""
     provenance: Provenance
-    """Name, seed, device, versions, times, spec hash, layout version, message and last step."""
+    """Name, seed, device, versions, times, spec hash, layout version, message, last step and data files."""
     group: zarr.Group
     """The run's Zarr group, read-only: what the readers of its arrays take (`read_section`, ...)."""
 
@@ -104,7 +107,9 @@ def _provenance(path: Path, attrs: dict[str, Any]) -> Provenance:
         device=attrs.get(layout.ATTR_DEVICE), versions=dict(attrs.get(layout.ATTR_VERSIONS) or {}),
         started=attrs.get(layout.ATTR_STARTED), finished=attrs.get(layout.ATTR_FINISHED),
         spec_sha256=attrs.get(layout.ATTR_SPEC_SHA256), store_version=attrs[layout.ATTR_STORE_VERSION],
-        message=attrs.get(layout.ATTR_MESSAGE, ""), last_step=attrs.get(layout.ATTR_LAST_STEP))
+        message=attrs.get(layout.ATTR_MESSAGE, ""), last_step=attrs.get(layout.ATTR_LAST_STEP),
+        data_files=None if layout.ATTR_DATA_FILES not in attrs else
+        {field: dict(entry) for field, entry in attrs[layout.ATTR_DATA_FILES].items()})
 
 
 def read_run(path: str | Path) -> StoredRun:

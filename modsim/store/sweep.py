@@ -10,11 +10,12 @@ import zarr
 from . import layout, swap
 from .lock import RunLocked, owner
 from .integrity import open_group
-from .reader import check_replaceable, group_exists, store_kind
+from .names import entry_path, sweep_name
+from .reader import A_SWEEP, check_replaceable, group_exists, not_a, store_kind
 from .record import StoredRun, StoredSweep, read_run, read_sweep
 from .staging import check_writable, is_leftover, rename_new
 from .writer import spec_hash
-from ..errors import UserError
+from ..errors import StoreCorrupt, UserError
 
 
 def run_path(sweep: str | Path, name: str) -> Path:
@@ -54,18 +55,35 @@ def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], sw
 
 
 def _reopen(path: Path, digest: str) -> zarr.Group:
-    """An existing sweep store holding the same sweep; FileExistsError naming what it is otherwise."""
+    """An existing sweep store holding the same sweep; FileExistsError saying what `path` holds otherwise."""
     kind = store_kind(path)
-    if kind == "run":
-        raise FileExistsError(f"{path} is a run (made by `modsim run`), not a sweep store; give the sweep another "
-                              "--name (or --store)")
     if kind != "sweep":
-        raise FileExistsError(f"{path} exists and is not a sweep store; choose another --name")
+        raise FileExistsError(f"{not_a(path, A_SWEEP)}; give the sweep another --name (or --store)")
     group = zarr.open_group(str(path), mode="r+")
     if group.attrs.get(layout.ATTR_SWEEP_SHA256) != digest:
-        raise FileExistsError(f"{path} holds a different sweep (spec hash differs); choose another --name or pass "
-                              "--overwrite")
+        spec = group.attrs.get(layout.ATTR_SPEC)
+        of = f" of spec {spec['name']!r}" if isinstance(spec, dict) and isinstance(spec.get("name"), str) else ""
+        raise FileExistsError(f"{path} is a sweep store of another sweep{of} (its resolved spec or sweep section "
+                              "differs from this one with these overrides); give this sweep another --name, or pass "
+                              "--overwrite to replace that one")
     return group
+
+
+def sweep_location(root: str | Path, spec_name: str, spec_json: dict) -> tuple[Path, bool]:
+    """Where `modsim sweep` without `--name` keeps the sweep of the spec `spec_json` named `spec_name`:
+    `root/<spec name>-sweep` (`names.sweep_name`; a run of the spec is `root/<spec name>`), and whether it was
+    found at the old default instead: a sweep store of this very sweep (same hash) at `root/<spec name>`, made
+    before sweeps had their own name, is resumed where it is while `root/<spec name>-sweep` does not exist."""
+    new = entry_path(root, sweep_name(spec_name), "sweep name")
+    old = entry_path(root, spec_name, "sweep name")
+    if new.exists() or new.is_symlink():
+        return new, False
+    try:
+        if store_kind(old) == "sweep" and read_sweep(old).sweep_sha256 == spec_hash(spec_json):
+            return old, True
+    except (StoreCorrupt, FileNotFoundError):  # a damaged old store is not this sweep's to reuse
+        pass
+    return new, False
 
 
 def remove_sweep(path: str | Path) -> None:
@@ -104,12 +122,13 @@ def sweep_of(run: str | Path) -> Path | None:
 
 
 def sweep_store(path: str | Path) -> StoredSweep:
-    """The sweep store at `path` (UserError when `path` is not one; StoreCorrupt when it cannot be read)."""
+    """The sweep store at `path` (UserError saying what `path` holds, and where the sweep may be, when it is not
+    one; StoreCorrupt when it cannot be read)."""
     path = Path(path)
     try:
         return read_sweep(path)
-    except FileNotFoundError:
-        raise UserError(f"{path} is not a sweep store (made by `modsim sweep`)") from None
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
 
 
 def sweep_run_names(path: str | Path) -> list[str]:

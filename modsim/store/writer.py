@@ -60,6 +60,79 @@ def spec_hash(spec_json: dict) -> str:
     return hashlib.sha256(json.dumps(spec_json, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+HASH_BLOCK = 1 << 20
+"""Bytes read at a time while a data file is hashed."""
+
+_digests: dict[tuple, dict[str, Any]] = {}
+"""This process's digests of data files by (path, size, mtime, inode): a sweep hashes its data once."""
+
+
+def file_digest(path: str | Path) -> dict[str, Any]:
+    """{bytes, sha256} of a data file, or of a directory (a Zarr array): the sha256 of its files' relative
+    paths (POSIX form), sizes and contents in sorted order, bytes their total. UserError naming the file when it
+    cannot be read."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if path.is_dir():
+            digest, total = hashlib.sha256(), 0
+            for file in sorted(f for f in path.rglob("*") if f.is_file()):
+                size = file.stat().st_size
+                digest.update(file.relative_to(path).as_posix().encode() + b"\0" + size.to_bytes(8, "little"))
+                total += size
+                _hash_into(digest, file)
+            return {"bytes": total, "sha256": digest.hexdigest()}
+        if key not in _digests:
+            digest = hashlib.sha256()
+            _hash_into(digest, path)
+            _digests[key] = {"bytes": stat.st_size, "sha256": digest.hexdigest()}
+        return dict(_digests[key])
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the data file to record its sha256 ({exc.strerror or exc})") from None
+
+
+def _hash_into(digest, file: Path) -> None:
+    with open(file, "rb") as fh:
+        while block := fh.read(HASH_BLOCK):
+            digest.update(block)
+
+
+def data_provenance(files: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """What a run records of the data files its task reads (`TaskSpec.data_files`: spec field -> path): for each
+    field the file's path (absolute, symlinks resolved), size in bytes and sha256 (`file_digest`); a file
+    named by several fields is read once."""
+    out: dict[str, dict[str, Any]] = {}
+    for field, name in files.items():
+        path = os.path.realpath(name)
+        same = next((entry for entry in out.values() if entry["path"] == path), None)
+        out[field] = dict(same) if same is not None else {"path": path, **file_digest(path)}
+    return out
+
+
+def changed_data(recorded: dict[str, dict[str, Any]] | None, files: dict[str, str]) -> list[str]:
+    """How the data files a task reads now (`files`, as `data_provenance` takes them) differ from what a run
+    `recorded`, one phrase per field ([] when none differs, or when the run recorded nothing: stored before
+    data files were recorded)."""
+    if recorded is None:
+        return []
+    problems = []
+    for field in sorted(set(recorded) | set(files)):
+        before = recorded.get(field)
+        if field not in files:
+            problems.append(f"{field}: {before['path']} was read when the run started and is not read now")
+        elif before is None:
+            problems.append(f"{field}: {files[field]} was not read when the run started")
+        elif not os.path.exists(files[field]):
+            problems.append(f"{field}: {files[field]} is gone")
+        else:
+            after = data_provenance({field: files[field]})[field]
+            if (before["sha256"], before["bytes"]) != (after["sha256"], after["bytes"]):
+                problems.append(f"{field}: {after['path']} has changed (sha256 {before['sha256'][:12]}... when "
+                                f"the run started, {after['sha256'][:12]}... now)")
+    return problems
+
+
 def now() -> str:
     """Current UTC time, ISO 8601."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -199,7 +272,8 @@ class RunWriter:
     @classmethod
     def create(cls, path: Path, name: str | None, spec_json: dict, seed: int, device: str,
                overwrite: bool = False, lock: RunLock | None = None, attrs: dict | None = None,
-               unique: bool = False, sweep_values: dict | None = None) -> "RunWriter":
+               unique: bool = False, sweep_values: dict | None = None,
+               data_files: dict[str, str] | None = None) -> "RunWriter":
         """Create the run group at `path` and record the resolved spec and provenance, with `attrs` (e.g. a
         sweep's swept values) in the same write, so a run killed at any moment has all of them or no group.
 
@@ -208,10 +282,13 @@ class RunWriter:
         (`_place`: `overwrite` replaces a modsim run there; `unique` takes `path-2`, `-3`, ... when `path` is
         taken; an empty leftover is replaced). With `lock` (this process's, already held on `path`, as a sweep
         worker holds it), the folder may hold leftovers of an unfinished run, which are cleared. `name`: the
-        run's name attribute (default: the folder's name); `sweep_values`: a sweep's run's swept values."""
+        run's name attribute (default: the folder's name); `sweep_values`: a sweep's run's swept values;
+        `data_files`: the data files the task reads (spec field -> path), whose path, size and sha256 are recorded
+        (`data_provenance`; a file that cannot be read is a UserError before anything is written)."""
         path = Path(path)
+        attrs = {**(attrs or {}), layout.ATTR_DATA_FILES: data_provenance(data_files or {})}
         if sweep_values is not None:
-            attrs = {**(attrs or {}), layout.ATTR_SWEEP_VALUES: dict(sweep_values)}
+            attrs = {**attrs, layout.ATTR_SWEEP_VALUES: dict(sweep_values)}
         check_name(path.name, "run name")
         if lock is not None:
             clear_run(path)

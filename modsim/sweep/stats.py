@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..critic_check import REASON
 from ..analysis.timecourse import rise_steps
+from ..result_keys import flagged_value, is_flagged
 from ..store import layout
 from ..store.sweep import finished_runs
 from ..store.writer import write_table
@@ -52,15 +54,26 @@ def condition_of(record: RunRecord, by: list[str] | None) -> str:
 
 def group_records(sweeps: list[str | Path], by: list[str] | None = None) -> dict[str, list[RunRecord]]:
     """Finished runs of one or more sweep stores by condition: with several stores each store is one
-    condition (named after it, e.g. an MI sweep against its control), with one the swept values are."""
+    condition (named after it, less `-sweep`: an MI sweep against its control), with one the swept values are."""
     groups: dict[str, list[RunRecord]] = {}
     records = {store: collect(store) for store in sweeps}
     by = _resolve_by(by, [r for recs in records.values() for r in recs])
+    labels = store_labels(list(records))
     for store, recs in records.items():
         for rec in recs:
-            label = Path(store).name if len(sweeps) > 1 else condition_of(rec, by)
+            label = labels[store] if len(sweeps) > 1 else condition_of(rec, by)
             groups.setdefault(label, []).append(rec)
     return groups
+
+
+def store_labels(stores: list[str | Path]) -> dict[str | Path, str]:
+    """The condition label of each sweep store compared with others: its name without the default `-sweep`
+    (`store/wm_leaky_mi-sweep` -> `wm_leaky_mi`, the spec's name), or its whole name when that would make two
+    labels alike."""
+    names = [Path(store).name for store in stores]
+    short = [name.removesuffix(layout.SWEEP_SUFFIX) or name for name in names]
+    chosen = short if len(set(short)) == len(short) else names
+    return dict(zip(stores, chosen))
 
 
 def _resolve_by(by: list[str] | None, records: list[RunRecord]) -> list[str] | None:
@@ -94,6 +107,9 @@ class Summary:
     samples: dict[tuple[str, str], np.ndarray]
     values: dict[str, list] = field(default_factory=dict)
     """Swept path (the seed excepted) -> its value in each condition (None where the condition's runs differ)."""
+    left_out: np.ndarray | None = None
+    """(condition, metric) count of runs whose value their own flag calls unreliable, left out of `n` (`mi`
+    where `mi_diverged` is 1); None: none counted."""
 
     def against(self, reference: str) -> tuple[np.ndarray, np.ndarray]:
         """Welch's t and two-sided p of every (condition, metric) against condition `reference` (NaN on its
@@ -124,22 +140,26 @@ def swept_values(groups: dict[str, list[RunRecord]]) -> dict[str, list]:
 
 
 def summarize(groups: dict[str, list[RunRecord]]) -> Summary:
-    """Per-condition statistics of every metric present in any run."""
+    """Per-condition statistics of every metric present in any run; a value its run flags as unreliable (`mi`
+    where `mi_diverged` is 1: the critic diverged) is left out, as a non-finite one is (`left_out` counts them)."""
     conditions = list(groups)
     metrics = sorted({m for recs in groups.values() for r in recs for m in r.metrics})
     mean = np.full((len(conditions), len(metrics)), np.nan)
     sd, n = mean.copy(), np.zeros_like(mean, dtype=np.int64)
+    dropped = n.copy()
     samples = {}
     for i, c in enumerate(conditions):
         for j, m in enumerate(metrics):
-            x = np.array([r.metrics[m] for r in groups[c] if m in r.metrics and math.isfinite(r.metrics[m])])
+            dropped[i, j] = sum(m in r.metrics and is_flagged(r.metrics, m) for r in groups[c])
+            x = np.array([r.metrics[m] for r in groups[c] if m in r.metrics and math.isfinite(r.metrics[m])
+                          and not is_flagged(r.metrics, m)])
             samples[(c, m)] = x
             n[i, j] = x.size
             if x.size:
                 mean[i, j] = x.mean()
             if x.size > 1:
                 sd[i, j] = x.std(ddof=1)
-    return Summary(conditions, metrics, mean, sd, n, samples, swept_values(groups))
+    return Summary(conditions, metrics, mean, sd, n, samples, swept_values(groups), dropped)
 
 
 def welch_p(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -175,7 +195,8 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
                   reference: str | None = None) -> list[Path]:
     """summary.csv, comparison.csv and summary.zarr: mean, sd, n, and Welch's t and p against the
     `reference` condition (default: the first) over (condition, metric), with every swept field's value per
-    condition as a coordinate (numbers as numbers); opens with `xarray.open_zarr(path, consolidated=False)`."""
+    condition as a coordinate (numbers as numbers), and in summary.zarr `left_out`, the runs whose flag left
+    their value out of n; opens with `xarray.open_zarr(path, consolidated=False)`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "summary.csv"]
@@ -194,7 +215,8 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
     reference = reference or summary.conditions[0]
     t, p = summary.against(reference)
     write_table(out / "summary.zarr", {"condition": summary.conditions, "metric": summary.metrics},
-                {**{name: getattr(summary, name) for name in ("mean", "sd", "n")}, "t": t, "p": p},
+                {**{name: getattr(summary, name) for name in ("mean", "sd", "n")}, "t": t, "p": p,
+                 **({"left_out": summary.left_out} if summary.left_out is not None else {})},
                 per_condition=condition_coordinates(summary),
                 attrs={"reference_condition": reference,
                        "p": f"Welch's two-sided p of each condition against {reference!r}"})
@@ -202,7 +224,7 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
     return written
 
 
-TABLE_NAMES = frozenset({"condition", "metric", "mean", "sd", "n", "t", "p"})
+TABLE_NAMES = frozenset({"condition", "metric", "mean", "sd", "n", "t", "p", "left_out"})
 """Names the summary table uses itself (a swept field with one of these short names keeps its full path)."""
 
 
@@ -230,6 +252,40 @@ def silenced_runs(groups: dict[str, list[RunRecord]]) -> list[tuple[str, list[st
         flagged = [r.name for r in records if r.metrics.get("silenced", 0) > 0]
         if flagged:
             out.append((condition, flagged, len(records)))
+    return out
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """The runs of one condition whose value of one metric their own flag calls unreliable (left out of means)."""
+
+    condition: str
+    metric: str
+    """The value left out (`mi`)."""
+    flag: str
+    """The flag that says so (`mi_diverged`)."""
+    runs: list[str]
+    """Names of the runs left out."""
+    total: int
+    """Runs of the condition that have the metric."""
+
+    def line(self) -> str:
+        """`mi: 3 of 8 runs left out (critic diverged: mi_diverged)`."""
+        return f"{self.metric}: {len(self.runs)} of {self.total} runs left out ({REASON}: {self.flag})"
+
+
+def left_out(groups: dict[str, list[RunRecord]]) -> list[LeftOut]:
+    """Per condition and flagged metric, the runs whose value `summarize` left out because their flag called it
+    unreliable (`mi` where `mi_diverged` is 1); only the (condition, metric) pairs with any."""
+    out = []
+    for condition, records in groups.items():
+        flags = sorted({k for r in records for k in r.metrics if flagged_value(k) is not None})
+        for flag in flags:
+            metric = flagged_value(flag)
+            having = [r for r in records if metric in r.metrics]
+            runs = [r.name for r in having if is_flagged(r.metrics, metric)]
+            if runs:
+                out.append(LeftOut(condition, metric, flag, runs, len(having)))
     return out
 
 

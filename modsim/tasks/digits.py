@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..spec.task import DigitParityTask
+from ..spec.task import DATA_PATH_RULE, DigitParityTask
 from .sequences import SequenceData
 from .data import TaskData, task_streams
 from ..errors import UserError
@@ -62,6 +62,32 @@ def _as_split(images: np.ndarray, labels: np.ndarray, scale: float) -> ImageSpli
                       np.asarray(labels, dtype=np.int64).reshape(-1))
 
 
+def _checked_split(spec: DigitParityTask, images_field: str, labels_field: str) -> ImageSplit:
+    """The images and labels of two IDX fields, checked: as many labels as images, finite pixels, whole class
+    indices in [0, classes); UserError naming the file, the field and the first bad index."""
+    images_file, labels_file = getattr(spec, images_field), getattr(spec, labels_field)
+    images, labels = read_idx(images_file), read_idx(labels_file)
+    if images.ndim < 2 or images.shape[0] == 0:
+        raise UserError(f"{images_file}: task.{images_field} must hold images (count, rows, columns) or (count, "
+                        f"pixels); it holds shape {images.shape}")
+    if labels.size != images.shape[0]:
+        raise UserError(f"{labels_file}: task.{labels_field} must hold one label per image of {images_file} "
+                        f"({images.shape[0]}); it holds shape {labels.shape}")
+    labels = labels.reshape(-1)
+    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
+        index = np.unravel_index(int(np.argmax(~np.isfinite(images))), images.shape)
+        raise UserError(f"{images_file}: task.{images_field}[{', '.join(map(str, index))}] = "
+                        f"{images[index]}; the pixels must be finite numbers")
+    bad = (labels < 0) | (labels >= spec.classes) | (labels != np.floor(labels))
+    if bad.any():
+        first = int(np.argmax(bad))
+        value = labels[first]
+        shown = int(value) if float(value).is_integer() else value
+        raise UserError(f"{labels_file}: task.{labels_field}[{first}] = {shown} is not a class index in "
+                        f"[0, {spec.classes}) (task.classes is {spec.classes})")
+    return _as_split(images, labels, 255.0)
+
+
 def load_images(spec: DigitParityTask, rng: np.random.Generator) -> tuple[ImageSplit, ImageSplit]:
     """Train and test images of the task's source, checked against `pixels` and `classes`."""
     if spec.source == "sklearn_digits":
@@ -74,21 +100,15 @@ def load_images(spec: DigitParityTask, rng: np.random.Generator) -> tuple[ImageS
         for field in ("images", "labels", "test_images", "test_labels"):
             value = getattr(spec, field)
             if value is not None and not Path(value).is_file():
-                raise FileNotFoundError(f"task.{field}: no such file {value!r} (an IDX file, e.g. MNIST's "
-                                        "train-images-idx3-ubyte.gz; paths are relative to the working directory)")
-        data = _as_split(read_idx(spec.images), read_idx(spec.labels), 255.0)
-        test = None if spec.test_images is None else _as_split(read_idx(spec.test_images),
-                                                               read_idx(spec.test_labels), 255.0)
+                raise UserError(f"task.{field}: no such file {value!r} (an IDX file, e.g. MNIST's "
+                                f"train-images-idx3-ubyte.gz; {DATA_PATH_RULE})")
+        data = _checked_split(spec, "images", "labels")
+        test = None if spec.test_images is None else _checked_split(spec, "test_images", "test_labels")
     for split, name in ((data, spec.images or "scikit-learn digits"), (test, spec.test_images)):
         if split is None:
             continue
-        if split.images.shape[0] != split.labels.shape[0]:
-            raise UserError(f"{name}: {split.images.shape[0]} images but {split.labels.shape[0]} labels")
         if split.images.shape[1] != spec.pixels:
             raise UserError(f"{name}: images have {split.images.shape[1]} pixels; task.pixels is {spec.pixels}")
-        if split.labels.min() < 0 or split.labels.max() >= spec.classes:
-            raise UserError(f"{name}: labels span {split.labels.min()}..{split.labels.max()}; task.classes is "
-                             f"{spec.classes}")
     if test is None:
         order = rng.permutation(data.images.shape[0])
         cut = int(round(data.images.shape[0] * (1 - spec.test_fraction)))

@@ -9,6 +9,8 @@ import math
 import torch
 from torch import nn
 
+from ...critic_check import critic_verdict
+from ...result_keys import flag_key
 from ...spec.constraints import MineConstraint
 from .base import LossTerm, TermContext, group_rows, zscore_columns
 from .mine_bounds import clipped_dv_bound, dv_bound, infonce_bound, nwj_bound
@@ -64,6 +66,11 @@ class StatisticsNetwork(nn.Module):
         return self.head(pairs), joint.reshape(-1, block)
 
 
+def largest_score(*scores: torch.Tensor) -> float:
+    """The largest |score| among a critic's score tensors (NaN when a score is NaN, inf when one is infinite;
+    0 without scores)."""
+    flat = torch.cat([t.detach().reshape(-1) for t in scores]) if scores else torch.zeros(0)
+    return float(flat.abs().amax()) if flat.numel() else 0.0  # amax propagates NaN
 
 
 class MineEstimator:
@@ -121,17 +128,23 @@ class MineEstimator:
 
     def _bound(self, groups: tuple[torch.Tensor, ...], noise: bool) -> torch.Tensor:
         """The spec's `bound` (`mine_bounds`) on rows of the groups."""
+        return self._scored_bound(groups, noise)[0]
+
+    def _scored_bound(self, groups: tuple[torch.Tensor, ...], noise: bool
+                      ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """The spec's `bound` on rows of the groups, with the critic scores it was taken from."""
         if self.spec.bound == "infonce":
             groups = self._prepare(groups, noise)
             n = groups[0].shape[0]
             orders = self._orders(n, len(groups) - 2, groups[0].device)
-            return infonce_bound(*self.net.block_scores(groups, orders, min(self.spec.negatives, n)))
+            scores = self.net.block_scores(groups, orders, min(self.spec.negatives, n))
+            return infonce_bound(*scores), scores
         t_joint, t_marg = self._scores(groups, noise)
         if self.spec.bound == "nwj":
-            return nwj_bound(t_joint, t_marg)
+            return nwj_bound(t_joint, t_marg), (t_joint, t_marg)
         if self.spec.bound == "clipped_dv":
-            return clipped_dv_bound(t_joint, t_marg, self.spec.clip)
-        return dv_bound(t_joint, t_marg)
+            return clipped_dv_bound(t_joint, t_marg, self.spec.clip), (t_joint, t_marg)
+        return dv_bound(t_joint, t_marg), (t_joint, t_marg)
 
     def _moving_average_loss(self, t_joint: torch.Tensor, t_marg: torch.Tensor) -> torch.Tensor:
         """MINE's bias-corrected DV objective (negated): the gradient of log E[exp T] with E[exp T] replaced
@@ -161,6 +174,14 @@ class MineEstimator:
         self.optimizer.step()
         return bound.detach()
 
+    @torch.no_grad()
+    def checked_estimate(self, *groups: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, float]:
+        """The spec's bound on rows of the groups (the same draws, so the same number, as `estimate`) and the
+        largest |score| the critic gave any of its rows (inf or NaN when a score is not finite): what
+        `modsim.critic_check.critic_verdict` judges."""
+        value, scores = self._scored_bound(groups, noise)
+        return value, largest_score(*scores)
+
     def estimate(self, *groups: torch.Tensor, noise: bool = True) -> torch.Tensor:
         """The spec's bound on rows of the groups; gradients flow to the groups' rows only."""
         params = list(self.net.parameters())
@@ -183,7 +204,8 @@ class MineTerm(LossTerm):
     `steps_per_update` times on the minibatch's (detached) activity before the model's penalty is taken
     on the same rows (kept differentiable). The estimate is monitored (`<name>_estimate`), the statistics
     networks' last bound logged (`<name>_statistics`), and at every checkpoint the estimate on held-out
-    activity is the metric `<name>` (`mi` for the first mine constraint, `mi_<i>` for constraint i after)."""
+    activity is the metric `<name>` (`mi` for the first mine constraint, `mi_<i>` for constraint i after), with its
+    0/1 flag `<name>_diverged` (1: the critic gave no converged estimate, `modsim.critic_check`)."""
 
     order = 2
 
@@ -271,5 +293,13 @@ class MineTerm(LossTerm):
 
     @torch.no_grad()
     def heldout(self, hidden) -> dict[str, float]:
-        """The estimate on held-out activity: the metric `mi` (or `mi_<i>`)."""
-        return {self.name: float(self._estimate(self.groups(torch.from_numpy(hidden).to(self.device))))}
+        """The estimate on held-out activity, the metric `mi` (or `mi_<i>`), and its flag `mi_diverged`
+        (`mi_<i>_diverged`): 1 when a critic's estimate or the sum is not a converged estimate
+        (`modsim.critic_check`: below -0.05 nats, non-finite or overflowing scores), else 0."""
+        groups = self.groups(torch.from_numpy(hidden).to(self.device))
+        checked = [est.checked_estimate(*(groups[k] for k in subset))
+                   for est, subset in zip(self.estimators, self.subsets)]
+        value = float(checked[0][0] if len(checked) == 1 else torch.stack([v for v, _ in checked]).sum())
+        flagged = critic_verdict(value) is not None or any(critic_verdict(float(v), top) is not None
+                                                           for v, top in checked)
+        return {self.name: value, flag_key(self.name): float(flagged)}
