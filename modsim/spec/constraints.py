@@ -33,6 +33,16 @@ QUICK_NEGATIVES = 8
 """Most negatives per block of MINE's InfoNCE bound in a `--quick` run."""
 
 
+def shrink_network(at: str, hidden: int, warmup_steps: int, steps_field: str, steps: int,
+                   samples: int | None) -> list[str]:
+    """The quick overrides of a constraint that trains a network of its own (MINE's critic, CLUB's q): at most
+    QUICK_HIDDEN wide, QUICK_FIT_STEPS warm-up and per-step fitting steps (`steps_field`), QUICK_ROWS rows."""
+    return [f"{at}.hidden={min(hidden, QUICK_HIDDEN)}",
+            f"{at}.warmup_steps={min(warmup_steps, QUICK_FIT_STEPS)}",
+            f"{at}.{steps_field}={min(steps, QUICK_FIT_STEPS)}",
+            f"{at}.samples={min(samples or QUICK_ROWS, QUICK_ROWS)}"]
+
+
 class ConstraintSpec(SpecModel):
     """Base of every constraint spec (an extra loss term). A plugin's constraint subclasses it and registers
     its `LossTerm` class with `modsim.register_constraint`."""
@@ -168,10 +178,8 @@ class MineConstraint(ConstraintSpec):
     def shrink(self, index: int) -> list[str]:
         """A narrow statistics network, few warm-up and statistics steps on few rows (and negatives)."""
         at = f"constraints[{index}]"
-        return [f"{at}.hidden={min(self.hidden, QUICK_HIDDEN)}",
-                f"{at}.warmup_steps={min(self.warmup_steps, QUICK_FIT_STEPS)}",
-                f"{at}.steps_per_update={min(self.steps_per_update, QUICK_FIT_STEPS)}",
-                f"{at}.samples={min(self.samples or QUICK_ROWS, QUICK_ROWS)}",
+        return [*shrink_network(at, self.hidden, self.warmup_steps, "steps_per_update", self.steps_per_update,
+                                self.samples),
                 *([f"{at}.negatives={min(self.negatives, QUICK_NEGATIVES)}"] if self.bound == "infonce" else [])]
 
     def check(self, spec: Any, index: int) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from .constraints import QUICK_FIT_STEPS, QUICK_HIDDEN, QUICK_ROWS, ConstraintSpec, check_between
+from .constraints import ConstraintSpec, check_between, shrink_network
 
 
 class ClubConstraint(ConstraintSpec):
@@ -70,11 +70,8 @@ class ClubConstraint(ConstraintSpec):
 
     def shrink(self, index: int) -> list[str]:
         """Narrow variational networks, few warm-up and fitting steps on few rows."""
-        at = f"constraints[{index}]"
-        return [f"{at}.hidden={min(self.hidden, QUICK_HIDDEN)}",
-                f"{at}.warmup_steps={min(self.warmup_steps, QUICK_FIT_STEPS)}",
-                f"{at}.fit_steps={min(self.fit_steps, QUICK_FIT_STEPS)}",
-                f"{at}.samples={min(self.samples or QUICK_ROWS, QUICK_ROWS)}"]
+        return shrink_network(f"constraints[{index}]", self.hidden, self.warmup_steps, "fit_steps", self.fit_steps,
+                              self.samples)
 
     def check(self, spec: Any, index: int) -> None:
         """`between` names different groups of the network."""
