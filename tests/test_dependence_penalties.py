@@ -186,7 +186,7 @@ def test_three_groups_sum_their_pairs(kind):
 @pytest.mark.parametrize("kind, fields", [("decorrelation", {}), ("hsic", {}),
                                           ("hsic", {"estimator": "random_features"})])
 def test_gradients_reach_the_activity_and_a_small_step_lowers_the_value(kind, fields):
-    from modsim.compile.losses.dependence import group_rows
+    from modsim.compile.losses.base import group_rows
 
     hidden = as_hidden(gaussian_groups(400, 6, 3, 0.7, seed=5), trials=4).float().requires_grad_(True)
     penalty = term(kind, (6, 6, 6), **fields)

@@ -81,3 +81,21 @@ class LossTerm:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what `state_dict` returned."""
+
+
+class GroupTerm(LossTerm):
+    """Base of the terms that relate groups' activity (mine, club, decorrelation, hsic): `bind` records the spec,
+    the term's name, the device, the washout and each group of `spec.between`'s unit indices; `groups` cuts a
+    step's activity into those groups' rows."""
+
+    def bind(self, spec, context: TermContext, name: str) -> None:
+        """Record what every group term keeps of its spec and context."""
+        self.spec = spec
+        self.name = name
+        self.device = context.device
+        self.washout = context.task.washout
+        self.units = tuple(context.group_units[g] for g in spec.between)
+
+    def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(batch x time, units) activity rows of every group, washout removed."""
+        return group_rows(hidden, self.washout, self.units)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ...spec.constraints_club import ClubConstraint
-from .base import LossTerm, TermContext, group_rows, zscore_columns
+from .base import GroupTerm, TermContext, zscore_columns
 
 LOGVAR_RANGE = (-10.0, 10.0)
 """Bounds of q's predicted log-variance (keeps 1 / sigma^2 finite on a degenerate unit)."""
@@ -108,7 +108,7 @@ class ClubEstimator:
         self.generator.set_state(state["generator"].cpu())
 
 
-class ClubTerm(LossTerm):
+class ClubTerm(GroupTerm):
     """`club`: weight x the CLUB estimate of the total correlation among the groups `between` (their mutual
     information for two), on the activity after the washout.
 
@@ -121,17 +121,9 @@ class ClubTerm(LossTerm):
     order = 2
 
     def __init__(self, spec: ClubConstraint, context: TermContext):
-        self.spec = spec
-        self.name = "club" if context.index == 0 else f"club_{context.index}"
-        self.device = context.device
-        self.washout = context.task.washout
-        self.units = tuple(context.group_units[g] for g in spec.between)
+        self.bind(spec, context, "club" if context.index == 0 else f"club_{context.index}")
         self.estimator = ClubEstimator(spec, [len(u) for u in self.units], context.device, context.seed)
         self._groups: tuple[torch.Tensor, ...] | None = None
-
-    def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(batch x time, units) activity rows of every group, washout removed."""
-        return group_rows(hidden, self.washout, self.units)
 
     def warmup(self, experiment) -> None:
         """`warmup_steps` fitting steps, `WARMUP_PER_BATCH` per fresh minibatch of the initial network."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ...spec.constraints_dependence import GroupDependenceConstraint
-from .base import LossTerm, TermContext, group_rows
+from .base import GroupTerm, TermContext
 
 
 def pairwise_sum(values: list[torch.Tensor]) -> torch.Tensor:
@@ -19,7 +19,7 @@ def pair_indices(k: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(k) for b in range(a + 1, k)]
 
 
-class DependenceTerm(LossTerm):
+class DependenceTerm(GroupTerm):
     """A penalty weight x D(groups) among the groups `between`, on the step's activity after the washout;
     a subclass gives `value` (the unweighted D, differentiable in the rows). Monitors D
     (`<name>_estimate`) every step and reports it on the held-out activity (the metric `<name>`: the kind's
@@ -28,11 +28,7 @@ class DependenceTerm(LossTerm):
     order = 2
 
     def __init__(self, spec: GroupDependenceConstraint, context: TermContext):
-        self.spec = spec
-        self.name = spec.kind if context.index == 0 else f"{spec.kind}_{context.index}"
-        self.device = context.device
-        self.washout = context.task.washout
-        self.units = tuple(context.group_units[g] for g in spec.between)
+        self.bind(spec, context, spec.kind if context.index == 0 else f"{spec.kind}_{context.index}")
         self.seed = context.seed
 
     def value(self, groups: tuple[torch.Tensor, ...], heldout: bool = False) -> torch.Tensor:
@@ -42,7 +38,7 @@ class DependenceTerm(LossTerm):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor, hidden: torch.Tensor
              ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """weight x D on this step's rows (None at weight 0: D is only monitored), and D monitored."""
-        estimate = self.value(group_rows(hidden, self.washout, self.units))
+        estimate = self.value(self.groups(hidden))
         term = self.spec.weight * estimate if self.spec.weight > 0 else None
         return term, {f"{self.name}_estimate": estimate.detach()}
 
@@ -50,4 +46,4 @@ class DependenceTerm(LossTerm):
     def heldout(self, hidden) -> dict[str, float]:
         """D on the held-out activity: the metric `<name>`."""
         activity = torch.from_numpy(hidden).to(self.device)
-        return {self.name: float(self.value(group_rows(activity, self.washout, self.units), heldout=True))}
+        return {self.name: float(self.value(self.groups(activity), heldout=True))}

@@ -12,7 +12,7 @@ from torch import nn
 from ...critic_check import critic_verdict
 from ...result_keys import flag_key
 from ...spec.constraints import MineConstraint
-from .base import LossTerm, TermContext, group_rows, zscore_columns
+from .base import GroupTerm, TermContext, zscore_columns
 from .mine_bounds import clipped_dv_bound, dv_bound, infonce_bound, nwj_bound
 
 __all__ = ["MineEstimator", "MineTerm", "StatisticsNetwork", "dv_bound"]
@@ -194,7 +194,7 @@ class MineEstimator:
                 p.requires_grad_(True)
 
 
-class MineTerm(LossTerm):
+class MineTerm(GroupTerm):
     """`mine`: weight x the MINE estimate of the dependence among the groups `between` (K >= 2) on the
     activity after the washout: their total correlation (one statistics network on all groups), or the sum
     of the pairwise mutual informations (one statistics network per pair). For two groups both are the MI
@@ -210,11 +210,7 @@ class MineTerm(LossTerm):
     order = 2
 
     def __init__(self, spec: MineConstraint, context: TermContext):
-        self.spec = spec
-        self.name = "mi" if context.index == 0 else f"mi_{context.index}"
-        self.device = context.device
-        self.washout = context.task.washout
-        self.units = tuple(context.group_units[g] for g in spec.between)
+        self.bind(spec, context, "mi" if context.index == 0 else f"mi_{context.index}")
         dims = [len(u) for u in self.units]
         if spec.objective == "total_correlation" or len(dims) == 2:
             self.subsets = [tuple(range(len(dims)))]
@@ -231,10 +227,6 @@ class MineTerm(LossTerm):
         steps (weight / ramp_steps at the first, full weight from step `ramp_steps` on)."""
         ramp = self.spec.ramp_steps
         return self.spec.weight if ramp == 0 else self.spec.weight * min(1.0, max(self.steps, 1) / ramp)
-
-    def groups(self, hidden: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(batch x time, units) activity rows of every group, washout removed."""
-        return group_rows(hidden, self.washout, self.units)
 
     def _train(self, groups: tuple[torch.Tensor, ...]) -> torch.Tensor:
         bounds = [est.train_step(*(groups[k] for k in subset)) for est, subset in zip(self.estimators, self.subsets)]
