@@ -3,8 +3,8 @@
 - `kinds/<family>.md`: one section per registered kind (built-ins and installed plugins), with its spec
   model's docstring and a table of its fields (type, default, description) from the JSON Schema, which the
   field docstrings feed;
-- `kinds/metrics.md`: every registered metric (label, what it needs, what it stores) and the metric
-  definitions of the README;
+- `kinds/metrics.md`: every registered metric (label, what it needs, what it stores), the metric
+  definitions of the README and those metrics carry themselves (`Metric.description`, with `Metric.bounds`);
 - `dependence-penalties.md`, `specs.md`, `store.md`, `extending.md`: the README's sections of those names (one
   text, shown in both places).
 """
@@ -20,7 +20,7 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = {"cells": ("Cells", "network.cell"), "tasks": ("Tasks", "task"),
-            "constraints": ("Constraints", "constraints[]")}
+            "constraints": ("Constraints", "constraints[]"), "loggers": ("Loggers", "training.loggers[]")}
 README_PAGES = {
     "dependence-penalties.md": ("Dependence penalties", ["Dependence penalties"]),
     "specs.md": ("Specs and sweeps", ["Specs", "Sweeps and statistics", "Your own data"]),
@@ -40,8 +40,14 @@ def readme_section(title: str) -> str:
 
 
 def _relink(text: str) -> str:
-    """Links to repository files become links to the files on the repository site (docs/ holds none)."""
-    return re.sub(r"\]\((?!https?://|#)([^)]+)\)", r"](https://github.com/modsim/modsim/blob/main/\1)", text)
+    """Links to pages of the site (`docs/<page>.md[#anchor]`) become links to those pages; links to other
+    repository files become links to the files on the repository site."""
+    def target(match: re.Match) -> str:
+        link = match.group(1)
+        if re.fullmatch(r"docs/[^/)#]+\.md(#.*)?", link):
+            return f"]({link.removeprefix('docs/')})"
+        return f"](https://github.com/modsim/modsim/blob/main/{link})"
+    return re.sub(r"\]\((?!https?://|#)([^)]+)\)", target, text)
 
 
 def _cell(text: object) -> str:
@@ -119,7 +125,26 @@ def metrics_page() -> str:
         stores = ", ".join(f"`{k}`" for k in m.stores)
         lines.append(f"| `{name}` | {_cell(m.label)} | {_cell(needs)} | {stores} |")
     lines += ["", "## Definitions", "", readme_section("Metrics")]
+    described = [registry.metrics.get(n) for n in registry.metrics.names() if registry.metrics.get(n).description]
+    if described:
+        lines += ["", "## Further definitions", "",
+                  "The metrics that define themselves (`Metric.description`: the E/I metrics of networks under Dale's "
+                  "law, and plugins'), each with the range its values keep (`Metric.bounds`, which the metric "
+                  "contract checks) and what it needs.", ""]
+        lines += [f"- `{m.name}` ({_bounds(m.bounds)}; needs "
+                  f"{'; '.join(CAPABILITIES.get(n, n) for n in sorted(m.needs)) or 'any spec'}): {m.description}"
+                  for m in described]
     return "\n".join(lines)
+
+
+def _bounds(bounds: tuple[float, float] | None) -> str:
+    """A metric's declared range in words (`range [-0.5, 1]`, `range [0, inf)`)."""
+    if bounds is None:
+        return "range not declared"
+    low, high = bounds
+    left = "(-inf" if low == float("-inf") else f"[{low:g}"
+    right = "inf)" if high == float("inf") else f"{high:g}]"
+    return f"range {left}, {right}"
 
 
 def executors_page() -> str:

@@ -10,16 +10,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .result_keys import PARTITION, SEPARATOR
 from .spec import Spec
 from .store import RunStatus, layout
 
 if TYPE_CHECKING:
+    from .spec import Analysis
     from .store import StoredRun, StoredSweep
 
 
@@ -57,56 +59,84 @@ class Run:
         """The final scalar numbers."""
         return dict(self.record.summary)
 
-    def _dataset(self, section: str, dims: dict[str, tuple[str, list]]) -> Any:
+    def _coordinates(self, sizes: Mapping[str, int]) -> dict[str, Any]:
+        """Labels of the named dimensions of a run's arrays, where their sizes fit the spec: each unit's index
+        and group, the input, output and target channels' names."""
+        spec = self.spec
+        units = spec.network.units
+        groups = np.empty(units, dtype=object)
+        for name, idx in spec.network.group_indices().items():
+            groups[idx] = name
+        outputs = spec.task.output_names()
+        labels = {layout.DIM_UNIT: np.arange(units), layout.DIM_UNIT_PRE: np.arange(units),
+                  layout.DIM_OTHER_UNIT: np.arange(units), layout.DIM_INPUT: spec.task.input_names(),
+                  layout.DIM_OUTPUT: outputs,
+                  layout.DIM_TARGET: (outputs if sizes.get(layout.DIM_TARGET) == spec.task.output_dim
+                                      else [f"target {j}" for j in range(sizes.get(layout.DIM_TARGET, 0))])}
+        coords: dict[str, Any] = {dim: values for dim, values in labels.items()
+                                  if dim in sizes and len(values) == sizes[dim]}
+        if layout.DIM_UNIT in coords:
+            coords["group"] = (layout.DIM_UNIT, groups.astype(str))
+        return coords
+
+    def _dataset(self, section: str, rename: Mapping[str, str] | None = None) -> Any:
+        """The arrays of a run's `section` as an xarray Dataset: each axis named as stored (`StoredRun.dims`),
+        `step` and the units, inputs, outputs and targets as coordinates, and each variable's `long_name`,
+        `description` and `units` (`modsim.store.describe`, as the store writes them). `rename`: stored name ->
+        variable name."""
         import xarray as xr
 
-        arrays = self.record.arrays(section)
-        steps = arrays.pop("step", np.zeros(0, dtype=np.int64))
-        data, coords = {}, {"step": steps}
-        for name, values in arrays.items():
-            extra = []
-            for axis, size in enumerate(values.shape[1:]):
-                dim = next((d for d, (key, labels) in dims.items() if name.endswith(key) and len(labels) == size),
-                           f"{name}_dim{axis}")
-                extra.append(dim)
-                if dim in dims:
-                    coords[dim] = dims[dim][1]
-            data[name] = (("step", *extra), values)
-        return xr.Dataset(data, coords=coords)
+        from .store.describe import array_attrs
+        from .store.integrity import section_of
+
+        arrays, dims = self.record.arrays(section), self.record.dims(section)
+        kind = section_of(section)
+        rename = rename or {}
+        variables = {rename.get(name, name): xr.Variable(dims[name], values, attrs=array_attrs(kind, name))
+                     for name, values in arrays.items()}
+        if layout.DIM_STEP not in variables and kind in (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS,
+                                                         layout.ANALYSIS):
+            variables[layout.DIM_STEP] = xr.Variable((layout.DIM_STEP,), np.zeros(0, dtype=np.int64),
+                                                     attrs=array_attrs(kind, layout.DIM_STEP))
+        sizes: dict[str, int] = {}
+        for variable in variables.values():
+            sizes.update(variable.sizes)
+        return xr.Dataset(variables).assign_coords(self._coordinates(sizes))
 
     @property
     def metrics(self) -> Any:
         """Every metric at every checkpoint, an xarray Dataset over `step` (per-output values over `output`,
-        partitions over `unit`)."""
-        spec = self.spec
-        return self._dataset(layout.METRICS, {"output": ("_per_output", spec.task.output_names()),
-                                              "unit": (SEPARATOR + PARTITION, list(range(spec.network.units)))})
+        partitions over `unit` with each unit's `group`); each variable's attributes `long_name` (its label in
+        summaries: `Q_cor`), `description` and `units` (MI in nats) label xarray's plots."""
+        return self._dataset(layout.METRICS)
 
     @property
     def train(self) -> Any:
-        """Every loss term and monitored value at every model step, an xarray Dataset over `step`."""
-        return self._dataset(layout.TRAIN, {})
+        """Every loss term and monitored value at every model step, an xarray Dataset over `step` (attributes
+        `long_name`, `description`, `units`)."""
+        return self._dataset(layout.TRAIN)
+
+    @property
+    def analysis(self) -> Any:
+        """The results of the run's last `modsim analyze` (or `analyze`), an xarray Dataset over the analysed
+        checkpoints' `step` (the dynamics results, of the final network, over their own dimensions) with
+        `long_name`, `description` and `units`; None when the run has not been analysed."""
+        from .store.reader import analysis_section
+
+        section = analysis_section(self.path)
+        return None if section is None else self._dataset(section)
+
+    @property
+    def weights(self) -> Any:
+        """The final effective weight matrices as the metrics see them: `recurrent` (unit, unit_pre), `inputs`
+        (unit, input), `readout` (output, unit), with each unit's group."""
+        return self._dataset(layout.WEIGHTS)
 
     @property
     def heldout(self) -> Any:
         """The final held-out data with named dims: inputs (trial, time, input), targets (trial, time, target),
         outputs (trial, time, output), activity (trial, time, unit) with each unit's group."""
-        import xarray as xr
-
-        spec, data = self.spec, self.record.arrays(layout.EVAL)
-        groups = np.empty(spec.network.units, dtype=object)
-        for name, idx in spec.network.group_indices().items():
-            groups[idx] = name
-        targets = data["targets"]
-        target_names = (spec.task.output_names() if targets.shape[-1] == spec.task.output_dim
-                        else [f"target {j}" for j in range(targets.shape[-1])])
-        return xr.Dataset(
-            {"inputs": (("trial", "time", "input"), data["inputs"]),
-             "targets": (("trial", "time", "target"), targets),
-             "outputs": (("trial", "time", "output"), data["outputs"]),
-             "activity": (("trial", "time", "unit"), data["hidden"])},
-            coords={"input": spec.task.input_names(), "target": target_names, "output": spec.task.output_names(),
-                    "unit": np.arange(spec.network.units), "group": ("unit", groups.astype(str))})
+        return self._dataset(layout.EVAL, {"hidden": "activity"})
 
     def model(self, step: int = -1):
         """The torch network (CPU, evaluation mode) with exactly the weights of checkpoint `step` (an index
@@ -132,11 +162,32 @@ class Run:
             torch.set_num_threads(threads)
         return outputs, hidden
 
-    def analyze(self, plan=None) -> dict[str, np.ndarray]:
-        """Re-run an analysis plan (default: the run's own) on the stored checkpoints; see `modsim analyze`."""
+    def analyze(self, plan: Analysis | Mapping | str | os.PathLike | None = None) -> Any:
+        """Re-run an analysis plan on the stored checkpoints as `modsim analyze` does (no retraining; the results
+        replace the run's `analysis/`) and return them as `analysis` does: an xarray Dataset over the analysed
+        checkpoints' `step`, each variable with `long_name`, `description` and `units`.
+
+        `plan`: None (the run's own `analysis` section), an `Analysis`, a dict (the body of a spec's `analysis`
+        section: a `modsim.SpecError` names each bad field, `<python>: metrics[0]: ...`), or the path of a YAML
+        plan file (what `modsim analyze --plan` reads; errors name the file and line). A plan that does not fit
+        the run (a metric its task cannot give, a group it lacks) is a SpecError too, before any work."""
         from .evaluate import analyze_run
 
-        return analyze_run(self.path, plan)
+        analyze_run(self.path, self._plan(plan))
+        return self.analysis
+
+    def _plan(self, plan: Any) -> Analysis | None:
+        """`plan` as an `Analysis`, checked against the run (see `analyze`)."""
+        from .spec import Analysis, analysis_plan_from_dict, load_analysis_plan
+
+        if plan is None or isinstance(plan, Analysis):
+            return plan
+        if isinstance(plan, (str, os.PathLike)):
+            return load_analysis_plan(plan, self.record.spec_json, str(self.path))
+        if isinstance(plan, Mapping):
+            return analysis_plan_from_dict(dict(plan), self.record.spec_json, str(self.path))
+        raise TypeError(f"plan must be None, an Analysis, a dict or the path of a YAML plan file, not "
+                        f"{type(plan).__name__}")
 
     def report(self, out: str | Path | None = None) -> Path:
         """Write the run's report (figures and index.html); returns index.html."""
@@ -186,24 +237,33 @@ class Sweep:
 
         summary = stats.summarize(stats.group_records([self.path], by))
         t, p = summary.against(summary.conditions[0])
-        swept = {name: ("condition", values) for name, values in stats.condition_coordinates(summary).items()}
-        return xr.Dataset({**{name: (("condition", "metric"), getattr(summary, name))
-                              for name in ("mean", "sd", "n", "left_out")},
-                           "t": (("condition", "metric"), t), "p": (("condition", "metric"), p)},
-                          coords={"condition": summary.conditions, "metric": summary.metrics, **swept},
+        dims = (layout.DIM_CONDITION, layout.DIM_METRIC)
+        swept = {name: (dims[0], values) for name, values in stats.condition_coordinates(summary).items()}
+        return xr.Dataset({**{name: (dims, getattr(summary, name)) for name in ("mean", "sd", "n", "left_out")},
+                           "t": (dims, t), "p": (dims, p)},
+                          coords={dims[0]: summary.conditions, dims[1]: summary.metrics, **swept},
                           attrs={"reference_condition": summary.conditions[0]})
 
 
 def run(spec: Spec, store: str | Path = "store", name: str | None = None, overwrite: bool = False,
         progress=None) -> Run:
     """Train `spec` into `store/<name>` (default: the spec's name, suffixed -2, -3 when taken) and return the
-    stored `Run`. `progress(step, values)` is called after every step."""
+    stored `Run`. `progress`: None (the default) shows a progress bar with the step's losses inside IPython or
+    Jupyter (`tqdm.auto`, a widget when ipywidgets is installed) and nothing in a plain script; True shows it
+    anywhere, False never; a `modsim.progress.TrainingProgress` receives every step and phase, and a callable
+    `progress(step, values)` every step."""
     from .execute import execute_run
+    from .progress import progress_for
     from .store import new_run_path
 
     exact = name is not None or overwrite
     path = new_run_path(Path(store), spec.name if name is None else name, exact=exact, overwrite=overwrite)
-    return Run(execute_run(spec, path, progress, overwrite=overwrite, unique=not exact).path)
+    shown, bar = progress_for(progress, spec.training.steps, path.name)
+    try:
+        return Run(execute_run(spec, path, shown, overwrite=overwrite, unique=not exact).path)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def open_run(path: str | Path) -> Run:
@@ -216,3 +276,26 @@ def open_sweep(path: str | Path) -> Sweep:
     ValueError, saying what `path` holds when it is not one (a run, a missing folder, ...) and where the sweep
     may be."""
     return Sweep(path)
+
+
+def open_summary(path: str | Path) -> Any:
+    """The table `modsim summarize` writes (`summary.zarr`) as an xarray Dataset over (condition, metric), its
+    text restored: `mean`, `sd`, `n`, Welch's `t` and `p` against the reference condition (attribute
+    `reference_condition`), `left_out`, and each swept field's value per condition as a coordinate, so
+    `open_summary(path)["mean"].sel(metric="q_cor").plot(x="weight")` works. (Every array of the table is a
+    number type that any Zarr v3 implementation reads: text is stored as indices into the array's `labels`
+    attribute, which plain `xarray.open_zarr` shows as integers.) FileNotFoundError when `path` holds no
+    table."""
+    import xarray as xr
+
+    from .store import read_table
+
+    variables, attrs = read_table(path)
+    coordinates = {name for _, _, a in variables.values() for name in str(a.get("coordinates", "")).split()}
+    coordinates |= {name for name, (dims, _, _) in variables.items() if dims == (name,)}
+    data, coords = {}, {}
+    for name, (dims, values, a) in variables.items():
+        a = {key: value for key, value in a.items() if key != "coordinates"
+             and not key.startswith("modsim_")}  # modsim's own markers
+        (coords if name in coordinates else data)[name] = xr.Variable(dims, values, attrs=a)
+    return xr.Dataset(data, coords=coords, attrs=attrs)

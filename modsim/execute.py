@@ -17,9 +17,12 @@ def create_run(spec: Spec, path: str | Path, device: str, overwrite: bool = Fals
     """The `RunWriter` of a new run of `spec` at `path` (built aside and renamed into place; with `unique`,
     `path-2`, `-3`, ... when `path` is taken; with `overwrite`, a modsim run at `path` is replaced;
     `sweep_values`: a sweep's run's swept values, recorded with its first metadata). The path, size and sha256 of
-    every data file the task reads (`TaskSpec.data_files`) are recorded with it."""
+    every data file the task reads (`TaskSpec.data_files`) are recorded with it. UserError, before anything is
+    written, when a logger of `training.loggers` needs a package that is not installed."""
+    from .loggers import check_loggers
     from .store import RunWriter
 
+    check_loggers(spec)
     path = Path(path)
     return RunWriter.create(path, None, spec.model_dump(mode="json", by_alias=True), spec.training.seed,
                             str(device), overwrite=overwrite, lock=lock, unique=unique, sweep_values=sweep_values,
@@ -68,9 +71,11 @@ def resume_run(path: str | Path, progress=None, lock=None, sweep_values: dict | 
     state, with the spec it was started with; the finished run is bit-identical to an uninterrupted one. A
     run killed before its first saved state starts again from step 0 (nothing it did counted yet).
     `sweep_values`: the swept values the run must carry (a sweep's run), recorded where the stored run lacks
-    them. UserError when the run has finished, `path` is not a run (a sweep store is never touched) or a data
-    file the run read has changed since (its recorded sha256); RunLocked when a live process owns it."""
+    them. UserError when the run has finished, `path` is not a run (a sweep store is never touched), a data
+    file the run read has changed since (its recorded sha256) or a logger's package is not installed; RunLocked
+    when a live process owns it."""
     from .compile import compile_experiment, resolve_device
+    from .loggers import check_loggers
     from .store import RunWriter, layout, read_state
     from .store.writer import changed_data, claim_run
     from .train import train
@@ -80,6 +85,7 @@ def resume_run(path: str | Path, progress=None, lock=None, sweep_values: dict | 
     if record.status == layout.RunStatus.FINISHED:
         raise UserError(f"{path} has finished; nothing to resume")
     spec = record.spec
+    check_loggers(spec)
     lock = lock or claim_run(path)
     try:
         experiment = compile_experiment(spec, resolve_device(spec.training.device))

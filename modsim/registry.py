@@ -1,13 +1,13 @@
-"""One registry per kind family: cells, tasks, constraints (loss terms), metrics and executors.
+"""One registry per kind family: cells, tasks, constraints (loss terms), metrics, loggers and executors.
 
 Each entry pairs a short `kind` name with what it is made of. Built-in entries are import strings
 (`"module:attribute"`) resolved on first use, so validating a spec never imports torch; plugins register
 objects directly, either by calling the `register_*` functions of `modsim` or from an entry point of
 their package (groups `modsim.cells`, `modsim.tasks`, `modsim.constraints`, `modsim.metrics`,
-`modsim.executors`; the entry point's value names a module, imported for its registrations, or a
-callable, called with no arguments; its name is only a label in warnings, the kind's name comes from what
-it registers). The spec's discriminated unions and the JSON Schema are built from the registries, so a
-registered kind is valid in a spec at once.
+`modsim.loggers`, `modsim.executors`; the entry point's value names a module, imported for its
+registrations, or a callable, called with no arguments; its name is only a label in warnings, the kind's
+name comes from what it registers). The spec's discriminated unions and the JSON Schema are built from the
+registries, so a registered kind is valid in a spec at once.
 
 Entry points are loaded lazily, by the first lookup (`get`, `names`, `in`) or spec validation after the
 built-ins, never while a modsim module is still being imported (a plugin importing a half-initialised
@@ -144,21 +144,32 @@ constraints: Registry[Kind] = Registry("constraints", _kinds(
     decorrelation=("modsim.spec.constraints_decorrelation:DecorrelationConstraint",
                    "modsim.compile.losses.decorrelation:DecorrelationTerm"),
     hsic=("modsim.spec.constraints_hsic:HsicConstraint", "modsim.compile.losses.hsic:HsicTerm"),
+    rate_l1=("modsim.spec.constraints_rates:RateL1Constraint", "modsim.compile.losses.rates:RateCostTerm"),
+    rate_l2=("modsim.spec.constraints_rates:RateL2Constraint", "modsim.compile.losses.rates:RateCostTerm"),
 ))
 """Constraints: spec model -> `LossTerm` class (`modsim.compile.losses`)."""
 
 metrics: Registry[Any] = Registry("metrics", {name: f"modsim.analysis.metrics:{name}" for name in (
     "r2", "mse", "sign_accuracy", "accuracy", "mi", "q_cor", "q_str", "q_cor_norm", "q_str_norm", "d_out", "d_in",
     "d_cor", "silenced", "activity_sd", "q_mask", "specialisation")} | {
-    "dependence_audit": "modsim.analysis.audit:dependence_audit"})
+    "dependence_audit": "modsim.analysis.audit:dependence_audit"} | {
+    name: f"modsim.analysis.excitation:{name}" for name in ("q_str_excitatory", "q_str_inhibitory", "ei_blocks")})
 """Metrics recorded at checkpoints: name -> `Metric` (`modsim.analysis.metrics`; the dependence audit, recorded
-for every run with two or more groups, in `modsim.analysis.audit`)."""
+for every run with two or more groups, in `modsim.analysis.audit`; the E/I metrics of networks under Dale's law
+in `modsim.analysis.excitation`)."""
+
+loggers: Registry[Kind] = Registry("loggers", _kinds(
+    tensorboard=("modsim.spec.loggers:TensorBoardLoggerSpec", "modsim.loggers.tensorboard:TensorBoardLogger"),
+    wandb=("modsim.spec.loggers:WandbLoggerSpec", "modsim.loggers.wandb:WandbLogger"),
+))
+"""Training loggers (`training.loggers`): spec model -> `modsim.Logger` class (`modsim.loggers`)."""
 
 executors: Registry[Any] = Registry("executors", {"local": "modsim.sweep.local:LocalExecutor",
                                                   "ray": "modsim.sweep.ray:RayExecutor"})
 """Sweep executors: name -> `Executor` class (or an import string naming it)."""
 
-FAMILIES = {"cells": cells, "tasks": tasks, "constraints": constraints, "metrics": metrics, "executors": executors}
+FAMILIES = {"cells": cells, "tasks": tasks, "constraints": constraints, "metrics": metrics, "loggers": loggers,
+            "executors": executors}
 """Every registry by family name (the entry-point group is `modsim.<family>`)."""
 
 _listeners: list[Callable[[], None]] = []

@@ -17,8 +17,9 @@ from .progress import ProgressFn, TrainingProgress, as_progress
 from .compile import Experiment, compile_experiment
 from .compile.state import restore_state, save_state
 from .evaluate import HeldOut, evaluate_experiment, snapshot_of
+from .loggers import TrainingLoggers
 from .spec import Spec
-from .store import RunWriter, layout, read_metrics, read_state
+from .store import RunWriter, layout, read_metrics, read_run, read_state
 from .errors import StoreCorrupt, UserError
 
 
@@ -43,18 +44,32 @@ class RunResult:
 
 
 class TrainLog:
-    """Per-step logged values, flushed to the store in blocks (at checkpoints and when the run stops)."""
+    """Per-step logged values, flushed to the store in blocks: at checkpoints, when the run stops, and
+    whenever `every_seconds` have passed since the last flush (`flush_if_due`), so readers (`modsim watch`)
+    see a running run's curves. Flushing reads the clock only (no random stream), so it changes no number."""
 
-    def __init__(self, writer: RunWriter):
+    def __init__(self, writer: RunWriter, every_seconds: float | None = None, clock=time.monotonic,
+                 on_flush=None):
         self.writer = writer
+        self.on_flush = on_flush
+        """Called after every flush (the run's loggers bring their files up to date), or None."""
         self.records: dict[str, list[float]] = {"step": []}
         self.last_step = 0
         """The last step recorded."""
+        self.every_seconds = every_seconds
+        """Seconds between timed flushes (None: only at checkpoints and at the stop)."""
+        self.clock = clock
+        """The monotonic clock the timed flushes read."""
+        self.flushed_at = clock()
+        """When the log last reached the store (by `clock`)."""
 
     def add(self, step: int, values: dict[str, float]) -> None:
-        """Record one step (a value first seen later is NaN-padded before it)."""
+        """Record one step (a value first seen later is NaN-padded before it, one missing at this step is NaN)."""
         for name, v in values.items():
             self.records.setdefault(name, [math.nan] * len(self.records["step"])).append(v)
+        for name, column in self.records.items():
+            if name != "step" and name not in values:
+                column.append(math.nan)
         self.records["step"].append(step)
         self.last_step = step
 
@@ -64,6 +79,16 @@ class TrainLog:
             self.writer.append_train({k: np.asarray(v) for k, v in self.records.items()})
             for v in self.records.values():
                 v.clear()
+        self.flushed_at = self.clock()
+        if self.on_flush is not None:
+            self.on_flush()
+
+    def flush_if_due(self) -> bool:
+        """Flush when `every_seconds` have passed since the last flush; whether it did."""
+        if self.every_seconds is None or self.clock() - self.flushed_at < self.every_seconds:
+            return False
+        self.flush()
+        return True
 
 
 def _clip(model: nn.Module, spec: Spec) -> None:
@@ -172,10 +197,11 @@ def _final(exp: Experiment, writer: RunWriter, last: Checkpoint) -> dict:
     return metrics
 
 
-def _start(exp: Experiment, writer: RunWriter, resume: bool, progress: TrainingProgress
-           ) -> tuple[int, Checkpoint | None]:
-    """A new run: the terms' warm-up and checkpoint 0. A resumed one: its saved state restored and what was
-    written after it dropped. Returns the last completed step and (when known) the last checkpoint."""
+def _start(exp: Experiment, writer: RunWriter, resume: bool, progress: TrainingProgress,
+           loggers: TrainingLoggers) -> tuple[int, Checkpoint | None]:
+    """A new run: its loggers opened, the terms' warm-up and checkpoint 0. A resumed one: its saved state
+    restored, what was written after it dropped, its loggers opened after that step. Returns the last completed
+    step and (when known) the last checkpoint."""
     if resume:
         blob = read_state(writer.path)
         if blob is None:
@@ -190,27 +216,32 @@ def _start(exp: Experiment, writer: RunWriter, resume: bool, progress: TrainingP
                                f"{str(exc)[:200]}); the run's arrays are kept: delete {layout.STATE_FILE} and "
                                f"`modsim resume {writer.path}` starts the run again from step 0") from None
         writer.truncate(step)
+        loggers.open(resumed_after=step)
         return step, None
+    loggers.open(resumed_after=None)
     progress.phase("warm-up")
     for term in exp.terms:
         term.warmup(exp)
     progress.phase("evaluating step 0")
     last = checkpoint(exp, writer, 0)
+    loggers.metrics(0, last.metrics)
     writer.write_state(save_state(exp, 0))
     return 0, last
 
 
 def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: TrainingProgress,
-          resume: bool = False) -> Checkpoint:
-    """Train from the start (or the saved state) to the last step; the last checkpoint."""
+          loggers: TrainingLoggers, resume: bool = False) -> Checkpoint:
+    """Train from the start (or the saved state) to the last step; the last checkpoint. The log reaches the
+    store at every checkpoint and timed save, and between them every `training.log_every_seconds`."""
     spec = exp.spec
-    done, last = _start(exp, writer, resume, progress)
+    done, last = _start(exp, writer, resume, progress, loggers)
     saved = time.monotonic()
     every_seconds = None if spec.training.checkpoint_minutes is None else 60 * spec.training.checkpoint_minutes
     growth = GrowthWatch(LOSS_GROWTH_FACTOR)
     for step in range(done + 1, spec.training.steps + 1):
         values = train_step(exp)
         log.add(step, values)
+        loggers.step(step, values)
         if not math.isfinite(values["total"]):
             log.flush()
             raise _diverged(step, values, writer)
@@ -220,9 +251,11 @@ def _loop(exp: Experiment, writer: RunWriter, log: TrainLog, progress: TrainingP
             log.flush()
             progress.phase(f"evaluating step {step}")
             last = checkpoint(exp, writer, step)
+            loggers.metrics(step, last.metrics)
         elif every_seconds is not None and time.monotonic() - saved >= every_seconds:
             log.flush()  # a state save between checkpoints: no evaluation, so no draw changes the run
         else:
+            log.flush_if_due()  # readers (`modsim watch`) see the curves; reads the clock only
             continue
         writer.write_state(save_state(exp, step))
         saved = time.monotonic()
@@ -249,7 +282,8 @@ def train(spec: Spec, writer: RunWriter, progress: TrainingProgress | ProgressFn
 def _train(exp: Experiment, writer: RunWriter, progress: TrainingProgress | ProgressFn | None,
            resume: bool) -> RunResult:
     spec = exp.spec
-    log = TrainLog(writer)
+    loggers = TrainingLoggers(spec, read_run(writer.path))
+    log = TrainLog(writer, spec.training.log_every_seconds, on_flush=loggers.flush)
     started = time.perf_counter()
     shown = as_progress(progress)
     try:
@@ -257,40 +291,47 @@ def _train(exp: Experiment, writer: RunWriter, progress: TrainingProgress | Prog
             writer.write_structure(exp.labels, list(spec.network.groups),
                                    {k: v.cpu().numpy()[: exp.model.units] for k, v in exp.model.masks().items()},
                                    spec.task.output_names())
-        last = _loop(exp, writer, log, shown, resume)
+        last = _loop(exp, writer, log, shown, loggers, resume)
         shown.phase("final analysis")
         metrics = _final(exp, writer, last)
         elapsed = time.perf_counter() - started
         summary = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
         summary.update(seconds=elapsed, steps=spec.training.steps)
+        loggers.close(layout.STATUS_FINISHED, summary)  # complete before the run reads as finished
         writer.finish(layout.STATUS_FINISHED, summary=summary)
         return RunResult(str(writer.path), spec.training.steps, elapsed, metrics, spec.task.output_names())
     except RunDiverged as exc:
-        _stop(writer, None, layout.STATUS_DIVERGED, str(exc))
+        _stop(writer, None, loggers, layout.STATUS_DIVERGED, str(exc))
         raise
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP through the command line
-        _stop(writer, log, layout.STATUS_INTERRUPTED, f"interrupted at step {log.last_step}")
+        _stop(writer, log, loggers, layout.STATUS_INTERRUPTED, f"interrupted at step {log.last_step}")
         raise
     except OSError as exc:  # the system stopped it (a full disk, a read-only store): resumable like an interruption
-        _stop(writer, log, layout.STATUS_INTERRUPTED, f"stopped at step {log.last_step} by the system: {exc}")
+        _stop(writer, log, loggers, layout.STATUS_INTERRUPTED,
+              f"stopped at step {log.last_step} by the system: {exc}")
         raise
     except StoreCorrupt:  # the stored run cannot be read back: its status stays what it was, the lock is freed
+        loggers.close(layout.STATUS_FAILED)
         if writer.lock is not None:
             writer.lock.release()
         raise
     except Exception as exc:
-        _stop(writer, log, layout.STATUS_FAILED, f"{type(exc).__name__}: {exc}")
+        _stop(writer, log, loggers, layout.STATUS_FAILED, f"{type(exc).__name__}: {exc}")
         raise
 
 
-def _stop(writer: RunWriter, log: TrainLog | None, status: str, message: str) -> None:
-    """Keep what can be kept (the pending log) and mark the run; the lock is released whatever happens. When the
-    store refuses even that (the disk is still full), the run stays marked running, which shows as `dead` once
-    this process is gone: resumable alike."""
+def _stop(writer: RunWriter, log: TrainLog | None, loggers: TrainingLoggers, status: str, message: str) -> None:
+    """Keep what can be kept (the pending log, what the loggers hold) and mark the run; the lock is released
+    whatever happens. When the store refuses even that (the disk is still full), the run stays marked running,
+    which shows as `dead` once this process is gone: resumable alike."""
     try:
         if log is not None:
             log.flush()
     except OSError:
+        pass
+    try:
+        loggers.close(status)
+    except BaseException:  # a second Ctrl-C while a logger closes: the run is still marked below
         pass
     try:
         writer.finish(status, message)

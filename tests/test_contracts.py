@@ -91,6 +91,8 @@ CONSTRAINT_EXAMPLES = {
     "decorrelation": "{kind: decorrelation, between: [g1, g2], weight: 0.1}",
     "hsic": "{kind: hsic, between: [g1, g2], weight: 0.1, rows: 64}",
     "club": "{kind: club, between: [g1, g2], weight: 0.1, warmup_steps: 2, samples: 64}",
+    "rate_l1": "{kind: rate_l1, weight: 0.1}",
+    "rate_l2": "{kind: rate_l2, weight: 0.1, groups: [g2]}",
 }
 """A small instance of every built-in constraint kind (a new built-in must add one: the test below asks)."""
 

@@ -20,7 +20,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-RUN_FIGURES = {"time_courses", "example_trials", "correlation", "community_graph", "weights"}
+RUN_FIGURES = {"time_courses", "example_trials", "correlation", "community_graph", "weights", "activity_heatmap",
+               "pca_trajectories"}
 DYNAMICS_FIGURES = {"output_lesions", "recurrent_lesions", "jacobian", "lesion_similarity", "fixed_points",
                     "input_weights"}
 
@@ -94,7 +95,7 @@ def test_every_figure_is_a_png_of_sensible_size_and_on_the_page(reports, which):
     assert pngs, f"no figures in {report}"
     for png in pngs:
         width, height = png_size(png)
-        assert 300 <= width <= 2400 and 250 <= height <= 2000, f"{png.name}: {width} x {height}"
+        assert 300 <= width <= 3300 and 250 <= height <= 3000, f"{png.name}: {width} x {height}"  # 150 dpi
         assert png.stat().st_size > 5000, f"{png.name} is nearly empty"
     page = (report / "index.html").read_text()
     assert page.count('<img src="data:image/png;base64,') == len(pngs)
@@ -105,12 +106,12 @@ def test_every_figure_is_a_png_of_sensible_size_and_on_the_page(reports, which):
 def test_run_report_has_the_run_and_dynamics_figures_and_key_numbers(reports):
     from modsim.store import open_run
 
-    assert RUN_FIGURES | {"output_correlations", "phase_portraits"} <= figure_stems(reports["gru"])
+    assert RUN_FIGURES | {"output_correlations", "phase_portraits", "group_activity"} <= figure_stems(reports["gru"])
     assert RUN_FIGURES | DYNAMICS_FIGURES <= figure_stems(reports["pdm"])
     assert "phase_portraits" not in figure_stems(reports["pdm"])  # one-channel outputs: no attractor to draw
     summary = open_run(reports["gru"].parent / "gru").attrs["summary"]
     page = (reports["gru"] / "index.html").read_text()
-    row = re.search(r"<th>q_cor</th><td class=\"num\">([^<]+)</td>", page)
+    row = re.search(r"<th title=\"q_cor\">Q_cor</th><td class=\"num\">([^<]+)</td>", page)
     assert row is not None and float(row.group(1)) == pytest.approx(summary["q_cor"], rel=1e-3, abs=1e-4)
     spec = re.search(r"<pre><code>(.*?)</code></pre>", page, re.S)  # the resolved spec is embedded
     import html
@@ -134,7 +135,7 @@ def test_sweep_reports_compare_conditions_and_draw_heatmaps(reports):
     wm = (reports["wm"] / "index.html").read_text()
     assert {"conditions", "condition_time_courses"} <= figure_stems(reports["wm"])
     grid = re.search(r"<table><tr><th>condition</th>(.*?)</table>", wm, re.S).group(0)
-    assert "<th>q_cor</th>" in grid and "<th>wm_leaky_mi</th>" in grid and "<th>wm_leaky_nomi</th>" in grid
+    assert '<th title="q_cor">Q_cor</th>' in grid and "<th>wm_leaky_mi</th>" in grid and "<th>wm_leaky_nomi</th>" in grid
     assert "(2), p=" in grid  # the second condition's cells carry Welch's p against the first
     assert "heatmaps" not in figure_stems(reports["wm"])  # seeds only: nothing to grid over
     modules = reports["modules"]
@@ -242,7 +243,7 @@ def test_unfinished_run_reports_what_it_wrote(reports, tmp_path):
     group.attrs.update({"status": "interrupted", "summary": None})
     index = write_report([run])
     assert index == tmp_path / "cut-report" / "index.html"
-    assert figure_stems(index.parent) == {"time_courses", "weights"}
+    assert figure_stems(index.parent) == {"time_courses", "weights", "group_activity"}  # no held-out activity
     page = index.read_text()
     assert "status interrupted" in page and "did not finish" in page
 

@@ -142,8 +142,9 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     rows = (tmp_path / "stats" / "summary.csv").read_text().splitlines()
     assert rows[0] == "condition,metric,mean,sd,n" and any(",q_cor," in r and r.endswith(",3") for r in rows)
     assert (tmp_path / "stats" / "comparison.csv").exists()
-    xr = pytest.importorskip("xarray")
-    ds = xr.open_zarr(tmp_path / "stats" / "summary.zarr", consolidated=False)
+    import modsim
+
+    ds = modsim.open_summary(tmp_path / "stats" / "summary.zarr")
     assert ds["mean"].dims == ("condition", "metric") and ds.sizes["condition"] == 2
     assert int(ds["n"].sel(metric="q_cor").min()) == 3, f"{summary.output}\n{per_run}"
 
@@ -165,7 +166,7 @@ def test_summarize_two_sweeps_and_statistics():
 
 
 def test_summary_zarr_has_p_values_and_numeric_swept_coordinates(tmp_path):
-    xr = pytest.importorskip("xarray")
+    import modsim
     from modsim.sweep.stats import RunRecord, summarize, welch_p, write_outputs
 
     rng = np.random.default_rng(1)
@@ -177,7 +178,8 @@ def test_summary_zarr_has_p_values_and_numeric_swept_coordinates(tmp_path):
                          for i, v in enumerate(rng.standard_normal(4))]
     summary = summarize(groups)
     write_outputs(tmp_path, summary, None)
-    ds = xr.open_zarr(tmp_path / "summary.zarr", consolidated=False)
+    ds = modsim.open_summary(tmp_path / "summary.zarr")
+    assert ds.condition.values.tolist() == summary.conditions and ds.metric.values.tolist() == ["q_cor"]
     assert ds["weight"].dtype == np.float64 and ds["weight"].values.tolist() == [0.0, 0.05, 0.1]
     assert ds["kind"].values.tolist() == ["gru"] * 3 and ds["weight"].dims == ("condition",)
     assert ds.attrs["reference_condition"] == summary.conditions[0]

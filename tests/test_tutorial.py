@@ -142,9 +142,7 @@ def test_the_tutorial_runs_verbatim(tmp_path: Path, monkeypatch):
                 rows = [r for r in csv.DictReader(f) if r["metric"] == "d_cor"]
             assert sorted(r["condition"] for r in rows) == sorted([name, control])
             assert [int(r["n"]) for r in rows] == [SWEEP_SEEDS] * 2
-            import xarray as xr
-
-            table = xr.open_zarr(out / "summary.zarr", consolidated=False)
+            table = modsim.open_summary(out / "summary.zarr")
             assert table["p"].dims == ("condition", "metric")
             assert sorted(table.condition.values) == sorted([name, control])
             assert "Welch p" in result.output

@@ -131,22 +131,6 @@ def evidence_lesion_summary(r: np.ndarray, base: np.ndarray, lesioned: np.ndarra
     }
 
 
-DYNAMICS_LABELS = (
-    ("evidence_r_max", "module-evidence r (max)"), ("evidence_r_min", "module-evidence r (min)"),
-    ("lesion_stim1_module_drop_own", "stim-1 module lesion: drop on stim-1 trials (points)"),
-    ("lesion_stim1_module_drop_other", "stim-1 module lesion: drop on stim-2 trials (points)"),
-    ("lesion_stim2_module_drop_own", "stim-2 module lesion: drop on stim-2 trials (points)"),
-    ("lesion_stim2_module_drop_other", "stim-2 module lesion: drop on stim-1 trials (points)"),
-    ("lesion_double_dissociation", "double dissociation by output lesions (0/1)"),
-    ("module_reconstruction_r", "module-mean reconstruction (r)"),
-    ("pca_reconstruction_r", "PCA reconstruction, as many PCs (r)"),
-    ("jacobian_corr_r", "Jacobian-row similarity vs corr (r)"),
-    ("fixed_point_jacobian_corr_r", "same at fixed points (r)"),
-    ("lesion_similarity_corr_r", "lesion similarity vs corr (r)"),
-    ("input_partition_q", "input-sign partition: induced Q on corr"),
-    ("input_partition_p", "input-sign partition: permutation p"),
-    ("task_identification_accuracy", "task identified from partitions"))
-"""Scalar results of the dynamics analyses, with their labels, in the order summaries list them."""
 DYNAMICS_KEY = ("evidence_r_max", "evidence_r_min", "lesion_double_dissociation", "jacobian_corr_r",
                 "lesion_similarity_corr_r", "task_identification_accuracy")
 """Dynamics results shown as bars per condition in sweep reports."""

@@ -103,6 +103,13 @@ class Metric:
     always: bool = False
     """Recorded at every checkpoint of every run whose spec offers what it `needs`, whether the plan lists it
     or not (the dependence audit, which every run carries)."""
+    bounds: tuple[float, float] | None = None
+    """(low, high): every finite value it stores lies in this closed range, whatever the weights or activity
+    (NaN stands for a value the snapshot leaves undefined); checked by `modsim.testing.contracts.check_metric`.
+    None: not declared."""
+    description: str = ""
+    """Its definition in words, rendered in the docs' metrics page beside the README's definitions (Markdown;
+    empty for the metrics the README defines)."""
 
     @property
     def stored_keys(self) -> tuple[str, ...]:

@@ -54,6 +54,10 @@ class Snapshot:
     capabilities: frozenset[str] = frozenset()
     """What the run's spec offers the metrics (`Spec.capabilities()`): every metric registered as `always` whose
     needs it meets is recorded whether the plan lists it or not (empty: only the plan's metrics)."""
+    unit_signs: np.ndarray | None = None
+    """(units,) +1 for every excitatory unit and -1 for every inhibitory one under Dale's law
+    (`Network.unit_signs()`: within each group the excitatory units come first); None without `network.dale`.
+    The E/I metrics (`modsim.analysis.excitation`) read it."""
 
     def __post_init__(self) -> None:
         for name in ("activity", "outputs", "targets", "recurrent_weights", "readout_weights", "input_weights",
@@ -61,6 +65,8 @@ class Snapshot:
             value = getattr(self, name)
             if value is not None:  # every metric is computed in float64, whatever the stored dtype
                 setattr(self, name, np.asarray(value, dtype=np.float64))
+        if self.unit_signs is not None:
+            self.unit_signs = np.asarray(self.unit_signs, dtype=np.int64)
 
 
 @dataclass

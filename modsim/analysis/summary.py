@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import registry
-from ..result_keys import flagged_value, is_detection, is_flagged
-from .dynamics import DYNAMICS_KEY, DYNAMICS_LABELS
+from ..result_keys import DYNAMICS_LABELS, flagged_value, is_detection, is_flagged
+from .dynamics import DYNAMICS_KEY
 
 
 def labelled_keys() -> list[tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""Command line: modsim run | resume | validate | schema | analyze | sweep | summarize | report | figure | ls | kinds |
-diff.
+"""Command line: modsim run | resume | watch | validate | schema | analyze | sweep | summarize | report | figure | ls |
+kinds | diff.
 
 Each command is one thin module: parse the options, call the library, print; user errors go through one
 decorator (`common.user_errors`: a message and exit code 2)."""
@@ -18,6 +18,7 @@ from .run import resume, run
 from .summarize import summarize
 from .sweep import sweep
 from .validate import schema, validate
+from .watch import watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +30,7 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(lambda: restore_signals(previous))
 
 
-for command in (run, resume, validate, schema, analyze, sweep, summarize, report, figure, list_command, kinds,
+for command in (run, resume, watch, validate, schema, analyze, sweep, summarize, report, figure, list_command, kinds,
                 diff):
     main.add_command(command)
 

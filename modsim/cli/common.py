@@ -41,7 +41,10 @@ class PipeSafeStream(io.TextIOBase):
         """True once the reader has gone."""
 
     def _stream(self):
-        return getattr(sys, self._name)
+        stream = getattr(sys, self._name)
+        # under a rich Live display (the run's progress bar) sys.stdout is rich's proxy, which writes back to
+        # this console: write to the file it wraps, or each write would loop forever
+        return getattr(stream, "rich_proxied_file", stream)
 
     def write(self, text: str) -> int:
         if not self.dropped and self._stream() is not None:  # None: started with the descriptor closed (>&-)
@@ -111,8 +114,10 @@ def restore_signals(previous: dict) -> None:
 
 
 def error(message: str, code: int = EXIT_INVALID) -> None:
-    """Print an error and exit with `code`."""
-    err_console.print(f"[bold red]error[/] {message}", highlight=False, soft_wrap=True)
+    """Print an error (its text as written: `modsim[tensorboard]` or `a[0]` is no markup) and exit with `code`."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

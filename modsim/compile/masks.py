@@ -71,11 +71,15 @@ def resolve_channels(channels: list[int | str], input_sets: dict[str, list[int]]
 
 
 def input_mask(network: Network, input_dim: int, input_sets: dict[str, list[int]] | None = None) -> np.ndarray:
-    """The (N, input_dim) mask of input pathways (`input_sets`: the task's named channel sets)."""
+    """The (N, input_dim) mask of input pathways (`input_sets`: the task's named channel sets); under Dale's law
+    with `dale.inputs: excitatory` the inhibitory units' rows are masked too."""
     if not isinstance(network.inputs, PerGroupInputs):
-        return np.ones((network.units, input_dim), dtype=bool)
-    mask = np.zeros((network.units, input_dim), dtype=bool)
-    groups = network.group_indices()
-    for g, channels in network.inputs.channels.items():
-        mask[np.ix_(groups[g], resolve_channels(channels, input_sets or {}))] = True
+        mask = np.ones((network.units, input_dim), dtype=bool)
+    else:
+        mask = np.zeros((network.units, input_dim), dtype=bool)
+        groups = network.group_indices()
+        for g, channels in network.inputs.channels.items():
+            mask[np.ix_(groups[g], resolve_channels(channels, input_sets or {}))] = True
+    if network.dale is not None and network.dale.inputs == "excitatory":
+        mask[np.asarray(network.unit_signs()) < 0] = False
     return mask

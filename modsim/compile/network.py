@@ -8,7 +8,9 @@ from torch import nn
 
 from ..spec.network import Network, Readout
 from .cells import build_cell
+from .dale import apply_dale, initialise_recurrent, trained_parameter
 from .masks import input_mask, recurrent_mask
+from .time_constants import build_time_constants
 
 
 class ReadoutHead(nn.Module):
@@ -61,17 +63,33 @@ class ModularRNN(nn.Module):
         self.seed = seed
         self.noisy = cell.noisy
         self.rnn: nn.Module = build_cell(cell, input_dim)
+        time_constants = build_time_constants(network)  # per-unit leak rates (draws no random numbers)
+        if time_constants is not None:
+            self.rnn.use_time_constants(time_constants)
         gates = len(self.rnn.gate_blocks)
-        for pname, mask in (("weight_hh_l0", recurrent_mask(network, seed)),
-                            ("weight_ih_l0", input_mask(network, input_dim, input_sets))):
+        masks = {"weight_hh_l0": recurrent_mask(network, seed),
+                 "weight_ih_l0": input_mask(network, input_dim, input_sets)}
+        signs = network.unit_signs()
+        sign_row = None if signs is None else torch.tensor(signs, dtype=torch.float32)
+        if sign_row is not None or network.spectral_radius is not None:
+            recurrent = masks["weight_hh_l0"]
+            initialise_recurrent(self.rnn, None if recurrent.all() else torch.from_numpy(recurrent).float(),
+                                 sign_row, network.dale is not None and network.dale.balance,
+                                 network.spectral_radius)
+        if sign_row is not None:
+            apply_dale(self.rnn, sign_row, network.dale.input_sign == "positive")
+        for pname, mask in masks.items():
             if not mask.all():
                 full = torch.from_numpy(np.tile(mask, (gates, 1))).float()
                 self.register_buffer(f"mask_{pname}", full)
-                param = getattr(self.rnn, pname)
+                param = trained_parameter(self.rnn, pname)
                 param.register_hook(lambda grad, name=pname: grad * getattr(self, f"mask_{name}"))
         groups = network.group_indices()
+        readable = set(range(self.units)) if network.dale is None or network.dale.readout == "all" \
+            else {u for u, sign in enumerate(signs) if sign > 0}
         self.heads = nn.ModuleList(
-            ReadoutHead(r, sorted(u for g in r.from_ for u in groups[g]), self.units) for r in network.readouts)
+            ReadoutHead(r, sorted(u for g in r.from_ for u in groups[g] if u in readable), self.units)
+            for r in network.readouts)
         self.competition = network.competition
         self.apply_masks_()
 
@@ -83,7 +101,7 @@ class ModularRNN(nn.Module):
     def apply_masks_(self) -> None:
         """Zero every masked weight in place."""
         for pname, mask in self.masks().items():
-            getattr(self.rnn, pname).mul_(mask)
+            trained_parameter(self.rnn, pname).mul_(mask)
 
     def _run(self, inputs: torch.Tensor, state, generator: torch.Generator | None):
         return self.rnn(inputs, state, generator)

@@ -27,8 +27,16 @@ def output_lesions(model: ModularRNN, hidden: np.ndarray, targets: np.ndarray, t
     return base, np.stack(lesioned)
 
 
+def _rate_rows(cell: DynamicsCell) -> float | torch.Tensor:
+    """The cell's update rate as a factor of the rows of an (N, N) matrix: the float itself, or each unit's
+    rate as an (N, 1) float64 column (per-unit time constants)."""
+    alpha = cell.alpha
+    return alpha.detach().double()[:, None] if isinstance(alpha, torch.Tensor) else alpha
+
+
 def mean_jacobian(cell: DynamicsCell, hidden: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """Step Jacobian dF/dr averaged over the given states: (1 - a) I + a diag(mean f'(W r + W_in u + b)) W."""
+    """Step Jacobian dF/dr averaged over the given states: (1 - a) I + a diag(mean f'(W r + W_in u + b)) W, with a
+    the update rate, or diag(1 - a) + diag(a) diag(mean f') W with one rate per unit (a_i scales row i)."""
     w = cell.weight_hh_l0.detach().double()
     rates = torch.from_numpy(hidden.reshape(-1, hidden.shape[-1])).double()
     u = torch.from_numpy(inputs.reshape(-1, inputs.shape[-1])).double()
@@ -36,7 +44,8 @@ def mean_jacobian(cell: DynamicsCell, hidden: np.ndarray, inputs: np.ndarray) ->
     pre = (rates @ w.T + u @ cell.weight_ih_l0.detach().double().T + bias).requires_grad_(True)
     slope = torch.autograd.grad(cell.activation(pre).sum(), pre)[0].mean(dim=0)
     n = w.shape[0]
-    return ((1 - cell.alpha) * torch.eye(n, dtype=w.dtype) + cell.alpha * slope[:, None] * w).numpy()
+    alpha = _rate_rows(cell)
+    return ((1 - alpha) * torch.eye(n, dtype=w.dtype) + alpha * slope[:, None] * w).numpy()
 
 
 def find_fixed_points(cell: DynamicsCell, drive: torch.Tensor, starts: np.ndarray, search: FixedPointSearch
@@ -107,6 +116,7 @@ def lesion_similarity(cell: DynamicsCell, hidden: np.ndarray, mean_input: np.nda
     pre = torch.addmm(drive, states, cell.weight_hh_l0.t())               # (points, N)
     # lesioning unit j removes column j of W: pre_j = pre - r_j * W[:, j]
     lesioned_pre = pre[None] - states.t()[:, :, None] * cell.weight_hh_l0.t()[:, None, :]  # (N, points, N)
+    # the rate: a float, or (N,) per unit (broadcast over the last axis, the lesioned next state's units)
     lesioned = torch.lerp(states[None].expand(n, -1, -1), cell.activation(lesioned_pre), cell.alpha)
     displacement = (lesioned - intact[None]).norm(dim=-1).double().numpy()  # (N, points)
     return cross_corr(displacement.T, displacement.T)

@@ -46,4 +46,5 @@ def build_snapshot(spec: Spec, model: ModularRNN, outputs: np.ndarray, hidden: n
         classes=spec.task.n_classes(),
         cell_capabilities=spec.network.cell.capabilities,
         capabilities=spec.capabilities(),
+        unit_signs=spec.network.unit_signs(),
         preactivation=None if preactivation is None else preactivation[:, w:])

@@ -1,4 +1,4 @@
-"""`modsim report`: PNG figures and one self-contained index.html for a run or for sweeps, read from the
+"""`modsim report`: figures (PNG, SVG or PDF) and one index.html for a run or for sweeps, read from the
 store alone (the stored spec, weights, held-out data, metrics and analyses; nothing is retrained)."""
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from ..store.reader import not_a, what_is
 from ..store.staging import check_writable
 from ..store.sweep import sweep_run_names
 from .html import Section, write_page
+from .labels import label, registered_labels
 from .rundata import RunData, load_run
-from .style import Figure
+from .style import FORMATS, Figure, figure_format
 from ..errors import UserError
 
-__all__ = ["write_report", "default_report_dir", "key_numbers", "RunData", "load_run", "Figure"]
+__all__ = ["write_report", "default_report_dir", "key_numbers", "RunData", "load_run", "Figure", "FORMATS",
+           "spec_differences"]
 
 REPORT_RUNS = "runs"
 """The folder of a report holding the reports of its runs (a report folder, not a store's)."""
@@ -47,25 +49,31 @@ def _fmt(v: float) -> str:
 
 
 def _run_sections(data: RunData, out: Path) -> list[Section]:
+    from .activity_figures import activity_figures, missing_note
     from .dynamics_figures import dynamics_figures
     from .run_figures import run_figures
 
     final = key_numbers(data)
+    known = registered_labels()
     bad = set(flagged(final))
-    numbers = [(k, _fmt(float(final[k])) + (DIVERGED_MARK if k in bad else "")) for k, _ in labelled_keys()
+    numbers = [(name, _fmt(float(final[k])) + (DIVERGED_MARK if k in bad else ""), k) for k, name in labelled_keys()
                if k in final]
-    numbers += [(k, _fmt(float(v))) for k, v in final.items() if is_detection(k)]
+    numbers += [(label(k, known), _fmt(float(v)), k) for k, v in final.items() if is_detection(k)]
     if "seconds" in data.summary:
-        numbers.append(("wall time (s)", _fmt(float(data.summary["seconds"]))))
+        numbers.append((label("seconds", known), _fmt(float(data.summary["seconds"])), "seconds"))
     note = (" Values from the last `modsim analyze` replace the training-time ones for the metrics it computed."
             if data.analysis else "")
     if bad:
-        note += (f" {', '.join(sorted(bad))} marked (diverged): the MINE critic gave no converged estimate "
-                 f"({RULE}); summaries over runs leave it out.")
+        note += (f" {', '.join(sorted(label(k, known) for k in bad))} marked (diverged): the MINE critic gave no "
+                 f"converged estimate ({RULE}); summaries over runs leave it out.")
     sections = [Section("Key numbers", numbers=numbers,
-                        text=("The final numbers." + note) if numbers else "The run stored no summary (it did not finish).")]
+                        text=("The final numbers (hover over a name for the key it is stored under)." + note)
+                        if numbers else "The run stored no summary (it did not finish).")]
     figures = run_figures(data, out)
     sections.append(Section("Training and structure", figures=figures))
+    activity, note = activity_figures(data, out), missing_note(data)
+    if activity or note:
+        sections.append(Section("Activity", figures=activity, text=note))
     dyn = dynamics_figures(data, out)
     if dyn:
         sections.append(Section("Modules, lesions and dynamics", figures=dyn))
@@ -114,42 +122,65 @@ def report_runs(paths: list[Path], out: Path) -> Path:
     """One run compared with others: their final numbers side by side (and b - a for two), the spec fields
     that differ, every checkpoint metric over training with one line per run, and each run's own report
     under OUT/runs/, linked from the page."""
-    from ..analysis.summary import labelled_keys
-    from ..spec.diff import MISSING, differences
     from .run_figures import compared_time_courses
 
     runs = [load_run(p) for p in paths]
     names = _distinct([r.name for r in runs], paths)
     finals = [key_numbers(r) for r in runs]
-    keys = [(k, label) for k, label in labelled_keys() if any(k in f for f in finals)]
-    keys += sorted({(k, k) for f in finals for k in f if is_detection(k)})
+    known = registered_labels()
+    keys = [(k, name) for k, name in labelled_keys() if any(k in f for f in finals)]
+    keys += sorted({(k, label(k, known)) for f in finals for k in f if is_detection(k)})
     header = ["metric", *names] + (["b - a"] if len(runs) == 2 else [])
     rows = []
     bad = [set(flagged(f)) for f in finals]
-    for key, label in keys:
+    for key, name in keys:
         values = [f.get(key) for f in finals]
-        cells = [label, *("n/a" if v is None else _fmt(float(v)) + (DIVERGED_MARK if key in b else "")
-                          for v, b in zip(values, bad))]
+        cells = [name, *("n/a" if v is None else _fmt(float(v)) + (DIVERGED_MARK if key in b else "")
+                         for v, b in zip(values, bad))]
         if len(runs) == 2:
             cells.append(_fmt(float(values[1]) - float(values[0])) if None not in values else "")
         rows.append(cells)
-    dumps = [r.spec.model_dump(mode="json", by_alias=True) for r in runs]
-    changed = []
-    for name, other in zip(names[1:], dumps[1:]):
-        changed += [[path, name, "" if a is MISSING else str(a), "" if b is MISSING else str(b)]
-                    for path, a, b in differences(dumps[0], other) if path not in ("name", "description")]
+    changed, _ = spec_differences({n: [r.spec.model_dump(mode="json", by_alias=True)] for n, r in zip(names, runs)})
     links = []
     for name, r in zip(names, runs):
         report_run(r.path, out / REPORT_RUNS / name)
         links.append((f"{name}: the run's own report", f"{REPORT_RUNS}/{name}/index.html"))
     figure = compared_time_courses(runs, names, out)
     sections = [Section("Final numbers", grid=(header, rows)),
-                Section("Spec differences", grid=(["field", "run", f"in {names[0]}", "in that run"], changed),
-                        text="" if changed else "The runs were made with the same spec."),
+                Section("Spec differences", grid=(["field", *names], changed) if changed else None,
+                        text="The spec fields whose values differ between the runs (as --set names them)."
+                        if changed else "The runs were made with the same spec."),
                 Section("Over training", figures=[figure] if figure is not None else []),
                 Section("Run reports", links=links)]
     meta = [f"{name}: {r.path} · status {r.status}" for name, r in zip(names, runs)]
     return write_page(out, "modsim report: " + " vs ".join(names), meta, sections)
+
+
+SPEC_IGNORED = ("name", "description")
+"""Spec fields that never count as a difference between runs or conditions (what a run is called)."""
+
+
+def spec_differences(specs: dict[str, list[dict]]) -> tuple[list[list[str]], list[str]]:
+    """The spec fields whose values differ between conditions, each condition given as the resolved specs
+    (JSON) of its runs: rows of [field, its value in each condition], fields as --set names them (the one
+    definition of a difference, `modsim.spec.diff`, between each condition's first run and the first
+    condition's), and the fields that differ between the runs of one condition (the seed of a sweep), which
+    are listed apart, not as rows. `name` and `description` are left out; a field one side lacks shows
+    `modsim.spec.diff.MISSING`."""
+    from ..spec.diff import MISSING, differences, flatten
+
+    varying: list[str] = []
+    for runs in specs.values():
+        for other in runs[1:]:
+            varying += [p for p, _, _ in differences(runs[0], other) if p not in varying and p not in SPEC_IGNORED]
+    firsts = [runs[0] for runs in specs.values()]
+    paths: list[str] = []
+    for other in firsts[1:]:
+        paths += [p for p, _, _ in differences(firsts[0], other)
+                  if p not in paths and p not in varying and p not in SPEC_IGNORED]
+    flat = [flatten(doc) for doc in firsts]
+    show = lambda v: v if isinstance(v, str) else json.dumps(v)  # noqa: E731  (null, true, [..] as --set writes them)
+    return [[p, *(show(f.get(p, MISSING)) for f in flat)] for p in paths], varying
 
 
 def _distinct(names: list[str], paths: list[Path]) -> list[str]:
@@ -160,27 +191,41 @@ def _distinct(names: list[str], paths: list[Path]) -> list[str]:
 
 
 def report_sweeps(paths: list[Path], out: Path, runs: bool = False) -> Path:
-    """Figures and index.html comparing the conditions of one or more sweep stores; with `runs`, a report
-    of every finished run under OUT/runs/ linked from the page."""
+    """Figures and index.html comparing the conditions of one or more sweep stores (their spec differences,
+    every run's final metrics beside each condition's mean, the dependence against the structure run by
+    run, heatmaps and time courses with one line per run); with `runs`, a report of every finished run
+    under OUT/runs/ linked from the page."""
     from ..sweep import stats
     from ..analysis.summary import key_metrics
-    from .sweep_figures import condition_bars, condition_time_courses, heatmaps, present
+    from ..store import read_run
+    from .sweep_figures import (condition_strips, condition_time_courses, dependence_vs_structure, heatmaps,
+                                present)
 
     groups = stats.group_records(paths)
     if not groups:
         raise UserError(", ".join(map(str, paths)) + ": no finished runs to report")
     summary = stats.summarize(groups)
     records = [r for recs in groups.values() for r in recs]
-    figures = [condition_bars(summary, out), heatmaps(records, out), condition_time_courses(groups, out)]
+    figures = [condition_strips(summary, out), dependence_vs_structure(groups, out), heatmaps(records, out),
+               condition_time_courses(groups, out)]
     total = sum(len(sweep_run_names(p)) for p in paths)
     left = "".join(f" {lo.condition}: {lo.line()}." for lo in stats.left_out(groups))
     if left:
         left = (" Left out of n: the MI estimates of critics that gave no converged estimate (the estimate "
                 f"{RULE}).") + left
-    sections = [Section("Conditions", grid=condition_grid(summary, present(summary, key_metrics())),
+    header, rows = condition_grid(summary, present(summary, key_metrics()))
+    specs = {c: [read_run(r.path).spec_json for r in recs if r.path is not None] for c, recs in groups.items()}
+    specs = {c: s for c, s in specs.items() if s}
+    changed, varying = spec_differences(specs)
+    within = (f" Differing between the runs of a condition, so not listed: {', '.join(varying)}." if varying else "")
+    sections = [Section("Conditions", grid=(header, rows), grid_keys=["", *present(summary, key_metrics())],
                         text=f"{len(records)} of {total} runs finished. Mean ± sd (n) of each condition's runs; "
                              f"p: Welch's two-sided t-test against the first condition ({summary.conditions[0]})."
                              + left),
+                Section("Spec differences between conditions", grid=(["field", *specs], changed) if changed else None,
+                        text=("The spec fields whose values differ between the conditions (as --set names them); "
+                              "every other field is the same in all." if changed else
+                              "The conditions' runs were made with the same spec.") + within),
                 Section("Figures", figures=[f for f in figures if f is not None])]
     if runs:
         links = []
@@ -213,7 +258,8 @@ def condition_grid(summary, metrics: list[str]) -> tuple[list[str], list[list[st
                 cell += f", p={p[i, j]:.2g}"
             cells.append(cell)
         rows.append(cells)
-    return ["condition", *metrics], rows
+    known = registered_labels()
+    return ["condition", *(label(m, known) for m in metrics)], rows
 
 
 REPORT_MARKER = layout.REPORT_MARKER
@@ -235,8 +281,11 @@ def check_report_target(out: Path, shown: Path | None = None) -> None:
                               "it (choose a new or empty directory with -o)")
 
 
-def write_report(paths: list[str | Path], out: str | Path | None = None, runs: bool = False) -> Path:
-    """Report a run (one path) or sweeps (one or more sweep stores) into OUT (default: beside the store).
+def write_report(paths: list[str | Path], out: str | Path | None = None, runs: bool = False,
+                 fmt: str = FORMATS[0]) -> Path:
+    """Report a run (one path) or sweeps (one or more sweep stores) into OUT (default: beside the store), its
+    figures as `fmt` files (`FORMATS`: png, svg or pdf; PNG and SVG figures are embedded in the page, PDF ones
+    shown from their files).
 
     OUT must be absent, empty or a previous modsim report (FileExistsError otherwise). Everything is
     written to a new hidden folder beside OUT, which replaces OUT whole once complete (`store.swap`): a kill
@@ -244,6 +293,8 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, runs: b
     is settled first (a previous report set aside is put back, temporaries of processes that are gone are
     deleted). OUT's permissions follow the umask. Returns index.html."""
     paths = [Path(p) for p in paths]
+    if fmt not in FORMATS:
+        raise UserError(f"report: format {fmt!r}; choose one of {', '.join(FORMATS)}")
     kinds = [store_kind(p) for p in paths]
     if len(set(kinds)) > 1:
         held = " and ".join(f"{p} {what_is(p)}" for p in paths)
@@ -256,13 +307,14 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, runs: b
     swap.clean(final)
     partial = swap.new_folder(final)
     try:
-        if kinds[0] == "run" and len(paths) == 1:
-            report_run(paths[0], partial)
-        elif kinds[0] == "run":
-            report_runs(paths, partial)
-        else:
-            report_sweeps(paths, partial, runs)
-        (partial / REPORT_MARKER).write_text(json.dumps({"stores": [str(p) for p in paths]}) + "\n")
+        with figure_format(fmt):
+            if kinds[0] == "run" and len(paths) == 1:
+                report_run(paths[0], partial)
+            elif kinds[0] == "run":
+                report_runs(paths, partial)
+            else:
+                report_sweeps(paths, partial, runs)
+        (partial / REPORT_MARKER).write_text(json.dumps({"stores": [str(p) for p in paths], "format": fmt}) + "\n")
         # another process may have put something at OUT meanwhile: only a report or an empty folder is replaced
         swap.install(partial, final, accept=lambda previous: check_report_target(previous, shown=final))
     except BaseException as exc:

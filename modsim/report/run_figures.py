@@ -12,6 +12,7 @@ from ..analysis.summary import over_training
 from ..analysis.separability import output_correlations
 from ..analysis.specialisation import MEASURES
 from ..result_keys import flag_key
+from .labels import analysis_label
 from .rundata import RunData
 from .style import (CORRELATION_CMAP, MAGNITUDE_CMAP, Figure, colour, group_boundaries, marker, matrix, pyplot,
                     save)
@@ -20,13 +21,14 @@ MEASURE_LABELS = {"retrain": "retraining", "ablate": "ablation", "corr": "correl
 
 
 def communities(data: RunData, corr: np.ndarray) -> tuple[str, np.ndarray]:
-    """The run's own last community partition, else signed Louvain on the activity correlation."""
+    """The run's own last community partition (labelled by the analysis that found it), else signed Louvain on
+    the activity correlation."""
     stored = data.partition()
     if stored is not None:
-        return stored
+        return analysis_label(stored[0]), stored[1]
     a = corr.copy()
     np.fill_diagonal(a, 0.0)
-    return "louvain (signed, activity corr)", detect("louvain", a, signed=True)
+    return analysis_label("louvain_signed_activity_corr"), detect("louvain", a, signed=True)
 
 
 def correlation_matrices(data: RunData, out: Path, corr: np.ndarray, found: tuple[str, np.ndarray]) -> Figure:
@@ -35,7 +37,7 @@ def correlation_matrices(data: RunData, out: Path, corr: np.ndarray, found: tupl
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), constrained_layout=True)
     label, comm = found
     for ax, key, title in ((axes[0], data.labels, "ordered by group"),
-                           (axes[1], comm, f"ordered by community ({label})")):
+                           (axes[1], comm, f"ordered by community:\n{label}")):
         order = np.argsort(key, kind="stable")
         matrix(ax, fig, corr[np.ix_(order, order)], CORRELATION_CMAP, "Pearson r", -1, 1)
         group_boundaries(ax, key[order])
@@ -154,7 +156,7 @@ def time_courses(data: RunData, out: Path) -> Figure | None:
                         label="MINE, held out")
             if flag.any():
                 ax.plot(m["step"][flag], m["mi"][flag], "x", ms=5, color="tab:red",
-                        label="held out, critic diverged (mi_diverged)")
+                        label="held out, flagged: critic diverged")
         mine = data.spec.mine
         between = ", ".join(mine.between) if mine is not None else "groups"
         what = "total correlation" if mine is not None and len(mine.between) > 2 else "mutual information"
@@ -357,7 +359,7 @@ def community_graph(data: RunData, out: Path, corr: np.ndarray, found: tuple[str
         sel = data.labels == g
         ax.scatter(xy[sel, 0], xy[sel, 1], c=[colour(int(c)) for c in comm[sel]], marker=marker(g), s=40,
                    edgecolors="k", linewidths=0.4, label=group)
-    ax.set(xticks=[], yticks=[], title=f"community graph ({label})")
+    ax.set(xticks=[], yticks=[], title=f"community graph: {label}")
     handles = [plt.Line2D([], [], marker=marker(g), ls="", color="0.5", label=f"group {name}")
                for g, name in enumerate(data.group_names)]
     handles += [plt.Line2D([], [], marker="o", ls="", color=colour(c), label=f"community {c}")
@@ -408,6 +410,8 @@ def run_figures(data: RunData, out: Path) -> list[Figure]:
         found = communities(data, corr)
         figures += [correlation_matrices(data, out, corr, found), community_graph(data, out, corr, found)]
     if data.weights is not None:
-        figures.append(weight_matrices(data, out))
+        from .ei_figures import ei_weight_matrix  # Dale's law: the signed matrix with its E/I boundaries
+
+        figures += [weight_matrices(data, out), ei_weight_matrix(data, out)]
     figures += [output_correlation_scatter(data, out), output_engagement(data, out), specialisation_over_time(data, out)]
     return [f for f in figures if f is not None]

@@ -1,7 +1,11 @@
-"""One look for every report figure: the Agg backend, a shared palette, and saving with a caption."""
+"""One look for every report figure: the Agg backend, a shared palette, and saving with a caption in the
+report's file format (PNG, SVG or PDF)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +19,17 @@ CORRELATION_CMAP = "RdBu_r"
 """Diverging map for correlations and similarities, always on [-1, 1]."""
 MAGNITUDE_CMAP = "magma_r"
 """Sequential map for |W| and other magnitudes."""
-DPI = 110
+DPI = 150
+"""Resolution of PNG figures (SVG and PDF are vector files; their raster parts use it too)."""
+FORMATS = ("png", "svg", "pdf")
+"""File formats a report's figures can be written in (`modsim report --format`); the first is the default."""
+METADATA = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+"""File metadata per format: no creation date, so the same figure is the same file."""
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+"""Media type of each format."""
+
+_format: ContextVar[str] = ContextVar("modsim_report_format", default=FORMATS[0])
+_recorders: list[list] = []
 
 
 def colour(i: int) -> str:
@@ -36,8 +50,44 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False,
-                         "axes.spines.right": False, "figure.facecolor": "white"})
+                         "axes.spines.right": False, "figure.facecolor": "white",
+                         # SVG: text stays text (searchable, small), ids are the same on every save
+                         "svg.fonttype": "none", "svg.hashsalt": "modsim"})
     return plt
+
+
+def check_format(fmt: str) -> str:
+    """`fmt` when it is one of `FORMATS`; ValueError naming them otherwise."""
+    if fmt not in FORMATS:
+        raise ValueError(f"figure format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+@contextmanager
+def figure_format(fmt: str) -> Iterator[str]:
+    """Every figure saved inside the block is written as `fmt` (one of `FORMATS`)."""
+    token = _format.set(check_format(fmt))
+    try:
+        yield fmt
+    finally:
+        _format.reset(token)
+
+
+def current_format() -> str:
+    """The format `save` writes now (`FORMATS[0]` outside `figure_format`)."""
+    return _format.get()
+
+
+@contextmanager
+def recording() -> Iterator[list[tuple[str, object]]]:
+    """(stem, matplotlib figure) of every figure saved inside the block, in order: what tests and checking
+    tools inspect (titles, axis labels, the points drawn) after the files are written."""
+    saved: list[tuple[str, object]] = []
+    _recorders.append(saved)
+    try:
+        yield saved
+    finally:
+        del _recorders[next(i for i, r in enumerate(_recorders) if r is saved)]
 
 
 @dataclass(frozen=True)
@@ -47,16 +97,22 @@ class Figure:
     path: Path
     title: str
     caption: str
+    size: tuple[float, float] = (6.4, 4.8)
+    """Width and height in inches (the page keeps a PDF's aspect ratio with it)."""
 
 
 def save(fig, out_dir: Path, stem: str, title: str, caption: str) -> Figure:
-    """Write `fig` to OUT_DIR/STEM.png, close it, and describe it."""
+    """Write `fig` to OUT_DIR/STEM.<format> (`figure_format`; PNG by default), close it, and describe it."""
     plt = pyplot()
+    fmt = current_format()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{stem}.png"
-    fig.savefig(path, dpi=DPI)
+    path = out_dir / f"{stem}.{fmt}"
+    fig.savefig(path, dpi=DPI, format=fmt, metadata=METADATA[fmt])
+    width, height = (float(x) for x in fig.get_size_inches())
+    for saved in _recorders:
+        saved.append((stem, fig))
     plt.close(fig)
-    return Figure(path, title, caption)
+    return Figure(path, title, caption, (width, height))
 
 
 def group_boundaries(ax, labels_in_order: np.ndarray, rows: bool = True, cols: bool = True) -> None:

@@ -178,7 +178,9 @@ class Analysis(SpecModel):
     digit, step)), dependence_audit (the KSG k-nearest-neighbour estimate, in nats, of the mutual information
     between the groups, or of their total correlation for three or more, on a fixed subsample of held-out
     activity: the yardstick no penalty trains against; recorded for every run with two or more groups, listed
-    or not); plugins add their own."""
+    or not), q_str_excitatory / q_str_inhibitory and ei_blocks (networks under Dale's law, `network.dale`: Q_str
+    of the excitatory and of the inhibitory units' outgoing weights, and the mean |w| of the E->E, E->I, I->E
+    and I->I blocks within and between groups, `ei_<pre>_to_<post>_<within|between>`); plugins add their own."""
     communities: list[CommunityDetection] = []
     """Community detections run at each checkpoint; each stores `<label>_nmi`, `<label>_ari` (against
     the groups), `<label>_count`, `<label>_q` and the partition itself (`<label>_partition`)."""

@@ -17,6 +17,7 @@ CAPABILITIES = {
     "preactivation": "a cell with a separate pre-activation x (leaky)",
     "dynamics": "a ctrnn cell or another cell declaring `dynamics` (its torch module a `DynamicsCell`, whose "
                 "Euler step the dynamics probes differentiate)",
+    "dale": "a network with Dale's law (`network.dale`: every unit excitatory or inhibitory)",
 }
 """What each capability a metric or analysis may need means (named in validation errors)."""
 

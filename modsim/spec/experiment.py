@@ -103,8 +103,11 @@ class Spec(SpecModel):
 
     def capabilities(self) -> frozenset[str]:
         """What this spec offers the metrics and analyses: `two_groups`, `input_sets` (two or more input
-        sets), `classes` (a classification task) or `regression` (targets are values), the cell's, the task's and the constraints' own."""
+        sets), `classes` (a classification task) or `regression` (targets are values), `dale` (`network.dale`:
+        excitatory and inhibitory units), the cell's, the task's and the constraints' own."""
         found = set(self.network.cell.capabilities) | set(self.task.capabilities)
+        if self.network.dale is not None:
+            found.add("dale")
         found |= {c for constraint in self.constraints for c in constraint.provides}
         if len(self.network.groups) >= 2:
             found.add("two_groups")

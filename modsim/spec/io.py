@@ -536,6 +536,26 @@ def load_analysis_plan(path: str | Path, run_spec: dict | None = None, run: str 
     return plan
 
 
+def analysis_plan_from_dict(data: Any, run_spec: dict | None = None, run: str = "",
+                            source: str = "<python>") -> Analysis:
+    """Validate an analysis plan built in Python (a dict: the body of a spec's `analysis` section, as a plan file
+    holds it) with the same errors as a plan file: SpecError naming each field at `source`, "did you mean" for
+    unknown keys; with `run_spec` (the stored spec of the run `run`), also checked against that run as
+    `load_analysis_plan` checks a file."""
+    registry.load_plugins()
+    locator = _Locator(None, source)
+    if not isinstance(data, dict):
+        raise SpecError([Problem("", source, "an analysis plan is a mapping (metrics, communities, induced_q, ...), "
+                                             f"not {type(data).__name__}")])
+    try:
+        plan = Analysis.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_of(exc, data, locator, Analysis)) from None
+    if run_spec is not None:
+        spec_with_plan(run_spec, plan, run, locator)
+    return plan
+
+
 def spec_with_plan(spec_json: dict, plan: Analysis | None = None, run: str = "",
                    plan_lines: _Locator | None = None) -> Spec:
     """The spec a run was trained with (`Spec.from_stored` of its stored JSON), its analysis section replaced

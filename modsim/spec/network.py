@@ -9,7 +9,9 @@ from pydantic import Field, PositiveInt, field_validator, model_validator
 from ..names import name_problem
 from .base import SpecModel
 from .cells import CellSpec
+from .dale import Dale
 from .kinds import KindOf
+from .time_constants import TimeConstants
 
 
 class DenseMask(SpecModel):
@@ -102,6 +104,17 @@ class Network(SpecModel):
     competition: Literal["none", "max"] = "none"
     """`max`: all heads have the same width and, per sample, the head whose largest output is
     largest gives the network output (competing readouts)."""
+    dale: Dale | None = None
+    """Dale's law: which units of each group are excitatory and which inhibitory (`modsim.spec.dale`); every
+    unit's outgoing recurrent weights then keep its sign throughout training. For the rnn, leaky and ctrnn
+    cells (one recurrent matrix acting on the activity)."""
+    spectral_radius: float | None = Field(default=None, gt=0.0)
+    """Scale the initial recurrent matrix (after masks, and after Dale's balance) so that its largest
+    eigenvalue modulus is this value; None keeps the cell's own initialisation. For cells with one recurrent
+    matrix."""
+    time_constants: TimeConstants | None = None
+    """Per-group or per-unit time constants, optionally learnable within bounds (`modsim.spec.time_constants`),
+    for cells with a leak (leaky: tau in time steps; ctrnn: tau in ms). None: every unit has the cell's own."""
 
     @property
     def units(self) -> int:
@@ -119,6 +132,17 @@ class Network(SpecModel):
             else:
                 out[name] = list(range(value[0], value[1]))
         return out
+
+    def unit_signs(self) -> list[int] | None:
+        """+1 for every excitatory unit and -1 for every inhibitory one, in unit order; None without `dale`."""
+        if self.dale is None:
+            return None
+        signs = [0] * self.units
+        for name, idx in self.group_indices().items():
+            n_e, _ = self.dale.groups[name].counts(len(idx), name)
+            for k, unit in enumerate(idx):
+                signs[unit] = 1 if k < n_e else -1
+        return signs
 
     @property
     def output_dim(self) -> int:
@@ -174,6 +198,11 @@ class Network(SpecModel):
                 if g not in names:
                     raise ValueError(f"readouts[{i}].from: readout {r.name!r} reads from unknown group {g!r}; "
                                      f"known: {sorted(names)}")
+        self._check_dale()
+        if self.spectral_radius is not None and self.cell.weight_blocks != 1:
+            raise ValueError(
+                f"spectral_radius: a {self.cell.kind} cell has {self.cell.weight_blocks} recurrent weight blocks "
+                "(gates); a target spectral radius needs one recurrent matrix (rnn, leaky, ctrnn)")
         if self.competition == "max" and len({r.dim for r in self.readouts}) != 1:
             raise ValueError("competition 'max' needs readouts of equal `dim`")
         if isinstance(self.recurrent, ModularMask) and self.recurrent.count is not None:
@@ -184,4 +213,37 @@ class Network(SpecModel):
                 raise ValueError(
                     f"recurrent.count = {self.recurrent.count} exceeds the {smallest} possible connections "
                     "between the smallest pair of groups")
+        return self
+
+    def _check_dale(self) -> None:
+        """Dale's law needs one recurrent matrix, every group listed, and counts that make each group."""
+        if self.dale is None:
+            return
+        if self.cell.weight_blocks != 1:
+            raise ValueError(
+                f"dale: Dale's law needs a cell whose one recurrent matrix acts on its activity (rnn, leaky, "
+                f"ctrnn); a {self.cell.kind} cell's recurrent weights feed {self.cell.weight_blocks} gates "
+                "whose products mix signs, so a unit's outgoing effect has no fixed sign")
+        names = list(self.groups)
+        unknown = [g for g in self.dale.groups if g not in self.groups]
+        if unknown:
+            raise ValueError(f"dale.groups: names unknown group(s) {unknown}; known groups: {names}")
+        missing = [g for g in names if g not in self.dale.groups]
+        if missing:
+            raise ValueError(f"dale.groups: every group must say how many of its units are excitatory; "
+                             f"missing {missing}")
+        for name, idx in self.group_indices().items():
+            self.dale.groups[name].counts(len(idx), name)
+        if self.dale.readout == "excitatory":
+            signs = self.unit_signs() or []
+            groups = self.group_indices()
+            for i, r in enumerate(self.readouts):
+                if not any(signs[u] > 0 for g in r.from_ for u in groups[g]):
+                    raise ValueError(f"readouts[{i}].from: readout {r.name!r} reads only excitatory units "
+                                     "(dale.readout) but its groups have none")
+
+    @model_validator(mode="after")
+    def _check_time_constants(self) -> "Network":
+        if self.time_constants is not None:
+            self.time_constants.check(self.group_indices(), self.cell)
         return self

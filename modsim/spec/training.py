@@ -1,12 +1,14 @@
-"""The `training` section: optimiser, schedule, seed and device."""
+"""The `training` section: optimiser, schedule, seed, device and loggers."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from .base import SpecModel
+from .kinds import KindOf
+from .loggers import LoggerSpec
 
 QUICK_STEPS = 20
 """Model steps of a `modsim run --quick` run (fewer when the spec has fewer)."""
@@ -54,6 +56,26 @@ class Training(SpecModel):
     """CPU threads torch uses while the run trains. The thread count changes the floating-point reduction order
     and so the numbers (the adversarial MI game amplifies that), so it is part of the resolved spec: a run
     gives the same numbers on any machine and under any `sweep --jobs`."""
+    log_every_seconds: PositiveFloat = 5.0
+    """Besides at every checkpoint and when the run stops, the per-step training values (`train/`) reach the
+    store whenever this many seconds have passed since they last did, so `modsim watch` and other readers see
+    a running run's curves live. Each write appends the pending steps (`train/step` last, so a reader counts
+    only complete rows) and costs at most one chunk per value; it reads no random stream and changes no
+    number."""
+    loggers: list[KindOf("loggers", LoggerSpec)] = []
+    """Loggers that mirror the training curves and checkpoint metrics to other tools (`tensorboard`, `wandb`,
+    or a plugin's), each selected by its `kind`, at most one of each kind; they write inside the run's folder
+    (`<run>/logs/<kind>`) and change no number."""
+
+    @field_validator("loggers")
+    @classmethod
+    def _one_logger_per_kind(cls, loggers: list[LoggerSpec]) -> list[LoggerSpec]:
+        kinds = [logger.kind for logger in loggers]
+        for kind in kinds:
+            if kinds.count(kind) > 1:
+                raise ValueError(f"logger kind {kind!r} is listed {kinds.count(kind)} times; each kind writes to "
+                                 f"its own folder <run>/logs/{kind}, so list it once")
+        return loggers
 
     def shrink(self) -> list[str]:
         """`--set` overrides of `modsim run --quick`: at most QUICK_STEPS steps in minibatches of at most

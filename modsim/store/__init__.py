@@ -14,7 +14,8 @@ _LAZY = {"check_replaceable": "reader", "list_runs": "reader", "open_run": "read
          "read_section": "reader", "store_kind": "reader", "read_analysis": "reader", "read_checkpoint": "reader",
          "checkpoint_steps": "reader", "read_state": "reader", "shown_status": "reader", "RunWriter": "writer", "new_run_path": "writer",
          "package_versions": "writer", "spec_hash": "writer", "write_analysis": "writer", "write_table": "writer",
-         "group_exists": "reader", "analysis_path": "reader", "StoredRun": "record", "StoredSweep": "record",
+         "group_exists": "reader", "analysis_path": "reader", "read_table": "reader", "section_dims": "reader",
+         "StoredRun": "record", "StoredSweep": "record",
          "read_run": "record", "read_sweep": "record", "sweep_of": "sweep", "sweep_store": "sweep"}
 
 __all__ = ["STORE_VERSION", "RunStatus", "layout", "check_name", "entry_path", "name_problem", *_LAZY]

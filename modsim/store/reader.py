@@ -176,6 +176,46 @@ def read_section(group: zarr.Group, section: str, names: tuple[str, ...] | None 
             for name in wanted}
 
 
+def section_dims(group: zarr.Group, section: str) -> dict[str, tuple[tuple[str, ...] | None, tuple[int, ...]]]:
+    """(stored `dimension_names`, shape) of every array of a run's `section`, by name (names None for an array
+    stored without them; {} when the run has no such section); `StoredRun.dims` names every axis from them."""
+    run = run_dir(group)
+    out = {}
+    for name in member_names(run, section):
+        array = open_array(group, f"{section}/{name}", run)
+        dims = array.metadata.dimension_names
+        out[name] = (None if dims is None else tuple(dims), tuple(array.shape))
+    return out
+
+
+def read_table(path: str | Path) -> tuple[dict[str, tuple[tuple[str, ...], np.ndarray, dict]], dict]:
+    """A table written by `write_table` (`summary.zarr`): ({array name: (dims, values, attributes)}, the
+    table's attributes), text arrays decoded from their stored indices (`layout.ATTR_LABELS`) to numpy
+    strings (tables written with Zarr's string type read as the same strings). FileNotFoundError when `path`
+    holds no table; StoreCorrupt when an array cannot be read or holds an index outside its labels."""
+    final = Path(path)
+    path = swap.current(final) or final  # a table being replaced: the one set aside
+    group = open_group(path)
+    variables = {}
+    for name in member_names(path, ""):
+        array = open_array(group, name, path)
+        values = read_array(array, path, name)
+        attrs = dict(array.attrs)
+        labels = attrs.pop(layout.ATTR_LABELS, None)
+        if labels is not None:
+            if not isinstance(labels, list) or values.dtype.kind not in "iu":
+                raise CorruptFile(path, f"{name}/{METADATA}", f"has attribute {layout.ATTR_LABELS!r} on "
+                                  f"{values.dtype} values, where modsim writes a list of labels on indices")
+            if values.size and (values.min() < 0 or values.max() >= len(labels)):
+                raise CorruptFile(path, name, f"holds an index outside its {len(labels)} labels")
+            values = np.array([str(label) for label in labels], dtype=str)[values]
+        elif values.dtype.kind in "OT":  # Zarr's variable-length strings (tables written before the indices)
+            values = np.array([str(v) for v in values.ravel()], dtype=str).reshape(values.shape)
+        dims = array.metadata.dimension_names
+        variables[name] = (tuple(dims) if dims is not None else (), values, attrs)
+    return variables, dict(group.attrs)
+
+
 def section_attrs(group: zarr.Group, section: str) -> dict:
     """The attributes of a run's `section` group, their types checked ({} when the run has no such section)."""
     run = run_dir(group)
@@ -257,7 +297,8 @@ def verify_run(path: str | Path, sections: tuple[str, ...] | None = None) -> Non
     path = Path(path)
     group = open_run(path)
     if sections is None:
-        sections = tuple(sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")))
+        sections = tuple(sorted(p.name for p in path.iterdir()
+                                if p.is_dir() and not p.name.startswith(".") and p.name != layout.LOGS))
     for section in sections:
         section_attrs(group, section)
         read_section(group, section)

@@ -13,7 +13,8 @@ import numpy as np
 import zarr
 
 from . import layout
-from .reader import open_run, open_sweep, read_section, section_attrs, shown_status
+from .integrity import section_of
+from .reader import open_run, open_sweep, read_section, section_attrs, section_dims, shown_status
 
 if TYPE_CHECKING:
     from ..spec import Spec
@@ -95,6 +96,18 @@ class StoredRun:
         """Every array of a section (`layout.TRAIN`, `layout.METRICS`, `layout.EVAL`, ...) by name, or only
         `names` (those present); {} when the run has no such section. Every read is checked."""
         return read_section(self.group, section, names)
+
+    def dims(self, section: str) -> dict[str, tuple[str, ...]]:
+        """The dimension names of every array of a section by name (`layout.named_dims`: as stored, or, for a
+        run stored before its axes were named, as modsim names them now); {} when the run has no such section."""
+        stored = section_dims(self.group, section)
+        shapes = {name: shape for name, (_, shape) in stored.items()}
+        kind = section_of(section)  # `analysis`, also for the previous analysis set aside while one replaces it
+        named = layout.checkpoint_dims(shapes) if kind == layout.CHECKPOINTS else {}  # a head reads its siblings
+        network = self.spec_json.get("network")
+        units = network.get("units") if isinstance(network, dict) else None
+        return {name: layout.named_dims(kind, name, shape, dims, units, named.get(name))
+                for name, (dims, shape) in stored.items()}
 
     def output_names(self) -> list[str]:
         """The name of each output channel, as the run stored them ([] before its structure was written)."""

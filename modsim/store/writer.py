@@ -31,17 +31,8 @@ EVAL_CHUNK_BYTES = 1 << 20
 """Target size of an eval/ chunk: thousands of one-trial chunks make reading a run slow."""
 
 
-EVAL_CHANNELS = {"inputs": "input", "targets": "target", "outputs": "output", "hidden": "unit"}
-"""The channel dimension of each held-out array."""
-
-
-def dims_of(name: str, ndim: int, first: str | None = None) -> tuple[str, ...]:
-    """Dimension names of a stored array, so xarray opens every group: `first` (e.g. `step`) for the leading
-    axis when given, then `<name>_dim<i>` (unique to the array, so sizes never clash)."""
-    dims = [f"{name}_dim{i}" for i in range(ndim)]
-    if first is not None and ndim:
-        dims[0] = first
-    return tuple(dims)
+TRAIN_CHUNK_ROWS = 4096
+"""Rows (model steps) per chunk of a `train/` array."""
 
 
 def package_versions() -> dict[str, str]:
@@ -174,7 +165,7 @@ def claim_run(path: str | Path) -> RunLock:
 
 
 RUN_ENTRIES = frozenset({"zarr.json", layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.EVAL, layout.STRUCTURE,
-                         layout.DYNAMICS, layout.WEIGHTS, layout.ANALYSIS, layout.STATE_FILE})
+                         layout.DYNAMICS, layout.WEIGHTS, layout.ANALYSIS, layout.STATE_FILE, layout.LOGS})
 """What a run folder holds besides its lock and hidden temporaries: all that `clear_run` may delete."""
 
 
@@ -358,21 +349,31 @@ class RunWriter:
             tmp.unlink(missing_ok=True)
             raise
 
-    def _append(self, sub: str, name: str, values: np.ndarray, chunk_rows: int) -> None:
+    def _append(self, sub: str, name: str, values: np.ndarray, chunk_rows: int,
+                dims: tuple[str, ...] | None = None) -> None:
+        """Append rows to `sub/name`, created on first use with `dims` (default: `layout.array_dims`)."""
         grp = self.group[sub]
         values = np.asarray(values)
         if name not in grp:
             grp.create_array(name, shape=(0, *values.shape[1:]), dtype=values.dtype,
-                             dimension_names=dims_of(name, values.ndim, "step"),
+                             dimension_names=dims or layout.array_dims(sub, name, values.shape),
                              chunks=(chunk_rows, *values.shape[1:]), **array_options(array_attrs(sub, name)))
         with every_chunk_written():
             grp[name].append(values, axis=0)
 
     def append_train(self, records: dict[str, np.ndarray]) -> None:
-        """Append per-step loss terms (each a 1-D array over the same steps, including `step`)."""
+        """Append per-step loss terms (each a 1-D array over the same steps, including `step`). `step` goes last,
+        so a reader that counts rows by `train/step` (`modsim.store.live`) sees only complete rows, whenever it
+        reads: every file zarr writes is replaced atomically. A value first seen after earlier appends starts
+        with NaN for their steps, so every array stays aligned with `train/step`. Each call rewrites at most the
+        last chunk of each array (TRAIN_CHUNK_ROWS rows) and its metadata."""
+        grp = self.group[layout.TRAIN]
+        before = grp["step"].shape[0] if "step" in grp else 0
         for name, values in sorted(records.items(), key=lambda kv: kv[0] == "step"):  # step last
-            self._append(layout.TRAIN, name, np.asarray(values, dtype=np.int64 if name == "step" else np.float64),
-                         4096)
+            values = np.asarray(values, dtype=np.int64 if name == "step" else np.float64)
+            if before and name != "step" and name not in grp:
+                values = np.concatenate([np.full(before, np.nan), values])
+            self._append(layout.TRAIN, name, values, TRAIN_CHUNK_ROWS)
 
     def append_metrics(self, step: int, metrics: dict[str, Any]) -> None:
         """Append one checkpoint's metrics (scalars, or fixed-shape arrays); `step` last, so a row counts
@@ -384,8 +385,10 @@ class RunWriter:
 
     def append_checkpoint(self, step: int, params: dict[str, np.ndarray]) -> None:
         """Append one checkpoint of named weight arrays (one chunk per checkpoint)."""
-        for name, value in params.items():
-            self._append(layout.CHECKPOINTS, layout.param_key(name), np.asarray(value, np.float32)[None], 1)
+        rows = {layout.param_key(name): np.asarray(value, np.float32)[None] for name, value in params.items()}
+        dims = layout.checkpoint_dims({key: row.shape for key, row in rows.items()})
+        for key, row in rows.items():
+            self._append(layout.CHECKPOINTS, key, row, 1, dims[key])
         self._append(layout.CHECKPOINTS, "step", np.array([step], dtype=np.int64), 256)
         self.group.attrs[layout.ATTR_LAST_STEP] = step
 
@@ -400,7 +403,7 @@ class RunWriter:
             per_trial = max(1, value[:1].nbytes)
             trials = int(min(max(1, EVAL_CHUNK_BYTES // per_trial), max(1, value.shape[0])))
             grp.create_array(name, shape=value.shape, dtype=value.dtype, chunks=(trials, *value.shape[1:]),
-                             dimension_names=("trial", "time", EVAL_CHANNELS.get(name, f"{name}_channel")),
+                             dimension_names=layout.array_dims(layout.EVAL, name, value.shape),
                              **array_options(array_attrs(layout.EVAL, name)))
             with every_chunk_written():
                 grp[name][...] = value
@@ -420,18 +423,21 @@ class RunWriter:
         grp = self.group.create_group(name)
         for key, value in arrays.items():
             value = np.asarray(value)
-            grp.create_array(key, data=value, dimension_names=dims_of(key, value.ndim),
+            grp.create_array(key, data=value, dimension_names=layout.array_dims(name, key, value.shape),
                              **array_options(array_attrs(name, key)))
 
     def write_structure(self, labels: np.ndarray, group_names: list[str], masks: dict[str, np.ndarray],
                         output_names: list[str]) -> None:
         """Write group labels, masks and channel names."""
         grp = self.group[layout.STRUCTURE]
-        grp.create_array("group_labels", data=np.asarray(labels, dtype=np.int64), dimension_names=("unit",),
+        labels = np.asarray(labels, dtype=np.int64)
+        grp.create_array("group_labels", data=labels,
+                         dimension_names=layout.array_dims(layout.STRUCTURE, "group_labels", labels.shape),
                          **array_options(array_attrs(layout.STRUCTURE, "group_labels")))
         for name, mask in masks.items():
-            key = f"mask_{layout.param_key(name)}"
-            grp.create_array(key, data=np.asarray(mask, dtype=bool), dimension_names=dims_of(key, 2),
+            key, mask = f"mask_{layout.param_key(name)}", np.asarray(mask, dtype=bool)
+            grp.create_array(key, data=mask, dimension_names=layout.array_dims(layout.STRUCTURE, key, mask.shape,
+                                                                               units=labels.shape[0]),
                              **array_options(array_attrs(layout.STRUCTURE, key)))
         grp.update_attributes({layout.ATTR_GROUP_NAMES: group_names, layout.ATTR_OUTPUT_NAMES: output_names})
 
@@ -467,7 +473,7 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
                           layout.ATTR_VERSIONS: package_versions()})
         for key, value in results.items():
             value = np.asarray(value).astype(np.int64 if is_integer(key) else np.float64)
-            sub.create_array(key, data=value, dimension_names=dims_of(key, value.ndim, "step"),
+            sub.create_array(key, data=value, dimension_names=layout.array_dims(layout.ANALYSIS, key, value.shape),
                              **array_options(array_attrs(layout.ANALYSIS, key)))
         swap.install(new, final)
     except BaseException as exc:
@@ -480,9 +486,11 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
 def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str, np.ndarray],
                 per_condition: dict[str, np.ndarray] | None = None, attrs: dict | None = None) -> None:
     """A labelled table as a Zarr group (replacing `path` whole, as `write_analysis` replaces an analysis: a kill
-    leaves the previous table or the new one): one string array per coordinate (its own dimension), each array
+    leaves the previous table or the new one): one text array per coordinate (its own dimension), each array
     over all coordinates in order, and `per_condition` arrays over the first coordinate only (numbers or text),
-    which xarray opens as coordinates; opens with `xarray.open_zarr(path, consolidated=False)`."""
+    which xarray opens as coordinates. Text is stored as int64 indices into the array's `labels` attribute
+    (`text_codes`), so every Zarr v3 implementation reads every array; `modsim.open_summary(path)` (or
+    `read_table`) gives the text back."""
     final = Path(path)
     swap.restore(final)
     swap.clean(final)
@@ -512,8 +520,16 @@ def _fill_table(group: zarr.Group, coords: dict[str, list[str]], arrays: dict[st
             group.create_array(name, data=values, dimension_names=[dims[0]])
 
 
-def _text_array(group: zarr.Group, name: str, values: np.ndarray, dims: list[str]) -> None:
-    # Variable-length strings: the Zarr v3 string type (fixed-width numpy strings have no spec).
-    group.create_array(name, shape=values.shape, dtype=str, dimension_names=dims)
-    group[name][...] = values
+def text_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Text as every Zarr v3 implementation reads it: int64 indices into a list of distinct labels (in order
+    of first appearance), which `modsim.store.reader.read_table` turns back into the text."""
+    labels: dict[str, int] = {}
+    codes = np.array([labels.setdefault(str(v), len(labels)) for v in np.ravel(values)], dtype=np.int64)
+    return codes.reshape(np.shape(values)), list(labels)
 
+
+def _text_array(group: zarr.Group, name: str, values: np.ndarray, dims: list[str]) -> None:
+    # Not Zarr's string type: zarr-python's `string` (and its fixed-width `fixed_length_utf32` and
+    # `null_terminated_bytes`) are extensions that other Zarr v3 implementations (tensorstore) cannot open.
+    codes, labels = text_codes(values)
+    group.create_array(name, data=codes, dimension_names=dims, attributes={layout.ATTR_LABELS: labels})

@@ -196,7 +196,8 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
     """summary.csv, comparison.csv and summary.zarr: mean, sd, n, and Welch's t and p against the
     `reference` condition (default: the first) over (condition, metric), with every swept field's value per
     condition as a coordinate (numbers as numbers), and in summary.zarr `left_out`, the runs whose flag left
-    their value out of n; opens with `xarray.open_zarr(path, consolidated=False)`."""
+    their value out of n; `modsim.open_summary(path)` opens it as xarray with its labels (every array is a number
+    type any Zarr v3 implementation reads: text as indices into the array's `labels` attribute)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "summary.csv"]
@@ -214,7 +215,7 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
             w.writerows(comparison)
     reference = reference or summary.conditions[0]
     t, p = summary.against(reference)
-    write_table(out / "summary.zarr", {"condition": summary.conditions, "metric": summary.metrics},
+    write_table(out / "summary.zarr", {layout.DIM_CONDITION: summary.conditions, layout.DIM_METRIC: summary.metrics},
                 {**{name: getattr(summary, name) for name in ("mean", "sd", "n")}, "t": t, "p": p,
                  **({"left_out": summary.left_out} if summary.left_out is not None else {})},
                 per_condition=condition_coordinates(summary),

@@ -44,6 +44,49 @@ def check_cell(name: str, input_dim: int = 3, units: int = 6, **fields) -> None:
         pre, _ = cell(x, None, torch.Generator().manual_seed(1), preactivation=True)
         np.testing.assert_allclose(torch.tanh(pre).detach().numpy(), activity.detach().numpy(), rtol=1e-12,
                                    err_msg=f"{name}: tanh(pre-activation) must be the activity")
+    check_noise(name, input_dim, units, **fields)
+
+
+NOISE_FIELDS = ("sigma", "input_sigma")
+"""The noise fields every built-in cell spec has: recurrent (private) noise and input noise."""
+
+
+def check_noise(name: str, input_dim: int = 3, units: int = 6, **fields) -> None:
+    """A cell kind whose spec has the noise fields `sigma` and `input_sigma` (every built-in does; a plugin's
+    may) honours both: with both 0 its spec is not `noisy` and it gives the noiseless output exactly, with or
+    without a generator; each alone makes the spec `noisy` and changes the output, the same for the same
+    generator seed and different for another. Cells without both fields are not checked."""
+    import torch
+
+    kind = registry.cells.get(name)
+    spec_class = kind.spec_class()
+    if not set(NOISE_FIELDS) <= set(spec_class.model_fields):
+        return
+
+    def build(sigma: float, input_sigma: float):
+        spec = spec_class.model_validate({"kind": name, "units": units, **fields, "sigma": sigma,
+                                          "input_sigma": input_sigma})
+        torch.manual_seed(0)
+        return spec, kind.implementation()(input_dim, spec).double()
+
+    x = torch.randn(2, 7, input_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    spec, quiet = build(0.0, 0.0)
+    assert not spec.noisy, f"{name}: a spec with sigma = input_sigma = 0 must not be noisy"
+    with torch.no_grad():
+        plain = quiet(x)[0]
+        again = quiet(x, None, torch.Generator().manual_seed(1))[0]
+    assert torch.equal(plain, again), f"{name}: without noise a generator must change nothing"
+    for sigma, input_sigma in ((0.5, 0.0), (0.0, 0.5)):
+        label = f"{name} with sigma={sigma}, input_sigma={input_sigma}"
+        spec, cell = build(sigma, input_sigma)
+        assert spec.noisy, f"{label}: the spec must say it is noisy"
+        cell.load_state_dict(quiet.state_dict())
+        with torch.no_grad():
+            first, same, other = (cell(x, None, torch.Generator().manual_seed(seed))[0] for seed in (1, 1, 2))
+        assert torch.isfinite(first).all(), f"{label}: non-finite activity"
+        assert torch.equal(first, same), f"{label}: the same generator seed must give the same noise"
+        assert not torch.equal(first, plain), f"{label}: the noise must change the output"
+        assert not torch.equal(first, other), f"{label}: another generator seed must give other noise"
 
 
 def check_task(spec, seed: int = 0) -> None:
@@ -73,7 +116,8 @@ def check_task(spec, seed: int = 0) -> None:
 
 def check_metric(name: str, snapshot, context) -> dict:
     """A metric returns named float or array values whose keys are among its declared stored keys (templates
-    expanded over groups and measures), and the same values when computed twice."""
+    expanded over groups and measures), the same values when computed twice, and, when it declares `bounds`,
+    every finite value inside them."""
     metric = registry.metrics.get(name)
     first, second = metric.compute(snapshot, context), metric.compute(snapshot, context)
     assert first and isinstance(first, dict), f"{name}: compute must return a non-empty dict"
@@ -82,7 +126,23 @@ def check_metric(name: str, snapshot, context) -> dict:
         assert any(_matches(key, p) for p in patterns), f"{name}: stores {key!r}, not among {metric.stored_keys}"
         value = np.asarray(value, dtype=np.float64)
         np.testing.assert_array_equal(value, np.asarray(second[key], dtype=np.float64), err_msg=f"{name}: {key}")
+        check_bounds(metric, key, value)
     return first
+
+
+def check_bounds(metric, key: str, value) -> None:
+    """Every finite entry of `value` (stored under `key`) lies in the metric's declared `bounds` (a relative
+    1e-9 of slack for rounding); nothing is checked for a metric that declares none."""
+    bounds = getattr(metric, "bounds", None)
+    if bounds is None:
+        return
+    low, high = bounds
+    finite = np.asarray(value, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    slack = 1e-9 * max(1.0, abs(low) if np.isfinite(low) else 1.0, abs(high) if np.isfinite(high) else 1.0)
+    assert not finite.size or (finite.min() >= low - slack and finite.max() <= high + slack), (
+        f"{metric.name}: {key} = {finite.min() if finite.min() < low else finite.max()} outside its bounds "
+        f"[{low}, {high}]")
 
 
 def _matches(key: str, pattern: str) -> bool:

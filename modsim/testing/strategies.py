@@ -1,4 +1,5 @@
-"""Hypothesis strategies: block-mask parameters, partitions, weighted graphs, activity and weights."""
+"""Hypothesis strategies: block-mask parameters, partitions, weighted graphs, activity, weights and signed
+(E/I) networks."""
 
 from __future__ import annotations
 
@@ -73,6 +74,24 @@ def signed_matrices(draw, min_n: int = 3, max_n: int = 14):
     a[0, 1] = a[1, 0] = 0.5
     a[0, 2] = a[2, 0] = -0.5
     return a
+
+
+@st.composite
+def signed_networks(draw, max_groups: int = 4, max_size: int = 8, dale: bool | None = None):
+    """(W, signs, labels): a [post, pre] recurrent matrix, each unit's sign (+1 excitatory, -1 inhibitory) and its
+    group, as `Network.unit_signs()` lays them out: contiguous groups of 1 to `max_size` units, each with 0 to all
+    of its units excitatory, those first. With `dale` every column carries its unit's sign (W = |M| diag(s)),
+    False draws any signs, None either; entries are exactly 0 (masked weights) or of magnitude 1e-3 to 10 (where
+    every oracle's floating point is well behaved)."""
+    sizes = draw(st.lists(st.integers(1, max_size), min_size=1, max_size=max_groups))
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    signs = np.concatenate([np.where(np.arange(n) < draw(st.integers(0, n)), 1, -1) for n in sizes])
+    n = labels.size
+    signed = st.tuples(nonneg, st.booleans()).map(lambda pair: -pair[0] if pair[1] else pair[0])
+    w = draw(hnp.arrays(np.float64, (n, n), elements=signed))
+    if dale if dale is not None else draw(st.booleans()):
+        w = np.abs(w) * signs[None, :]
+    return w, signs, labels
 
 
 @st.composite

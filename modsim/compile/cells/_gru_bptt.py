@@ -82,9 +82,11 @@ def aligned_blocks(like: torch.Tensor, steps: int, batch: int, n_units: int) -> 
 
 
 def gru_loop(x: torch.Tensor, h: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
-             b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, workspace: Workspace | None = None
+             b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, workspace: Workspace | None = None,
+             noise: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None]:
-    """Run time-major inputs x (T, B, F) from state h (B, N) with torch's GRU arithmetic.
+    """Run time-major inputs x (T, B, F) from state h (B, N) with torch's GRU arithmetic; `noise` (T, B, N), when
+    given, is added to the candidate's input pre-activation gi_n (n = tanh(gi_n + noise + r gh_n)).
 
     Returns the states with the initial one first (T + 1, B, N) and, given a `workspace` to take them from,
     what the backward pass needs: the gates (T, B, 2N) (reset, update), the candidates (T, B, N) and
@@ -93,6 +95,8 @@ def gru_loop(x: torch.Tensor, h: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.T
     n_units = w_hh.shape[1]
     n2 = 2 * n_units
     gi = nn.functional.linear(x, w_ih, b_ih)  # (T, B, 3N), as torch precomputes it for all steps on a CPU
+    if noise is not None:
+        gi[..., n2:] += noise
     w_hh_t = w_hh.t()  # a transposed view, as torch passes it (a contiguous copy runs another kernel: other bits)
     states = aligned_blocks(x, steps + 1, batch, n_units)
     states[0] = h
@@ -131,12 +135,13 @@ class _Lease:
 
 
 class GRUFunction(torch.autograd.Function):
-    """(x (T, B, F), h0 (B, N), W_ih, W_hh, b_ih, b_hh, workspace) -> states (T, B, N), with the backward pass
-    above."""
+    """(x (T, B, F), h0 (B, N), W_ih, W_hh, b_ih, b_hh, workspace, noise (T, B, N) or None) -> states (T, B, N),
+    with the backward pass above. The noise enters the candidate's pre-activation additively, so the backward's
+    formulas are the same (they read the saved candidates, which include it); its own gradient is d gi_n."""
 
     @staticmethod
-    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, workspace):
-        states, (gates, candidates, reset_gh) = gru_loop(x, h0, w_ih, w_hh, b_ih, b_hh, workspace)
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, workspace, noise=None):
+        states, (gates, candidates, reset_gh) = gru_loop(x, h0, w_ih, w_hh, b_ih, b_hh, workspace, noise)
         ctx.save_for_backward(x, w_ih, w_hh, states, gates, candidates, reset_gh)
         ctx.biases = (b_ih is not None, b_hh is not None)
         ctx.workspace = workspace
@@ -189,8 +194,9 @@ class GRUFunction(torch.autograd.Function):
             d_b_hh = d_gh_sum if ctx.biases[1] else None
             if ctx.biases[0] and need[4]:
                 d_b_ih = torch.cat((d_gh_sum[:n2], d_n.sum(0)))
+        d_noise = d_n.clone().view(steps, batch, n_units) if len(need) > 7 and need[7] else None
         ctx.workspace.give(coef, d_gh, a, d_total)
-        return d_x, d_h if need[1] else None, d_w_ih, d_w_hh, d_b_ih, d_b_hh if need[5] else None, None
+        return d_x, d_h if need[1] else None, d_w_ih, d_w_hh, d_b_ih, d_b_hh if need[5] else None, None, d_noise
 
 
 def saved_tensors_hooked() -> bool:
@@ -201,17 +207,20 @@ def saved_tensors_hooked() -> bool:
 
 
 def gru_bptt(inputs: torch.Tensor, state: torch.Tensor | None, w_ih: torch.Tensor, w_hh: torch.Tensor,
-             b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, workspace: Workspace | None = None
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+             b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, workspace: Workspace | None = None,
+             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """nn.GRU's forward (batch first, one layer) on (B, T, F) inputs from `state` (1, B, N) or zeros: states
     (B, T, N) and the last (1, B, N), with the hand-written backward when autograd needs one (its buffers
-    from `workspace`, reused across calls; a fresh one when None or when saved tensors are hooked)."""
+    from `workspace`, reused across calls; a fresh one when None or when saved tensors are hooked). `noise`
+    (B, T, N), when given, is added to the candidate's pre-activation every step (the cell's recurrent noise,
+    already scaled by sigma)."""
     x = inputs.transpose(0, 1)
     h0 = inputs.new_zeros(inputs.shape[0], w_hh.shape[1]) if state is None else state.squeeze(0)
     params = (w_ih, w_hh, b_ih, b_hh)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, *params)):
+    noise_t = None if noise is None else noise.transpose(0, 1)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, *params, noise_t)):
         shared = workspace is not None and not saved_tensors_hooked()
-        states = GRUFunction.apply(x, h0, *params, workspace if shared else Workspace())
+        states = GRUFunction.apply(x, h0, *params, workspace if shared else Workspace(), noise_t)
     else:
-        states = gru_loop(x, h0, *params)[0][1:]
+        states = gru_loop(x, h0, *params, noise=noise_t)[0][1:]
     return states.transpose(0, 1), states[-1].unsqueeze(0)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ...spec.cells import CTRNNCellSpec
+from .noise import draw_noise
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "softplus": nn.functional.softplus}
 """The rate function f of each `activation` name."""
@@ -16,7 +17,8 @@ RATE_FLOORS = {"relu": 0.0}
 
 
 class CTRNN(nn.Module):
-    """r_t = (1 - a) r_{t-1} + a f(W_in u_t + W r_{t-1} + b + sigma xi_t), a = dt / tau; returns the rates r.
+    """r_t = (1 - a) r_{t-1} + a f(W_in (u_t + input_sigma eta_t) + W r_{t-1} + b + sigma xi_t), a = dt / tau (one
+    float, or one rate per unit with `network.time_constants`); returns the rates r.
 
     Same parameter names as torch's fused cells (`weight_ih_l0`, `weight_hh_l0`, `bias_l0`). The input
     drive of all steps is one batched op; each step is one `addmm`, one activation and one `lerp`. A
@@ -32,7 +34,11 @@ class CTRNN(nn.Module):
     def __init__(self, input_dim: int, cell: CTRNNCellSpec):
         super().__init__()
         n = cell.units
-        self.units, self.alpha, self.sigma = n, cell.dt / cell.tau, cell.sigma
+        self.units, self.sigma, self.input_sigma = n, cell.sigma, cell.input_sigma
+        self.update_rate = cell.dt / cell.tau
+        """The cell's own update rate dt / tau, every unit's unless time constants are set."""
+        self.time_constants = None
+        """Per-unit time constants (`modsim.compile.time_constants.TimeConstants`), or None: one rate for all."""
         self.activation = ACTIVATIONS[cell.activation]
         """The rate function f (`DynamicsCell.activation`)."""
         self.rate_floor = RATE_FLOORS.get(cell.activation)
@@ -42,22 +48,34 @@ class CTRNN(nn.Module):
         self.weight_ih_l0 = nn.Parameter(torch.empty(n, input_dim).uniform_(-bound, bound))
         self.bias_l0 = nn.Parameter(torch.empty(n).uniform_(-bound, bound)) if cell.bias else None
 
+    def use_time_constants(self, time_constants: nn.Module) -> None:
+        """Give every unit its own update rate: `time_constants.alpha()` (N,) (`network.time_constants`)."""
+        self.time_constants = time_constants
+
+    @property
+    def alpha(self) -> float | torch.Tensor:
+        """The update rate dt / tau (`DynamicsCell.alpha`): one float for every unit, or each unit's (N,) with
+        per-unit time constants."""
+        return self.update_rate if self.time_constants is None else self.time_constants.alpha()
+
     def step(self, r: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
         """One Euler step from rates r (B, N) under input drive W_in u + b (B, N) (no noise)."""
         return torch.lerp(r, self.activation(torch.addmm(drive, r, self.weight_hh_l0.t())), self.alpha)
 
     def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run (B, T, input_dim) inputs from rates `state` (zeros when None): rates (B, T, N) and the last."""
+        """Run (B, T, input_dim) inputs from rates `state` (zeros when None): rates (B, T, N) and the last. Noise
+        is drawn from `generator` (torch's default when None): the recurrent noise first, then the input noise."""
         batch = inputs.shape[0]
+        inputs, noise = draw_noise(inputs, self.units, self.sigma, self.input_sigma, generator)
         drive = nn.functional.linear(inputs, self.weight_ih_l0, self.bias_l0)
-        if self.sigma > 0:
-            noise = torch.randn(drive.shape, generator=generator, device=drive.device, dtype=drive.dtype)
+        if noise is not None:
             drive = drive.add(noise, alpha=self.sigma)
         r = inputs.new_zeros(batch, self.units) if state is None else state
         w_t = self.weight_hh_l0.t()
+        alpha = self.alpha  # a float, or (N,): lerp's weight broadcasts over the batch
         rates = []
         for d in drive.unbind(1):
-            r = torch.lerp(r, self.activation(torch.addmm(d, r, w_t)), self.alpha)
+            r = torch.lerp(r, self.activation(torch.addmm(d, r, w_t)), alpha)
             rates.append(r)
         return torch.stack(rates, dim=1), r
