@@ -20,8 +20,8 @@ from modsim import registry
 from modsim.cli import main
 from modsim.report import spec_differences, style
 from modsim.report.labels import label, registered_labels
-from modsim.spec import load_spec
-from tests.conftest import ROOT, SHRINK, shrink_mine, shrink_task
+from tests.conftest import ROOT
+from tests.test_report import invoke, sets, shrink
 
 WM = ROOT / "specs" / "wm_leaky_mi.yaml"
 TINY = ["training.steps=4", "training.checkpoint_every=2"]
@@ -33,21 +33,6 @@ RUN_STEMS = {"time_courses", "example_trials", "correlation", "community_graph",
 SWEEP_STEMS = {"conditions", "dependence_vs_structure", "condition_time_courses"}
 CELL_SPECS = {"rnn": "bena_separate", "gru": "gru_lorenz_rossler", "leaky": "wm_leaky_mi", "ctrnn": "ctrnn_pdm"}
 """A spec of every built-in cell kind."""
-
-
-def shrink(path: Path) -> list[str]:
-    spec = load_spec(path)
-    return SHRINK + shrink_task(spec.task.kind) + (shrink_mine() if spec.mine is not None else [])
-
-
-def sets(overrides: list[str]) -> list[str]:
-    return [x for o in overrides for x in ("--set", o)]
-
-
-def invoke(args: list[str]):
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result
 
 
 def report(args: list[str]) -> dict:

@@ -34,16 +34,11 @@ RISE_PREFIX = "t50_"
 
 
 def registered_labels() -> dict[str, str]:
-    """Stored key -> label of every registered metric's values and of the dynamics results."""
-    from .. import registry
-    from ..result_keys import DYNAMICS_LABELS
+    """Stored key -> label of every registered metric's values and of the dynamics results (the store's one
+    table, `modsim.store.describe.result_labels`)."""
+    from ..store.describe import result_labels
 
-    labels: dict[str, str] = {}
-    for metric in registry.metrics:
-        labels.setdefault(metric.name, metric.label)
-        labels.update(dict(metric.summary))
-    labels.update(dict(DYNAMICS_LABELS))
-    return labels
+    return result_labels()
 
 
 def label(key: str, known: dict[str, str] | None = None) -> str:

@@ -12,15 +12,17 @@ WeightSet = Literal["input", "recurrent", "readout"]
 """Named weight sets a penalty can act on."""
 
 
-def check_between(kind: str, between: list[str], spec: Any, index: int) -> None:
-    """ValueError unless `between` names different groups of the network (every kind that relates groups)."""
+def check_between(kind: str, between: list[str], spec: Any, index: int, field: str = "between") -> None:
+    """ValueError unless `between` names different groups of the network (every kind that relates or selects
+    groups; `field` names the constraint's field in the message)."""
     groups = set(spec.network.groups)
     for g in between:
         if g not in groups:
-            raise ValueError(f"constraints[{index}].between: {kind} names group {g!r}, which is not one of "
+            raise ValueError(f"constraints[{index}].{field}: {kind} names group {g!r}, which is not one of "
                              f"network.groups {sorted(groups)}")
     if len(set(between)) != len(between):
-        raise ValueError(f"constraints[{index}].between: {kind} needs different groups, got {between}")
+        raise ValueError(f"constraints[{index}].{field}: {kind} names a group twice, got {between}; it needs "
+                         "different groups")
 
 
 QUICK_HIDDEN = 16
@@ -219,10 +221,7 @@ class EngagementConstraint(ConstraintSpec):
     def check(self, spec: Any, index: int) -> None:
         """`groups` names groups of the network."""
         known = set(spec.network.groups)
-        for g in self.groups or []:
-            if g not in known:
-                raise ValueError(f"constraints[{index}].groups: engagement names group {g!r}, which is not one of "
-                                 f"network.groups {sorted(known)}")
+        check_between("engagement", self.groups or [], spec, index, "groups")
         if len(known) < 2:
             raise ValueError(f"constraints[{index}]: engagement needs at least two groups in network.groups")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from .constraints import ConstraintSpec
+from .constraints import ConstraintSpec, check_between
 
 
 class RateCostConstraint(ConstraintSpec):
@@ -47,13 +47,7 @@ class RateCostConstraint(ConstraintSpec):
 
     def check(self, spec: Any, index: int) -> None:
         """`groups` names different groups of the network; `washout` leaves at least one time step."""
-        known = set(spec.network.groups)
-        for g in self.groups or []:
-            if g not in known:
-                raise ValueError(f"constraints[{index}].groups: {self.kind} names group {g!r}, which is not one of "
-                                 f"network.groups {sorted(known)}")
-        if self.groups is not None and len(set(self.groups)) != len(self.groups):
-            raise ValueError(f"constraints[{index}].groups: {self.kind} names a group twice, got {self.groups}")
+        check_between(self.kind, self.groups or [], spec, index, "groups")
         steps = spec.task.steps_per_sequence()  # 1 where a (plugin) task does not say: checked when run
         if self.washout is not None and steps > 1 and self.washout >= steps:
             raise ValueError(f"constraints[{index}].washout: {self.washout} leaves no time step of the task's "

@@ -69,9 +69,10 @@ def _metric_labels() -> dict[str, str]:
     return {key: label for metric in registry.metrics for key, label in metric.summary}
 
 
-def _result_labels() -> dict[str, str]:
+def result_labels() -> dict[str, str]:
     """Label of every result a summary lists: the registered metrics' keys (each metric's own name included),
-    then the dynamics analyses' scalars."""
+    then the dynamics analyses' scalars. The one table of labels that arrays' `long_name`s and reports'
+    figure labels (`modsim.report.labels`) both start from."""
     from ..result_keys import DYNAMICS_LABELS
 
     return {**{metric.name: metric.label for metric in registry.metrics}, **_metric_labels(), **_RESULT_NAMES,
@@ -82,7 +83,7 @@ def result_long_name(name: str) -> str:
     """A short name of the stored result `name` (metrics/, analysis/, dynamics/) for plots and tables: its
     label in run summaries (`Q_cor`, `MI estimate (nats)`), `<label> diverged (0/1)` for a flag, `<label> NMI`
     for a community detection's part, else the key with spaces for underscores."""
-    labels = _result_labels()
+    labels = result_labels()
     dynamics = dynamics_name(name)
     if dynamics is not None:
         return result_long_name(dynamics)
