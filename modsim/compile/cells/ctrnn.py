@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -66,16 +67,60 @@ class CTRNN(nn.Module):
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run (B, T, input_dim) inputs from rates `state` (zeros when None): rates (B, T, N) and the last. Noise
         is drawn from `generator` (torch's default when None): the recurrent noise first, then the input noise."""
-        batch = inputs.shape[0]
+        return self.loop(self.prepare(inputs, generator), state)
+
+    def prepare(self, inputs: torch.Tensor, generator: torch.Generator | None = None) -> CTRNNDrive:
+        """What the time loop needs from one forward pass (its noise drawn): the drive of every step, W and the
+        update rate."""
         inputs, noise = draw_noise(inputs, self.units, self.sigma, self.input_sigma, generator)
         drive = nn.functional.linear(inputs, self.weight_ih_l0, self.bias_l0)
         if noise is not None:
             drive = drive.add(noise, alpha=self.sigma)
-        r = inputs.new_zeros(batch, self.units) if state is None else state
-        w_t = self.weight_hh_l0.t()
-        alpha = self.alpha  # a float, or (N,): lerp's weight broadcasts over the batch
+        return CTRNNDrive(drive, self.weight_hh_l0, self.alpha)
+
+    def loop(self, prepared: CTRNNDrive, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The time loop of one run from its `prepare`d drive: rates (B, T, N) and the last."""
+        drive = prepared.drive
+        r = drive.new_zeros(drive.shape[0], self.units) if state is None else state
+        w_t = prepared.weight.t()
+        alpha = prepared.rate  # a float, or (N,): lerp's weight broadcasts over the batch
         rates = []
         for d in drive.unbind(1):
             r = torch.lerp(r, self.activation(torch.addmm(d, r, w_t)), alpha)
             rates.append(r)
         return torch.stack(rates, dim=1), r
+
+    def packed_loop(self, prepared: list[CTRNNDrive], state: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The time loop of several runs at once (`modsim.compile.packing`), on any member's cell (they share
+        `pack_key`): `loop`'s operations with a leading member dimension, one batched matrix product per step
+        for all members: rates (E, B, T, N) and the last (E, B, N)."""
+        drive = torch.stack([p.drive for p in prepared])
+        r = drive.new_zeros(*drive.shape[:2], drive.shape[-1]) if state is None else state
+        w_t = torch.stack([p.weight for p in prepared]).transpose(1, 2)  # the layout of `loop`'s w_t, per member
+        alpha = prepared[0].rate
+        if isinstance(alpha, torch.Tensor):
+            alpha = torch.stack([p.rate for p in prepared])[:, None, :]
+        rates = []
+        for d in drive.unbind(2):
+            r = torch.lerp(r, self.activation(torch.baddbmm(d, r, w_t)), alpha)
+            rates.append(r)
+        return torch.stack(rates, dim=2), r
+
+    def pack_key(self) -> tuple:
+        """What members packed into one loop must share: the width, the rate function and, when it is one
+        number, the update rate."""
+        return (type(self).__name__, self.units, self.activation.__name__,
+                None if self.time_constants is not None else float(self.alpha))
+
+
+@dataclass
+class CTRNNDrive:
+    """One forward pass's input to the CTRNN loop: the drive of every step, W and the update rate."""
+
+    drive: torch.Tensor
+    """W_in u_t + b + sigma xi_t of every step, (B, T, N)."""
+    weight: torch.Tensor
+    """W (N, N) [post, pre]."""
+    rate: float | torch.Tensor
+    """dt / tau: one float, or (N,) with per-unit time constants."""

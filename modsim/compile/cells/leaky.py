@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -59,29 +60,75 @@ class LeakyRNN(nn.Module):
         which the rates are exactly tanh) and the last pre-activation x_T (B, N), which continues the run.
         Noise is drawn from `generator` (torch's default generator when None): the recurrent noise first,
         then the input noise."""
-        batch, steps, _ = inputs.shape
+        return self.loop(self.prepare(inputs, generator), state, preactivation)
+
+    def prepare(self, inputs: torch.Tensor, generator: torch.Generator | None = None) -> LeakyDrive:
+        """What the time loop needs from one forward pass (its noise drawn): the drive of every step, the
+        scaled recurrent weights and the leak."""
         inputs, noise = draw_noise(inputs, self.units, self.sigma, self.input_sigma, generator)
         a = self.alpha
-        per_unit = self.time_constants is not None
-        if not per_unit:  # one rate: scalar arithmetic
+        if self.time_constants is None:  # one rate: scalar arithmetic
             drive = nn.functional.linear(inputs, self.weight_ih_l0 * a,
                                          None if self.bias_l0 is None else self.bias_l0 * a)
-            w_t = (self.weight_hh_l0 * a).t()
+            weight, leak = self.weight_hh_l0 * a, 1.0 - a
         else:  # unit i's rate scales row i of the weights and its own leak
             drive = nn.functional.linear(inputs, self.weight_ih_l0 * a[:, None],
                                          None if self.bias_l0 is None else self.bias_l0 * a)
-            w_t = (self.weight_hh_l0 * a[:, None]).t()
-            keep = 1.0 - a
+            weight, leak = self.weight_hh_l0 * a[:, None], 1.0 - a
         if noise is not None:
             drive = drive.add(noise, alpha=self.sigma)
-        x = inputs.new_zeros(batch, self.units) if state is None else state
+        return LeakyDrive(drive, weight, leak)
+
+    def loop(self, prepared: LeakyDrive, state: torch.Tensor | None = None, preactivation: bool = False
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The time loop of one run from its `prepare`d drive: rates (or pre-activations) (B, T, N) and x_T."""
+        drive, w_t, leak = prepared.drive, prepared.weight.t(), prepared.leak
+        x = drive.new_zeros(drive.shape[0], self.units) if state is None else state
         r = torch.tanh(x)
         rates = []
         for d in drive.unbind(1):
-            if per_unit:
-                x = torch.addmm(torch.addcmul(d, x, keep), r, w_t)
+            if isinstance(leak, torch.Tensor):
+                x = torch.addmm(torch.addcmul(d, x, leak), r, w_t)
             else:
-                x = torch.addmm(torch.add(d, x, alpha=1.0 - a), r, w_t)
+                x = torch.addmm(torch.add(d, x, alpha=leak), r, w_t)
             r = torch.tanh(x)
             rates.append(x if preactivation else r)
         return torch.stack(rates, dim=1), x
+
+    def packed_loop(self, prepared: list[LeakyDrive], state: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The time loop of several runs at once (`modsim.compile.packing`), on any member's cell (they share
+        `pack_key`): the same operations as `loop` with a leading member dimension (one batched matrix product per step for all members): rates
+        (E, B, T, N) and x_T (E, B, N). The members share the leak when it is one number (`pack_key`)."""
+        drive = torch.stack([p.drive for p in prepared])
+        w_t = torch.stack([p.weight for p in prepared]).transpose(1, 2)  # the layout of `loop`'s w_t, per member
+        leak = prepared[0].leak
+        if isinstance(leak, torch.Tensor):
+            leak = torch.stack([p.leak for p in prepared])[:, None, :]
+        x = drive.new_zeros(*drive.shape[:2], drive.shape[-1]) if state is None else state
+        r = torch.tanh(x)
+        rates = []
+        for d in drive.unbind(2):
+            if isinstance(leak, torch.Tensor):
+                x = torch.baddbmm(torch.addcmul(d, x, leak), r, w_t)
+            else:
+                x = torch.baddbmm(torch.add(d, x, alpha=leak), r, w_t)
+            r = torch.tanh(x)
+            rates.append(r)
+        return torch.stack(rates, dim=2), x
+
+    def pack_key(self) -> tuple:
+        """What members packed into one loop must share: the width and, when it is one number, the leak."""
+        return (type(self).__name__, self.units, None if self.time_constants is not None else float(self.alpha))
+
+
+@dataclass
+class LeakyDrive:
+    """One forward pass's input to the leaky loop: the drive of every step, W scaled by the rates, the leak."""
+
+    drive: torch.Tensor
+    """alpha (W_in u_t + b) + sigma xi_t of every step, (B, T, N)."""
+    weight: torch.Tensor
+    """alpha W (each row by its unit's rate with time constants), (N, N) [post, pre]."""
+    leak: float | torch.Tensor
+    """1 - alpha: one float, or (N,) with per-unit time constants."""

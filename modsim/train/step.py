@@ -1,0 +1,110 @@
+"""One model step of a pack of runs (a single run is a pack of one): each member's minibatch, one packed forward
+pass (`modsim.compile.packing`), each member's loss terms, one backward pass for all, then each member's own
+clipping, optimiser step and masks. Each member draws from its own random streams (`MemberStreams`), so every
+member's numbers are those of the same run trained alone."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from ..compile import Experiment
+from ..compile.packing import pack_forward
+from ..spec import Spec
+
+
+def clip_gradients(model: nn.Module, spec: Spec) -> None:
+    """The spec's gradient clipping of one member's model (by value, then by global norm)."""
+    if spec.training.clip_value is not None:
+        nn.utils.clip_grad_value_(model.parameters(), spec.training.clip_value)
+    if spec.training.clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), spec.training.clip_norm)
+
+
+_clip = clip_gradients  # the name the benchmarks import
+
+
+class MemberStreams:
+    """The state of torch's default generator of every member of a pack. A run alone draws its noise (and
+    anything else torch draws without a generator) from the process's default generator; in a pack each member
+    keeps its own copy, swapped in while the member computes (`use(e)`). A pack of one uses the default generator
+    directly, so a single run is exactly what it always was."""
+
+    def __init__(self, members: int):
+        self.states: list[torch.Tensor | None] = [None] * members
+        """Each member's generator state while another member runs (None: not yet captured)."""
+        self.cuda_states: list[list[torch.Tensor] | None] = [None] * members
+        """The same for the CUDA generators, when CUDA is in use."""
+
+    def capture(self, e: int) -> None:
+        """Take the default generator's present state as member e's (after compiling or restoring it)."""
+        if len(self.states) > 1:
+            self.states[e] = torch.get_rng_state()
+            self.cuda_states[e] = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+    @contextmanager
+    def use(self, e: int) -> Iterator[None]:
+        """Member e's streams in the default generator for the duration (a no-op for a pack of one)."""
+        if len(self.states) == 1:
+            yield
+            return
+        if self.states[e] is not None:
+            torch.set_rng_state(self.states[e])
+            if self.cuda_states[e] is not None:
+                torch.cuda.set_rng_state_all(self.cuda_states[e])
+        try:
+            yield
+        finally:
+            self.capture(e)
+
+
+def pack_step(experiments: Sequence[Experiment], streams: MemberStreams | None = None,
+              members: Sequence[int] | None = None) -> list[dict[str, float]]:
+    """One model step of every experiment (`members`: their indices in `streams`; all by default): minibatches,
+    the packed forward pass, the terms' per-step hooks, each summed objective, one backward pass through all of
+    them, each member's clipping, optimiser step and masks. Returns each member's logged values (terms,
+    monitors, `total`). A member's non-finite loss touches only its own parameters."""
+    members = list(range(len(experiments))) if members is None else list(members)
+    use = (lambda e: nullcontext()) if streams is None else (lambda e: streams.use(members[e]))
+    batches = []
+    for e, exp in enumerate(experiments):
+        with use(e):
+            batches.append(exp.next_batch())
+    forwards = pack_forward([exp.model for exp in experiments], [inputs for inputs, _ in batches],
+                            experiments[0].spec.task.grad_from, use)
+    totals, logged = [], []
+    for e, (exp, (_, targets), (outputs, hidden)) in enumerate(zip(experiments, batches, forwards)):
+        with use(e):
+            hooked: dict[str, float] = {}
+            for term in exp.terms:
+                hooked.update(term.before_loss(hidden))
+            terms, monitors = exp.objective(outputs, targets, hidden)
+        total = sum(terms.values())
+        totals.append(total)
+        logged.append((terms, monitors, total, hooked))
+    for exp in experiments:
+        exp.optimizer.zero_grad(set_to_none=True)
+    if len(totals) == 1:
+        totals[0].backward()
+    else:
+        torch.autograd.backward(totals)
+    out = []
+    for exp, (terms, monitors, total, hooked) in zip(experiments, logged):
+        clip_gradients(exp.model, exp.spec)
+        exp.optimizer.step()
+        exp.model.apply_masks_()
+        values = {name: float(v.detach()) for name, v in {**terms, **monitors, "total": total}.items()}
+        out.append({**values, **hooked})
+    return out
+
+
+def train_step(exp: Experiment) -> dict[str, float]:
+    """One model step of one run: a minibatch, the terms' per-step hooks, the summed objective, an optimiser
+    step, the masks re-applied; returns every logged value (terms, monitors, `total`)."""
+    return pack_step([exp])[0]
+
+
+__all__ = ["MemberStreams", "clip_gradients", "pack_step", "train_step"]
