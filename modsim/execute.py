@@ -76,9 +76,37 @@ def resume_run(path: str | Path, progress=None, lock=None, sweep_values: dict | 
     when a live process owns it."""
     from .compile import compile_experiment, resolve_device
     from .loggers import check_loggers
-    from .store import RunWriter, layout, read_state
-    from .store.writer import changed_data, claim_run
+    from .store import layout, read_run
+    from .store.writer import claim_run
     from .train import train
+
+    path = Path(path)
+    record = stored_run(path)  # refused before its lock is taken: what is not a run, a finished run
+    if record.status == layout.RunStatus.FINISHED:
+        raise UserError(f"{path} has finished; nothing to resume")
+    check_loggers(record.spec)
+    lock = lock or claim_run(path)
+    try:
+        spec = record.spec
+        experiment = compile_experiment(spec, resolve_device(spec.training.device))
+        writer, spec = writer_to_resume(path, lock, sweep_values)
+        if writer is None:  # started again: with the values it carries, else the given ones
+            record = read_run(path)
+            values = record.sweep_values if record.sweep_values is not None else sweep_values
+            return execute_run(spec, path, progress, experiment=experiment, sweep_values=values, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
+    return train(spec, writer, progress=progress, experiment=experiment, resume=True)
+
+
+def writer_to_resume(path: str | Path, lock, sweep_values: dict | None = None):
+    """For `resume_run` and a pack's worker: the `RunWriter` that continues the unfinished run at `path` from its
+    saved training state, and its spec; (None, spec) when it has no saved state (it starts again from step 0).
+    UserError when it has finished, is not a run, its data changed since, or a logger's package is missing."""
+    from .loggers import check_loggers
+    from .store import RunWriter, layout, read_state
+    from .store.writer import changed_data
 
     path = Path(path)
     record = stored_run(path)
@@ -86,20 +114,13 @@ def resume_run(path: str | Path, progress=None, lock=None, sweep_values: dict | 
         raise UserError(f"{path} has finished; nothing to resume")
     spec = record.spec
     check_loggers(spec)
-    lock = lock or claim_run(path)
-    try:
-        experiment = compile_experiment(spec, resolve_device(spec.training.device))
-        if read_state(path) is None:  # started again: with the values it carries, else the given ones
-            values = record.sweep_values if record.sweep_values is not None else sweep_values
-            return execute_run(spec, path, progress, experiment=experiment, sweep_values=values, lock=lock)
-        changed = changed_data(record.provenance.data_files, spec.task.data_files())
-        if changed:
-            raise UserError(f"{path} cannot be resumed: its data differ from the data it was trained on so far "
-                            f"({'; '.join(changed)}); restore them, or start a new run")
-        writer = RunWriter.reopen(path, lock)
-        if sweep_values is not None:
-            writer.add_sweep_values(sweep_values)
-    except BaseException:
-        lock.release()
-        raise
-    return train(spec, writer, progress=progress, experiment=experiment, resume=True)
+    if read_state(path) is None:
+        return None, spec
+    changed = changed_data(record.provenance.data_files, spec.task.data_files())
+    if changed:
+        raise UserError(f"{path} cannot be resumed: its data differ from the data it was trained on so far "
+                        f"({'; '.join(changed)}); restore them, or start a new run")
+    writer = RunWriter.reopen(path, lock)
+    if sweep_values is not None:
+        writer.add_sweep_values(sweep_values)
+    return writer, spec

@@ -165,7 +165,8 @@ loggers: Registry[Kind] = Registry("loggers", _kinds(
 """Training loggers (`training.loggers`): spec model -> `modsim.Logger` class (`modsim.loggers`)."""
 
 executors: Registry[Any] = Registry("executors", {"local": "modsim.sweep.local:LocalExecutor",
-                                                  "ray": "modsim.sweep.ray:RayExecutor"})
+                                                  "ray": "modsim.sweep.ray:RayExecutor",
+                                                  "slurm": "modsim.sweep.slurm:SlurmExecutor"})
 """Sweep executors: name -> `Executor` class (or an import string naming it)."""
 
 FAMILIES = {"cells": cells, "tasks": tasks, "constraints": constraints, "metrics": metrics, "loggers": loggers,

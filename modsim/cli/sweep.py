@@ -30,6 +30,9 @@ if TYPE_CHECKING:
               help="Registered executor: " + ", ".join(registry.executors.current()) + " (or a plugin's).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs in parallel (local executor); each run uses its spec's training.threads torch threads.")
+@click.option("--pack", "pack", default="1", show_default=True, metavar="N|auto",
+              help="Train up to N runs that share their shapes as one model (a pack; each run's numbers are those "
+                   "it gets alone); `auto` sizes packs from a memory estimate, spread over --jobs.")
 @click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: start one here).")
 @click.option("--ray-cpus", type=click.IntRange(min=1), default=None, help="CPUs of the Ray instance started here.")
 @click.option("--executor-option", "settings", multiple=True, metavar="NAME=VALUE",
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
               help="Write the sweep's report to STORE/<name>-report when every run has finished.")
 @user_errors
 def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, executor: str, jobs: int,
-          ray_address: str | None, ray_cpus: int | None, settings: tuple[str, ...], dry_run: bool, overwrite: bool,
+          pack: str, ray_address: str | None, ray_cpus: int | None, settings: tuple[str, ...], dry_run: bool, overwrite: bool,
           with_report: bool) -> None:
     """Run every combination of SPEC_FILE's `sweep` section; re-running resumes unfinished runs."""
     from .. import sweep as sweeps
@@ -52,7 +55,10 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
     base, runs = sweeps.expand(spec_file, list(overrides))
     if executor not in registry.executors:
         raise UserError(f"--executor: unknown executor {executor!r}; known: {registry.executors.names()}")
-    runner = sweeps.make_executor(executor, sweeps.CommandOptions(jobs, ray_address, ray_cpus, _settings(settings)))
+    from ..sweep.packs import parse_pack
+
+    runner = sweeps.make_executor(executor, sweeps.CommandOptions(jobs, ray_address, ray_cpus, _settings(settings),
+                                                                  parse_pack(pack)))
     if dry_run:  # plain text in one write: rich takes ~70 us a line (7 s for 100 000 runs)
         click.echo("\n".join([*sweeps.describe(runs), f"{len(runs)} runs"]))
         return

@@ -23,6 +23,11 @@ def run_path(sweep: str | Path, name: str) -> Path:
     return Path(sweep) / layout.SWEEP_RUNS / name
 
 
+def jobs_folder(sweep: str | Path) -> Path:
+    """Where a batch executor keeps its jobs' scripts and logs: inside the sweep store (`layout.SWEEP_JOBS`)."""
+    return Path(sweep) / layout.SWEEP_JOBS
+
+
 def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], swept: list[str]) -> zarr.Group:
     """Create the sweep group, or reopen it when it holds the same sweep (same spec hash); FileExistsError
     when it holds another. A new store is built in a hidden staging folder (its metadata and `runs/`) and

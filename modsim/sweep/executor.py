@@ -12,6 +12,7 @@ from ..spec import Spec
 from ..store.layout import Outcome
 from ..store.sweep import run_path
 from .expand import PlannedRun
+from .packs import PlannedPack
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class CommandOptions:
     """`--ray-cpus`: CPUs of a Ray instance started here."""
     settings: Mapping[str, str] = field(default_factory=dict)
     """`--executor-option NAME=VALUE` pairs, as text: a plugin executor's own options."""
+    pack: int | str = 1
+    """`--pack`: members per pack (runs trained together as one model, `modsim.sweep.packs`), or `auto`."""
 
 
 class Executor(Protocol):
@@ -99,6 +102,80 @@ def execute_planned(spec_json: dict, values: dict, path: str) -> RunOutcome:
     return RunOutcome(name, Outcome.FINISHED, seconds=result.seconds)
 
 
+def execute_planned_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutcome]:
+    """Worker of a pack: take each member's run group `(spec_json, values, path)` as `execute_planned` does (skip
+    one another live process owns or that has finished), then train the rest together (`modsim.train.train_pack`),
+    each resumed from its saved state when it has one; one outcome per member, in order. An interruption marks
+    every member still training interrupted (resumable) and is raised."""
+    if len(members) == 1:
+        return [execute_planned(*members[0])]
+    from ..compile import resolve_device
+    from ..errors import UserError
+    from ..execute import create_run, writer_to_resume
+    from ..store import layout
+    from ..store.lock import RunLocked
+    from ..store.sweep import run_status
+    from ..store.writer import claim_run
+    from ..train import MemberRun, RunDiverged, compile_members, train_pack
+
+    outcomes: dict[int, RunOutcome] = {}
+    taken: list[tuple[int, str, dict, object]] = []
+    for i, (spec_json, values, path) in enumerate(members):
+        name = Path(path).name
+        try:
+            lock = claim_run(path)
+        except RunLocked as exc:
+            outcomes[i] = RunOutcome(name, Outcome.SKIPPED, str(exc))
+            continue
+        if run_status(path) == layout.STATUS_FINISHED:
+            lock.release()
+            outcomes[i] = RunOutcome(name, Outcome.FINISHED, "finished by another process")
+            continue
+        taken.append((i, path, values, lock))
+    try:
+        plans = []  # (index, spec, writer or None to create, resume)
+        for i, path, values, lock in taken:
+            status = run_status(path)
+            if status in (layout.STATUS_RUNNING, layout.STATUS_INTERRUPTED):
+                try:
+                    writer, spec = writer_to_resume(path, lock, dict(values))
+                except UserError as exc:
+                    outcomes[i] = RunOutcome(Path(path).name, Outcome.FAILED, str(exc))
+                    continue
+                plans.append((i, spec, writer, writer is not None))
+            else:
+                plans.append((i, Spec.model_validate(members[i][0]), None, False))
+        if plans:
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(plans[0][1].training.threads)
+            try:
+                experiments, streams = compile_members([spec for _, spec, _, _ in plans],
+                                                       resolve_device(plans[0][1].training.device))
+            finally:
+                torch.set_num_threads(threads)
+            runs = []
+            locks = {i: lock for i, _, _, lock in taken}
+            for (i, spec, writer, resume), exp in zip(plans, experiments):
+                if writer is None:
+                    writer = create_run(spec, members[i][2], str(exp.device), sweep_values=dict(members[i][1]),
+                                        lock=locks[i])
+                runs.append(MemberRun(exp, writer, resume))
+            for (i, _, _, _), ended in zip(plans, train_pack(runs, streams)):
+                name = Path(members[i][2]).name
+                if ended.error is None:
+                    outcomes[i] = RunOutcome(name, Outcome.FINISHED, seconds=ended.result.seconds)
+                elif isinstance(ended.error, RunDiverged):
+                    outcomes[i] = RunOutcome(name, Outcome.DIVERGED, str(ended.error))
+                else:
+                    outcomes[i] = RunOutcome(name, Outcome.FAILED, f"{type(ended.error).__name__}: {ended.error}")
+    finally:
+        for _, _, _, lock in taken:
+            lock.release()  # a no-op for a run that released it on finishing
+    return [outcomes[i] for i in range(len(members))]
+
+
 def collect(results: list[RunOutcome], run: PlannedRun, outcome: Callable[[], RunOutcome], total: int,
             progress: Progress | None) -> None:
     """Record one run's outcome (a raised error counts as `failed`) and report progress."""
@@ -109,6 +186,26 @@ def collect(results: list[RunOutcome], run: PlannedRun, outcome: Callable[[], Ru
     results.append(result)
     if progress is not None:
         progress(len(results), total, result)
+
+
+def collect_pack(results: list[RunOutcome], pack: PlannedPack, outcomes: Callable[[], list[RunOutcome]],
+                 total: int, progress: Progress | None) -> None:
+    """Record the outcome of every run of a pack (a raised error fails all of them) and report progress."""
+    try:
+        ended = outcomes()
+    except Exception as exc:  # a failing pack does not stop the sweep
+        ended = [RunOutcome(run.name, Outcome.FAILED, f"{type(exc).__name__}: {exc}") for run in pack.runs]
+    for result in ended:
+        results.append(result)
+        if progress is not None:
+            progress(len(results), total, result)
+
+
+def pack_members(sweep: Path, pack: PlannedPack, absolute: bool = False) -> list[tuple[dict, dict, str]]:
+    """What `execute_planned_pack` takes for a pack: each member's (spec JSON, swept values, run group path)."""
+    paths = [target(sweep, run) for run in pack.runs]
+    return [(run.spec_json, dict(run.values), str(Path(p).resolve()) if absolute else p)
+            for run, p in zip(pack.runs, paths)]
 
 
 def target(sweep: Path, run: PlannedRun) -> str:

@@ -16,8 +16,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..store.layout import Outcome
-from .executor import CommandOptions, Progress, RunOutcome, collect, execute_planned, target
+from .executor import CommandOptions, Progress, RunOutcome, collect_pack, execute_planned_pack, pack_members
 from .expand import PlannedRun
+from .packs import plan_packs
 
 STOP_GRACE_SECONDS = 5.0
 """How long stopped workers get to mark their runs interrupted before they are killed."""
@@ -63,10 +64,11 @@ def _worker_init(stop, parent: int) -> None:
     threading.Thread(target=watchdog, name="modsim-parent-watchdog", daemon=True).start()
 
 
-def _run_one(spec_json: dict, values: dict, path: str) -> RunOutcome:
+def _run_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutcome]:
     if _signalled or (_stop is not None and _stop.is_set()):
-        return RunOutcome(Path(path).name, Outcome.NOT_STARTED, "the sweep was stopped before this run began")
-    return execute_planned(spec_json, values, path)
+        return [RunOutcome(Path(path).name, Outcome.NOT_STARTED, "the sweep was stopped before this run began")
+                for _, _, path in members]
+    return execute_planned_pack(members)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ class LocalOptions:
     """The local executor's options."""
 
     jobs: int = 1
-    """Runs at once, each in its own process (`--jobs`)."""
+    """Packs at once, each in its own process (`--jobs`)."""
+    pack: int | str = 1
+    """Members per pack (`--pack`; 1: every run trains alone; `auto`: `modsim.sweep.packs.auto_size`)."""
 
     def __post_init__(self) -> None:
         if self.jobs < 1:
@@ -82,7 +86,8 @@ class LocalOptions:
 
 
 class LocalExecutor:
-    """`jobs` spawned processes (`--jobs N`), each training one run at a time with the spec's thread count."""
+    """`jobs` spawned processes (`--jobs N`), each training one pack at a time (`--pack`; one run by default)
+    with the spec's thread count."""
 
     def __init__(self, options: LocalOptions = LocalOptions()):
         self.options = options
@@ -91,11 +96,11 @@ class LocalExecutor:
     @classmethod
     def from_command(cls, given: CommandOptions) -> "LocalExecutor":
         """The executor with `modsim sweep --jobs`."""
-        return cls(LocalOptions(jobs=given.jobs))
+        return cls(LocalOptions(jobs=given.jobs, pack=given.pack))
 
     def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[RunOutcome]:
-        """Execute `runs`, `jobs` at a time; on SIGINT/SIGTERM stop as the module docstring says, then raise
-        KeyboardInterrupt."""
+        """Execute `runs` in packs, `jobs` packs at a time; on SIGINT/SIGTERM stop as the module docstring says,
+        then raise KeyboardInterrupt."""
         context = get_context("spawn")
         stop = context.Event()
         results: list[RunOutcome] = []
@@ -103,12 +108,13 @@ class LocalExecutor:
         pool = ProcessPoolExecutor(max_workers=self.options.jobs, mp_context=context, initializer=_worker_init,
                                    initargs=(stop, os.getpid()))
         try:
-            futures = {pool.submit(_run_one, r.spec_json, r.values, target(sweep, r)): r for r in runs}
+            packs = plan_packs(runs, self.options.pack, self.options.jobs)
+            futures = {pool.submit(_run_pack, pack_members(sweep, p)): p for p in packs}
             remaining = set(futures)
             while remaining:
                 finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    collect(results, futures[fut], fut.result, len(runs), progress)
+                    collect_pack(results, futures[fut], fut.result, len(runs), progress)
         except KeyboardInterrupt:
             stop.set()
             _stop_workers(pool)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .executor import CommandOptions, Progress, RunOutcome, collect, execute_planned, target
+from .executor import CommandOptions, Progress, RunOutcome, collect_pack, execute_planned_pack, pack_members
 from .expand import PlannedRun
+from .packs import plan_packs
 
 
 @dataclass(frozen=True)
@@ -17,10 +18,13 @@ class RayOptions:
     """Address of an existing Ray cluster (`--ray-address`); None starts a Ray here."""
     cpus: int | None = None
     """CPUs of the Ray started here (`--ray-cpus`); None: all of this machine's."""
+    pack: int | str = 1
+    """Members per pack, one pack per task (`--pack`)."""
 
 
 class RayExecutor:
-    """One CPU per run (a GPU when the spec asks for cuda); workers write their own run groups. Runs on the
+    """One pack per task (`--pack`; one run by default), with the CPUs of its spec's thread count (a GPU when the
+    spec asks for cuda); workers write their own run groups. Runs on the
     cluster at `--ray-address`, else on a Ray started here with `--ray-cpus` CPUs. On SIGINT/SIGTERM every
     pending task is cancelled and a Ray started here is shut down with its workers."""
 
@@ -31,7 +35,7 @@ class RayExecutor:
     @classmethod
     def from_command(cls, given: CommandOptions) -> "RayExecutor":
         """The executor with `modsim sweep --ray-address` and `--ray-cpus`."""
-        return cls(RayOptions(address=given.ray_address, cpus=given.ray_cpus))
+        return cls(RayOptions(address=given.ray_address, cpus=given.ray_cpus, pack=given.pack))
 
     def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[RunOutcome]:
         """Execute `runs` as Ray tasks."""
@@ -51,16 +55,18 @@ class RayExecutor:
                      include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
         try:
             tasks = {}
-            for run in runs:
-                gpus = 1 if run.spec.training.device.startswith("cuda") else 0
-                remote = ray.remote(num_cpus=1, num_gpus=gpus)(execute_planned)
-                tasks[remote.remote(run.spec_json, run.values, str(Path(target(sweep, run)).resolve()))] = run
+            for pack in plan_packs(runs, self.options.pack):
+                spec = pack.runs[0].spec
+                gpus = 1 if spec.training.device.startswith("cuda") else 0
+                cpus = min(spec.training.threads, self.options.cpus or spec.training.threads)
+                remote = ray.remote(num_cpus=cpus, num_gpus=gpus)(execute_planned_pack)
+                tasks[remote.remote(pack_members(sweep, pack, absolute=True))] = pack
             results: list[RunOutcome] = []
             pending = list(tasks)
             try:
                 while pending:
                     ready, pending = ray.wait(pending, num_returns=1)
-                    collect(results, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
+                    collect_pack(results, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
             except KeyboardInterrupt:  # stop every task still queued or running
                 for ref in pending:
                     ray.cancel(ref, force=True)

@@ -102,21 +102,23 @@ def _train_pack(members: list[Member], streams: MemberStreams) -> list[MemberOut
             with streams.use(e):
                 member.begin()  # a resumed member's restored state holds its own generator, captured on leaving
             live.append(e)
-        except (KeyboardInterrupt, SystemExit) as exc:
+        except KeyboardInterrupt as exc:
             for other in [e, *live]:
-                leave(other, exc if isinstance(exc, KeyboardInterrupt) else KeyboardInterrupt())
+                leave(other, exc)
             raise
         except Exception as exc:
             leave(e, exc)
     steps = members[0].steps
     first = min((members[e].done for e in live), default=steps)
     for step in range(first + 1, steps + 1):
+        if not live:
+            break
         active = [e for e in live if members[e].done < step]  # a member resumed further on waits for the others
         if not active:
             continue
         try:
             values = pack_step([members[e].exp for e in active], streams, active)
-        except BaseException as exc:  # the shared step failed or was interrupted: every member still training stops
+        except (Exception, KeyboardInterrupt) as exc:  # the shared step failed or was interrupted: all stop
             for e in live:
                 leave(e, exc)
             raise
@@ -125,9 +127,13 @@ def _train_pack(members: list[Member], streams: MemberStreams) -> list[MemberOut
                 with streams.use(e):
                     members[e].after_step(step, v)
             except RunDiverged as exc:
-                live.remove(e)
+                live = [x for x in live if x != e]
                 leave(e, exc)
-            except BaseException as exc:
+            except (Exception, KeyboardInterrupt) as exc:  # one member's store failed, or an interruption
+                if isinstance(exc, Exception) and not isinstance(exc, OSError):
+                    live = [x for x in live if x != e]
+                    leave(e, exc)
+                    continue
                 for other in live:
                     leave(other, exc)
                 raise
@@ -135,10 +141,10 @@ def _train_pack(members: list[Member], streams: MemberStreams) -> list[MemberOut
         try:
             with streams.use(e):
                 outcomes[e] = MemberOutcome(members[e].finish())
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt as exc:
             for other in live:
                 if other not in outcomes:
-                    leave(other, KeyboardInterrupt())
+                    leave(other, exc)
             raise
         except Exception as exc:
             leave(e, exc)

@@ -1,0 +1,153 @@
+"""The SLURM executor, through submitit: one pack per array task (`--pack`; one run by default), submitted from
+this machine to a SLURM cluster, its scripts and logs kept in the sweep store (`<sweep>/jobs`). A task that SLURM
+preempts or times out is requeued by submitit and resumes its runs from their saved states. With
+`--executor-option backend=local` the same jobs run as processes on this machine (submitit's local executor):
+how the executor is tested, and a way to try a sweep before sending it to a cluster.
+
+Options (`--executor-option NAME=VALUE`): `backend` (slurm or local), `partition`, `minutes` (time limit of a
+task), `mem_gb`, `cpus` (per task; default the spec's training.threads), `gpus` (per task; default 1 when the
+spec trains on cuda), `parallel` (array tasks running at once), and any `slurm_<name>` passed to submitit as is
+(e.g. `slurm_account=lab`, `slurm_qos=high`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from ..store.sweep import jobs_folder
+from .executor import CommandOptions, Progress, RunOutcome, collect_pack, execute_planned_pack, pack_members
+from .expand import PlannedRun
+from .packs import plan_packs
+
+BACKENDS = ("slurm", "local")
+"""Where the jobs run: a SLURM cluster, or this machine (submitit's local executor)."""
+_NUMBERS = {"minutes": int, "mem_gb": float, "cpus": int, "gpus": int, "parallel": int}
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """The SLURM executor's options (see the module docstring)."""
+
+    backend: str = "slurm"
+    """`slurm`, or `local` to run the jobs on this machine."""
+    partition: str | None = None
+    """SLURM partition."""
+    minutes: int = 60
+    """Time limit of one array task, minutes (submitit requeues a task that reaches it; its runs resume)."""
+    mem_gb: float | None = None
+    """Memory per task, GB (None: the cluster's default)."""
+    cpus: int | None = None
+    """CPUs per task (None: the spec's training.threads)."""
+    gpus: int | None = None
+    """GPUs per task (None: 1 when the spec trains on cuda, else 0)."""
+    parallel: int = 256
+    """Array tasks running at once."""
+    pack: int | str = 1
+    """Members per pack, one pack per array task (`--pack`)."""
+    extra: dict[str, str] = field(default_factory=dict)
+    """`slurm_<name>` options passed to submitit as they are."""
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UserError(f"--executor-option backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
+
+
+def _options(given: CommandOptions) -> SlurmOptions:
+    values: dict = {"pack": given.pack, "extra": {}}
+    for key, text in given.settings.items():
+        if key.startswith("slurm_"):
+            values["extra"][key] = text
+        elif key in _NUMBERS:
+            try:
+                values[key] = _NUMBERS[key](text)
+            except ValueError:
+                raise UserError(f"--executor-option {key}: expected a number, got {text!r}") from None
+        elif key in ("backend", "partition"):
+            values[key] = text
+        else:
+            raise UserError(f"--executor-option {key}: the slurm executor knows backend, partition, minutes, mem_gb, "
+                            "cpus, gpus, parallel and slurm_<name>")
+    return SlurmOptions(**values)
+
+
+def _pack_task():
+    """The callable one array task runs: a submitit `Checkpointable`, so a preempted or timed-out task is requeued
+    with the same pack, which then resumes its runs from their saved states."""
+    import submitit
+
+    class PackTask(submitit.helpers.Checkpointable):
+        def __call__(self, members):
+            return execute_planned_pack(members)
+
+    return PackTask()
+
+
+class SlurmExecutor:
+    """Packs as SLURM array tasks through submitit (see the module docstring)."""
+
+    def __init__(self, options: SlurmOptions = SlurmOptions()):
+        self.options = options
+        """Its options."""
+
+    @classmethod
+    def from_command(cls, given: CommandOptions) -> "SlurmExecutor":
+        """The executor with `modsim sweep --pack` and its `--executor-option`s."""
+        return cls(_options(given))
+
+    def _executor(self, folder: Path, spec):
+        try:
+            import submitit
+        except ImportError:  # depends on the extra
+            raise UserError("the slurm executor needs submitit: pip install 'modsim[slurm]'") from None
+        opts = self.options
+        cpus = opts.cpus or spec.training.threads
+        gpus = opts.gpus if opts.gpus is not None else int(spec.training.device.startswith("cuda"))
+        if opts.backend == "local":
+            executor = submitit.LocalExecutor(folder=str(folder))
+            executor.update_parameters(timeout_min=opts.minutes, cpus_per_task=cpus, gpus_per_node=gpus)
+            return executor
+        executor = submitit.SlurmExecutor(folder=str(folder))
+        params = {"time": opts.minutes, "cpus_per_task": cpus, "array_parallelism": opts.parallel,
+                  "job_name": "modsim"}
+        if gpus:
+            params["gpus_per_node"] = gpus
+        if opts.partition:
+            params["partition"] = opts.partition
+        if opts.mem_gb:
+            params["mem"] = f"{opts.mem_gb}GB"
+        params.update({k.removeprefix("slurm_"): v for k, v in opts.extra.items()})
+        executor.update_parameters(**params)
+        return executor
+
+    def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[RunOutcome]:
+        """Submit one task per pack, wait for them all, and return every run's outcome. On SIGINT/SIGTERM the
+        tasks are cancelled (their runs stay resumable) and KeyboardInterrupt is raised."""
+        import signal
+
+        from .local import _interrupt
+
+        if not runs:
+            return []
+        packs = plan_packs(runs, self.options.pack)
+        executor = self._executor(jobs_folder(sweep), runs[0].spec)
+        task = _pack_task()
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            jobs = [executor.submit(task, pack_members(sweep, pack, absolute=True)) for pack in packs] \
+                if self.options.backend == "local" else \
+                executor.map_array(task, [pack_members(sweep, pack, absolute=True) for pack in packs])
+            results: list[RunOutcome] = []
+            try:
+                for job, pack in zip(jobs, packs):
+                    collect_pack(results, pack, job.result, len(runs), progress)
+            except KeyboardInterrupt:
+                for job in jobs:
+                    job.cancel(check=False)
+                raise
+            return results
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+__all__ = ["SlurmExecutor", "SlurmOptions"]
