@@ -121,7 +121,9 @@ def pack_forward(models: Sequence[ModularRNN], inputs: Sequence[torch.Tensor], g
     hidden, _ = cells[0].packed_loop(late, state)
     if split:
         hidden = torch.cat([first, hidden], dim=2)
-    return [(model.readout(hidden[e]), hidden[e]) for e, model in enumerate(models)]
+    # unbind, not hidden[e]: one backward node gathers every member's gradient (E selects would each build a
+    # zero tensor of the whole pack's size, E^2 work)
+    return [(model.readout(h), h) for model, h in zip(models, hidden.unbind(0))]
 
 
 class _Replay:
