@@ -9,7 +9,8 @@ process with `--threads` torch threads; prints the median per-member time over `
 warm-up step) and the speed-up over E = 1, and whether the batched loop was used (`packed`: the probe found it
 exact on this machine) or the members ran one by one.
 
-`sweep`: the 16-seed x 2-condition study of `wm_leaky_mi` / `wm_leaky_nomi`, shortened to `--steps` model steps,
+`sweep`: the 16-seed x 2-condition study of `wm_leaky_mi` / `wm_leaky_nomi` (or the specs `--specs` names),
+shortened to `--steps` model steps,
 once as today (`modsim sweep --jobs 2`, every run alone) and once packed (`--pack auto --jobs 2`), each condition
 in its own sweep store under `--store`; prints the wall time of each and their ratio, and checks that every array
 of every packed run equals the same run trained alone.
@@ -34,6 +35,7 @@ KINDS = {"leaky": ("wm_leaky_nomi", ["constraints=[]", "analysis.metrics=[mse]"]
          "gru": ("gru_lorenz_rossler_nomi", ["constraints=[]", "analysis.metrics=[mse]"])}
 """Each cell kind's spec and the overrides that leave out its statistics network."""
 CONDITIONS = ("wm_leaky_mi", "wm_leaky_nomi")
+"""The study `sweep` times by default (`--specs` names others)."""
 
 
 def steps(args) -> None:
@@ -87,7 +89,7 @@ def _arrays(run: Path) -> dict[str, np.ndarray]:
 def sweep(args) -> None:
     store = Path(args.store)
     rows = []
-    for condition in CONDITIONS:
+    for condition in args.specs:
         alone = _sweep(condition, store / "alone", args, None)
         packed = _sweep(condition, store / "packed", args, args.pack)
         rows.append((condition, alone, packed))
@@ -97,7 +99,7 @@ def sweep(args) -> None:
     print(f"both conditions: alone {total_alone:.1f} s, packed {total_packed:.1f} s, ratio "
           f"{total_alone / total_packed:.2f}x")
     differing = 0
-    for condition in CONDITIONS:
+    for condition in args.specs:
         runs = sorted((store / "alone" / f"{condition}-sweep" / "runs").iterdir())
         for run in runs:
             a, b = _arrays(run), _arrays(store / "packed" / f"{condition}-sweep" / "runs" / run.name)
@@ -119,6 +121,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--pack", default="auto")
+    p.add_argument("--specs", nargs="+", default=list(CONDITIONS), help="the conditions (spec names in specs/)")
     args = parser.parse_args()
     steps(args) if args.what == "steps" else sweep(args)
 
