@@ -123,7 +123,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     via_ray = tmp_path / "ray"
     four = TINY + ["sweep={grid: {'constraints[0].weight': [0.0, 0.05]}, seeds: 2}"]
     cmd = [sys.executable, "-m", "modsim.cli", "sweep", str(SPEC), *sets(four), "--store", str(via_ray),
-           "--executor", "ray", "--ray-cpus", "2"]
+           "--executor", "ray", "--ray-cpus", "2", "--pack", "2"]  # two packs of two (issue 28): the same numbers
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     c = metrics_of(via_ray / "gru_lorenz_rossler-sweep")
