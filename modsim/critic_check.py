@@ -7,9 +7,10 @@ noise does worse than a constant: its number is not an estimate of the dependenc
 the control specs that blew up read -560 nats). The flag is 1 when
 
 - the estimate, or any score the critic gave a held-out row, is not finite;
-- a score's magnitude exceeds `SCORE_CEILING`, the log of float32's largest number: e^T, which the bounds'
-  partition term E[exp T] and MINE's moving-average gradient take, is infinite in the critic's precision
-  (the scores have overflowed);
+- a score the bound exponentiates exceeds `SCORE_CEILING` in magnitude, the log of float32's largest number:
+  e^T, which the bounds' partition term E[exp T] and MINE's moving-average gradient take, is infinite in the
+  critic's precision (the scores have overflowed). `clipped_dv` exponentiates only its clipped partition scores
+  (at most `clip`), so its large joint scores, which enter the estimate linearly, are not an overflow;
 - the estimate is below `MI_FLOOR` (-0.05 nats): held-out estimates of converged critics scatter a few
   hundredths of a nat around their value (benchmarks/README.md and the tests), so a value below -0.05 nats
   is a critic worse than a constant, not noise around an MI of 0.

@@ -108,6 +108,25 @@ def test_the_checked_estimate_is_the_estimate_with_the_same_draws():
     assert torch.equal(a.generator.get_state(), b.generator.get_state())  # the flag draws nothing
 
 
+@pytest.mark.parametrize("bound", ["dv", "clipped_dv"])
+def test_the_overflow_check_reads_the_scores_the_bound_exponentiates(bound):
+    """dv exponentiates every marginal score: a critic scoring 200 overflows. clipped_dv exponentiates its clipped
+    partition scores only (the joint ones enter linearly): the same critic is judged on scores of at most `clip`
+    (issue 31: the flip-flop control's clipped critic has joint scores past 88 with a sound estimate)."""
+    spec = MineConstraint(kind="mine", between=("a", "b"), weight=0.0, hidden=16, noise=0.1, samples=32,
+                          bound=bound, output_bias=True)
+    est = MineEstimator(spec, [3, 3], torch.device("cpu"), seed=4)
+    last = est.net.body[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(200.0)
+    value, top = est.checked_estimate(torch.randn(50, 3), torch.randn(50, 3))
+    if bound == "dv":
+        assert top == pytest.approx(200.0) and critic_verdict(float(value), top) == OVERFLOW
+    else:
+        assert top == pytest.approx(spec.clip) and float(value) == pytest.approx(200.0 - spec.clip, rel=1e-5)
+
+
 def test_the_mi_metric_stores_the_flag_beside_the_value():
     mi = registry.metrics.get("mi")
     assert "mi_diverged" in mi.stored_keys

@@ -142,8 +142,9 @@ class MineEstimator:
         t_joint, t_marg = self._scores(groups, noise)
         if self.spec.bound == "nwj":
             return nwj_bound(t_joint, t_marg), (t_joint, t_marg)
-        if self.spec.bound == "clipped_dv":
-            return clipped_dv_bound(t_joint, t_marg, self.spec.clip), (t_joint, t_marg)
+        if self.spec.bound == "clipped_dv":  # it exponentiates only clipped scores: those are what can overflow
+            exponentiated = t_marg.clamp(-self.spec.clip, self.spec.clip)
+            return clipped_dv_bound(t_joint, t_marg, self.spec.clip), (exponentiated,)
         return dv_bound(t_joint, t_marg), (t_joint, t_marg)
 
     def _moving_average_loss(self, t_joint: torch.Tensor, t_marg: torch.Tensor) -> torch.Tensor:
@@ -177,8 +178,9 @@ class MineEstimator:
     @torch.no_grad()
     def checked_estimate(self, *groups: torch.Tensor, noise: bool = True) -> tuple[torch.Tensor, float]:
         """The spec's bound on rows of the groups (the same draws, so the same number, as `estimate`) and the
-        largest |score| the critic gave any of its rows (inf or NaN when a score is not finite): what
-        `modsim.critic_check.critic_verdict` judges."""
+        largest |score| the bound exponentiates (every score, but for `clipped_dv` its clipped partition scores;
+        inf or NaN when a score is not finite): what `modsim.critic_check.critic_verdict` judges. A joint score
+        of `clipped_dv` that is not finite makes the estimate itself non-finite, so it is still caught."""
         value, scores = self._scored_bound(groups, noise)
         return value, largest_score(*scores)
 
