@@ -4,8 +4,9 @@ batched loop, each member's numbers exactly those of its network run alone.
 A cell kind packs when its torch module has `prepare(inputs, generator)` (the per-run part before the time
 loop: noise, input drive, scaled weights), `loop(prepared, state)` (one run's time loop, what `forward` runs)
 and `packed_loop(prepared_list, state)` (the same loop with a leading member dimension), and `pack_key()` (what
-members sharing one loop must agree on). The built-in leaky and CTRNN cells do; the others (torch's fused RNN,
-the GRU) run member by member inside the pack.
+members sharing one loop must agree on; None: this cell does not pack). The built-in leaky and CTRNN cells do,
+and the GRU where modsim's kernel runs it (`kernel: modsim`, or `auto` on a CPU); the others (torch's fused RNN,
+the GRU on torch's kernel) run member by member inside the pack.
 
 Exactness is checked, not assumed: before a loop shape is first packed, `exact_on_this_machine` runs the
 batched and the separate loops on random data of that shape and packs only when forward values and gradients
@@ -32,24 +33,27 @@ device, threads)."""
 
 
 def can_pack(models: Sequence[ModularRNN]) -> bool:
-    """Whether the members' cells can share one batched loop: a kind that packs, one pack key for all."""
+    """Whether the members' cells can share one batched loop: a kind that packs, one pack key (not None) for
+    all."""
     cells = [m.rnn for m in models]
     if len(cells) < 2 or not all(hasattr(c, "packed_loop") and hasattr(c, "pack_key") for c in cells):
         return False
-    return len({c.pack_key() for c in cells}) == 1  # not the class: each parametrised module (Dale) has its own
+    keys = {c.pack_key() for c in cells}  # not the class: each parametrised module (Dale) has its own
+    return len(keys) == 1 and None not in keys
 
 
 def _probe(cell, template, members: int, steps: int = 4) -> bool:
     """Run `members` random copies of a prepared drive of `template`'s shape through `cell.loop` one by one and
-    through `cell.packed_loop` together, forward and backward; whether every output and gradient is equal."""
+    through `cell.packed_loop` together, forward and backward; whether every output and gradient is equal. The
+    fields with a time axis (dim 1: the dataclass's `per_step`, else `drive` alone) are `steps` long."""
     gen = torch.Generator(device=template.drive.device).manual_seed(12345)
-    batch, _, units = template.drive.shape
+    per_step = getattr(template, "per_step", ("drive",))
 
     def fresh():
         out = {}
         for name, value in vars(template).items():
             if isinstance(value, torch.Tensor):
-                shape = (batch, steps, units) if name == "drive" else value.shape
+                shape = (value.shape[0], steps, *value.shape[2:]) if name in per_step else value.shape
                 out[name] = torch.randn(shape, generator=gen, device=value.device, dtype=value.dtype).mul_(0.5)
                 out[name].requires_grad_(True)
             else:

@@ -81,6 +81,16 @@ def aligned_blocks(like: torch.Tensor, steps: int, batch: int, n_units: int) -> 
     return like.new_empty(steps, -(-size // per) * per)[:, :size].view(steps, batch, n_units)
 
 
+def input_gates(x: torch.Tensor, w_ih: torch.Tensor, b_ih: torch.Tensor | None,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+    """gi = W_ih x + b_ih of every step (T, B, 3N) for time-major inputs x (T, B, F), as torch precomputes it for
+    all steps on a CPU; `noise` (T, B, N), when given, added to the candidate's block."""
+    gi = nn.functional.linear(x, w_ih, b_ih)
+    if noise is not None:
+        gi[..., 2 * w_ih.shape[0] // 3:] += noise
+    return gi
+
+
 def gru_loop(x: torch.Tensor, h: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
              b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, workspace: Workspace | None = None,
              noise: torch.Tensor | None = None
@@ -94,9 +104,7 @@ def gru_loop(x: torch.Tensor, h: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.T
     steps, batch, _ = x.shape
     n_units = w_hh.shape[1]
     n2 = 2 * n_units
-    gi = nn.functional.linear(x, w_ih, b_ih)  # (T, B, 3N), as torch precomputes it for all steps on a CPU
-    if noise is not None:
-        gi[..., n2:] += noise
+    gi = input_gates(x, w_ih, b_ih, noise)
     w_hh_t = w_hh.t()  # a transposed view, as torch passes it (a contiguous copy runs another kernel: other bits)
     states = aligned_blocks(x, steps + 1, batch, n_units)
     states[0] = h
@@ -153,19 +161,10 @@ class GRUFunction(torch.autograd.Function):
     def backward(ctx, d_states):
         x, w_ih, w_hh, states, gates, candidates, reset_gh = ctx.saved_tensors
         steps, batch, n_units = candidates.shape
-        rows, n2 = steps * batch, 2 * n_units
-        r, z, previous = gates[..., :n_units], gates[..., n_units:], states[:-1]
-        # Per step, with d the gradient reaching h' (from the step's output and from the step after):
-        # d n_pre = d a with a = (1 - z)(1 - n^2); d gi_r = d gh_r = d a gh_n r (1 - r); d gi_z = d gh_z =
-        # d (h - n) z (1 - z); d gh_n = d a r; and the gradient passed back is d z + d_gh @ W_hh. The three
-        # coefficients of d are computed for all steps first, each block contiguous.
+        z, previous = gates[..., n_units:], states[:-1]
         coef = ctx.workspace.take(candidates, steps, 3, batch, n_units)
-        c_z = torch.sub(previous, candidates, out=coef[:, 1]).mul_(z)
-        c_z.addcmul_(c_z, z, value=-1)                                   # (h - n) z (1 - z)
-        a = torch.mul(candidates, candidates, out=ctx.workspace.take(candidates, *candidates.shape)).neg_().add_(1)
-        a.addcmul_(a, z, value=-1)                                       # (1 - n^2)(1 - z)
-        ar = torch.mul(a, r, out=coef[:, 2])                             # a r
-        torch.mul(a, reset_gh, out=coef[:, 0]).addcmul_(ar, reset_gh, value=-1)  # a r gh_n (1 - r)
+        a = ctx.workspace.take(candidates, *candidates.shape)
+        backward_coefficients(previous, gates, candidates, reset_gh, coef, a)
         if not d_states.is_contiguous():
             d_states = d_states.contiguous()  # (T, B, N): each step reads one block
         d_total = ctx.workspace.take(candidates, *candidates.shape)
@@ -179,24 +178,61 @@ class GRUFunction(torch.autograd.Function):
             torch.add(d_out, d_h, out=d)
             torch.mul(c, d, out=dg)
             d_h = torch.mul(d, z_t, out=carried).addmm_(dg_rows, w_hh)
-        d_gh_rows = d_gh.view(rows, 3 * n_units)
-        d_n = d_total.mul_(a).view(rows, n_units)  # d gi_n; d gi_r and d gi_z equal d gh_r and d gh_z
         need = ctx.needs_input_grad
-        d_x = d_w_ih = d_b_ih = d_b_hh = None
-        if need[0]:
-            d_x = torch.addmm(d_n @ w_ih[n2:], d_gh_rows[:, :n2], w_ih[:n2]).view(steps, batch, -1)
-        if need[2]:  # x^T d_gi as (F, rows) @ (rows, .): torch's d_gi^T x is several times slower for narrow x
-            x_t = x.reshape(rows, -1).t().contiguous()
-            d_w_ih = torch.cat(((x_t @ d_gh_rows)[:, :n2], x_t @ d_n), dim=1).t()
-        d_w_hh = d_gh_rows.t() @ previous.reshape(rows, n_units) if need[3] else None
-        if need[4] or need[5]:
-            d_gh_sum = d_gh_rows.sum(0)  # d b_hh; its reset and update rows are also d b_ih's
-            d_b_hh = d_gh_sum if ctx.biases[1] else None
-            if ctx.biases[0] and need[4]:
-                d_b_ih = torch.cat((d_gh_sum[:n2], d_n.sum(0)))
-        d_noise = d_n.clone().view(steps, batch, n_units) if len(need) > 7 and need[7] else None
+        d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_noise = parameter_grads(
+            x, w_ih, w_hh, previous, d_gh, d_total, a, ctx.biases,
+            (need[0], need[2], need[3], need[4], need[5], len(need) > 7 and need[7]))
         ctx.workspace.give(coef, d_gh, a, d_total)
-        return d_x, d_h if need[1] else None, d_w_ih, d_w_hh, d_b_ih, d_b_hh if need[5] else None, None, d_noise
+        return d_x, d_h if need[1] else None, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None, d_noise
+
+
+def backward_coefficients(previous: torch.Tensor, gates: torch.Tensor, candidates: torch.Tensor,
+                          reset_gh: torch.Tensor, coef: torch.Tensor, a: torch.Tensor) -> None:
+    """The backward's coefficients of the incoming gradient d, for all steps at once, into `coef` (T, 3, B, N)
+    and `a` (T, B, N), from one run's states before each step (T, B, N) and its saved gates, candidates and
+    r * gh_n.
+
+    Per step, with d the gradient reaching h' (from the step's output and from the step after):
+    d n_pre = d a with a = (1 - z)(1 - n^2); d gi_r = d gh_r = d a gh_n r (1 - r); d gi_z = d gh_z =
+    d (h - n) z (1 - z); d gh_n = d a r; and the gradient passed back is d z + d_gh @ W_hh. coef holds the
+    three coefficients of d_gh (reset, update, candidate), each block contiguous."""
+    n_units = candidates.shape[-1]
+    r, z = gates[..., :n_units], gates[..., n_units:]
+    c_z = torch.sub(previous, candidates, out=coef[:, 1]).mul_(z)
+    c_z.addcmul_(c_z, z, value=-1)                                   # (h - n) z (1 - z)
+    torch.mul(candidates, candidates, out=a).neg_().add_(1)
+    a.addcmul_(a, z, value=-1)                                       # (1 - n^2)(1 - z)
+    ar = torch.mul(a, r, out=coef[:, 2])                             # a r
+    torch.mul(a, reset_gh, out=coef[:, 0]).addcmul_(ar, reset_gh, value=-1)  # a r gh_n (1 - r)
+
+
+def parameter_grads(x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, previous: torch.Tensor,
+                    d_gh: torch.Tensor, d_total: torch.Tensor, a: torch.Tensor, biases: tuple[bool, bool],
+                    need: tuple[bool, ...]) -> tuple[torch.Tensor | None, ...]:
+    """One run's gradients once the loop is done, each one matrix product (or sum) over all steps: those of
+    (x, W_ih, W_hh, b_ih, b_hh, noise), None where `need` (one flag each) says none is wanted or the bias is
+    absent (`biases`: b_ih, b_hh present). d_gh (T, B, 3, N) and d_total (T, B, N) are the loop's gradients of
+    gh and of each state; d_total becomes d gi_n in place."""
+    steps, batch, n_units = d_total.shape
+    rows, n2 = steps * batch, 2 * n_units
+    d_gh_rows = d_gh.view(rows, 3 * n_units)
+    d_n = d_total.mul_(a).view(rows, n_units)  # d gi_n; d gi_r and d gi_z equal d gh_r and d gh_z
+    d_x = d_w_ih = d_w_hh = d_b_ih = d_b_hh = d_noise = None
+    if need[0]:
+        d_x = torch.addmm(d_n @ w_ih[n2:], d_gh_rows[:, :n2], w_ih[:n2]).view(steps, batch, -1)
+    if need[1]:  # x^T d_gi as (F, rows) @ (rows, .): torch's d_gi^T x is several times slower for narrow x
+        x_t = x.reshape(rows, -1).t().contiguous()
+        d_w_ih = torch.cat(((x_t @ d_gh_rows)[:, :n2], x_t @ d_n), dim=1).t()
+    if need[2]:
+        d_w_hh = d_gh_rows.t() @ previous.reshape(rows, n_units)
+    if need[3] or need[4]:
+        d_gh_sum = d_gh_rows.sum(0)  # d b_hh; its reset and update rows are also d b_ih's
+        d_b_hh = d_gh_sum if biases[1] and need[4] else None
+        if biases[0] and need[3]:
+            d_b_ih = torch.cat((d_gh_sum[:n2], d_n.sum(0)))
+    if need[5]:
+        d_noise = d_n.clone().view(steps, batch, n_units)
+    return d_x, d_w_ih, d_w_hh, d_b_ih, d_b_hh, d_noise
 
 
 def saved_tensors_hooked() -> bool:
