@@ -44,7 +44,7 @@ from torch import nn
 from modsim.compile import compile_experiment
 from modsim.spec import load_spec
 from modsim.tasks.digits import write_idx
-from modsim.train import _clip, train_step
+from modsim.train import clip_gradients as _clip, train_step
 from bench_leaky_step import passes  # benchmarks/ (the script's directory is on sys.path)
 from timing import timed
 

@@ -190,8 +190,8 @@ def test_the_store_describes_the_flag():
 
 @pytest.mark.slow
 def test_a_diverging_critic_is_flagged_and_summarize_leaves_its_mi_out(tmp_path: Path):
-    """A monitoring critic with a learning rate of 10 blows up (its held-out DV estimate is about -2e9 nats in
-    this tiny run); the default one converges (flag 0). `summarize` over both runs, one condition, keeps the
+    """A monitoring critic on the plain DV bound with a learning rate of 10 blows up (its held-out DV estimate is
+    about -2e9 nats in this tiny run); the default one converges (flag 0). `summarize` over both runs, one condition, keeps the
     converged estimate alone and says it left the other out."""
     from modsim.cli import main
     from modsim.store import open_run, read_metrics
@@ -200,7 +200,7 @@ def test_a_diverging_critic_is_flagged_and_summarize_leaves_its_mi_out(tmp_path:
     spec = ROOT / "specs" / "flipflop3_nomi.yaml"
     grid = "sweep={grid: {'constraints[0].lr': [0.003, 10.0]}, seeds: 1}"
     args = ["sweep", str(spec), "--store", str(tmp_path), "--jobs", "2"]
-    for item in TINY_FLIPFLOP + [grid]:
+    for item in TINY_FLIPFLOP + ["constraints[0].bound=dv", grid]:  # the plain DV bound (the spec's clipped one holds)
         args += ["--set", item]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output

@@ -332,3 +332,38 @@ def test_a_packed_sweep_killed_with_sigkill_resumes_to_the_runs_alone(executor, 
         _assert_same_run(sweep / SWEEP_RUNS / name, path)
     if "slurm" in executor:
         assert any((sweep / "jobs").iterdir())  # submitit's scripts and logs stay inside the sweep store
+
+
+def test_a_member_whose_own_step_raises_fails_alone_and_the_others_are_untouched(tmp_path: Path):
+    specs = _members(LEAKY, [[*WIDE, "training.seed=5"], [*WIDE, "training.seed=6"], [*WIDE, "training.seed=7"]])
+    experiments, streams = compile_members(specs)
+    original, calls = experiments[1].objective, []
+
+    def broken(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a plugin term failed")
+        return original(*args)
+
+    experiments[1].objective = broken
+    names = ["a", "broken", "b"]
+    writers = [create_run(spec, tmp_path / n, "cpu") for spec, n in zip(specs, names)]
+    ended = train_pack([MemberRun(e, w) for e, w in zip(experiments, writers)], streams)
+    assert isinstance(ended[1].error, RuntimeError) and ended[0].error is None and ended[2].error is None
+    assert open_run(tmp_path / "broken").attrs["status"] == "failed"
+    without = _nan_member(tmp_path, _members(LEAKY, [[*WIDE, "training.seed=5"], [*WIDE, "training.seed=7"]]),
+                          ["a0", "b0"])
+    assert [o.error for o in without] == [None, None]
+    _assert_same_run(tmp_path / "a", tmp_path / "a0")
+    _assert_same_run(tmp_path / "b", tmp_path / "b0")
+
+
+def test_a_pack_worker_fails_only_the_member_it_cannot_set_up(tmp_path: Path):
+    specs = _members(LEAKY, [[*WIDE, "training.seed=5"], [*WIDE, "training.seed=6"]])
+    members = [(spec.model_dump(mode="json", by_alias=True), {}, str(tmp_path / f"m{i}")) for i, spec in enumerate(specs)]
+    broken = dict(members[1][0], task={**members[1][0]["task"], "bits": -3})  # refused by validation
+    outcomes = execute_planned_pack([members[0], (broken, {}, members[1][2])])
+    assert [o.status for o in outcomes] == ["finished", "failed"] and "bits" in outcomes[1].message
+    execute_run(specs[0], tmp_path / "alone")
+    _assert_same_run(tmp_path / "m0", tmp_path / "alone")
+    assert not (tmp_path / "m1" / ".lock").exists()

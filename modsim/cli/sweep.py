@@ -29,10 +29,12 @@ if TYPE_CHECKING:
 @click.option("--executor", default="local", show_default=True,
               help="Registered executor: " + ", ".join(registry.executors.current()) + " (or a plugin's).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Runs in parallel (local executor); each run uses its spec's training.threads torch threads.")
+              help="Packs in parallel (local executor; a pack is one run unless --pack says more); each uses its "
+                   "spec's training.threads torch threads.")
 @click.option("--pack", "pack", default="1", show_default=True, metavar="N|auto",
               help="Train up to N runs that share their shapes as one model (a pack; each run's numbers are those "
-                   "it gets alone); `auto` sizes packs from a memory estimate, spread over --jobs.")
+                   "it gets alone); `auto` sizes packs from a memory estimate, spread over the executor's workers "
+                   "(--jobs, Ray's CPUs, SLURM's parallel tasks).")
 @click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: start one here).")
 @click.option("--ray-cpus", type=click.IntRange(min=1), default=None, help="CPUs of the Ray instance started here.")
 @click.option("--executor-option", "settings", multiple=True, metavar="NAME=VALUE",

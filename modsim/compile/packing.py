@@ -115,8 +115,9 @@ def pack_forward(models: Sequence[ModularRNN], inputs: Sequence[torch.Tensor], g
                 late.append(cell.prepare(x[:, grad_from:]))
             else:
                 late.append(cell.prepare(x))
-    if not exact_on_this_machine(cells[0], late[0], len(cells)) or (
-            split and not exact_on_this_machine(cells[0], early[0], len(cells))):
+    shapes = {tuple(p.drive.shape) for p in late} | {("early", *p.drive.shape) for p in early}
+    if len(shapes) != 1 + split or not exact_on_this_machine(cells[0], late[0], len(cells)) or (
+            split and not exact_on_this_machine(cells[0], early[0], len(cells))):  # one shape for all, exact here
         return _alone(_Replay(models, early, late, split), inputs, grad_from, stream)
     state = None
     if split:

@@ -104,74 +104,81 @@ def execute_planned(spec_json: dict, values: dict, path: str) -> RunOutcome:
 
 def execute_planned_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutcome]:
     """Worker of a pack: take each member's run group `(spec_json, values, path)` as `execute_planned` does (skip
-    one another live process owns or that has finished), then train the rest together (`modsim.train.train_pack`),
-    each resumed from its saved state when it has one; one outcome per member, in order. An interruption marks
-    every member still training interrupted (resumable) and is raised."""
+    one another live process owns or that has finished; resume one with a saved state, start the others), then
+    train them together (`modsim.train.train_pack`); one outcome per member, in order. A member that cannot be
+    set up (its store, its spec) fails alone. An interruption marks every member still training interrupted
+    (resumable) and is raised; every lock taken here is released whatever happens."""
     if len(members) == 1:
         return [execute_planned(*members[0])]
-    from ..compile import resolve_device
-    from ..errors import UserError
+    import torch
+
+    from ..compile import compile_experiment, resolve_device
     from ..execute import create_run, writer_to_resume
     from ..store import layout
     from ..store.lock import RunLocked
     from ..store.sweep import run_status
     from ..store.writer import claim_run
-    from ..train import MemberRun, RunDiverged, compile_members, train_pack
+    from ..train import MemberRun, MemberStreams, RunDiverged, train_pack
 
     outcomes: dict[int, RunOutcome] = {}
-    taken: list[tuple[int, str, dict, object]] = []
-    for i, (spec_json, values, path) in enumerate(members):
-        name = Path(path).name
-        try:
-            lock = claim_run(path)
-        except RunLocked as exc:
-            outcomes[i] = RunOutcome(name, Outcome.SKIPPED, str(exc))
-            continue
-        if run_status(path) == layout.STATUS_FINISHED:
-            lock.release()
-            outcomes[i] = RunOutcome(name, Outcome.FINISHED, "finished by another process")
-            continue
-        taken.append((i, path, values, lock))
-    try:
-        plans = []  # (index, spec, writer or None to create, resume)
-        for i, path, values, lock in taken:
-            status = run_status(path)
-            if status in (layout.STATUS_RUNNING, layout.STATUS_INTERRUPTED):
-                try:
-                    writer, spec = writer_to_resume(path, lock, dict(values))
-                except UserError as exc:
-                    outcomes[i] = RunOutcome(Path(path).name, Outcome.FAILED, str(exc))
-                    continue
-                plans.append((i, spec, writer, writer is not None))
-            else:
-                plans.append((i, Spec.model_validate(members[i][0]), None, False))
-        if plans:
-            import torch
+    locks: dict[int, object] = {}
+    names = [Path(path).name for _, _, path in members]
 
-            threads = torch.get_num_threads()
-            torch.set_num_threads(plans[0][1].training.threads)
+    def failed(i: int, exc: Exception) -> None:
+        outcomes[i] = RunOutcome(names[i], Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        locks.pop(i).release()
+
+    try:
+        for i, (_, _, path) in enumerate(members):
             try:
-                experiments, streams = compile_members([spec for _, spec, _, _ in plans],
-                                                       resolve_device(plans[0][1].training.device))
-            finally:
-                torch.set_num_threads(threads)
-            runs = []
-            locks = {i: lock for i, _, _, lock in taken}
-            for (i, spec, writer, resume), exp in zip(plans, experiments):
-                if writer is None:
-                    writer = create_run(spec, members[i][2], str(exp.device), sweep_values=dict(members[i][1]),
-                                        lock=locks[i])
+                locks[i] = claim_run(path)
+            except RunLocked as exc:
+                outcomes[i] = RunOutcome(names[i], Outcome.SKIPPED, str(exc))
+                continue
+            if run_status(path) == layout.STATUS_FINISHED:
+                locks.pop(i).release()
+                outcomes[i] = RunOutcome(names[i], Outcome.FINISHED, "finished by another process")
+        threads = torch.get_num_threads()
+        runs, order, drawn = [], [], []
+        try:
+            for i in list(locks):
+                spec_json, values, path = members[i]
+                try:
+                    writer, spec = None, Spec.model_validate(spec_json)
+                    if run_status(path) in (layout.STATUS_RUNNING, layout.STATUS_INTERRUPTED):
+                        writer, spec = writer_to_resume(path, locks[i], dict(values))
+                    torch.set_num_threads(spec.training.threads)
+                    exp = compile_experiment(spec, resolve_device(spec.training.device))
+                    stream = MemberStreams(2)  # this member's default-generator state as compiling left it
+                    stream.capture(0)
+                    resume = writer is not None
+                    if writer is None:  # a new run, or one killed before its first saved state: from step 0
+                        writer = create_run(spec, path, str(exp.device), sweep_values=dict(values), lock=locks[i])
+                except Exception as exc:
+                    failed(i, exc)
+                    continue
                 runs.append(MemberRun(exp, writer, resume))
-            for (i, _, _, _), ended in zip(plans, train_pack(runs, streams)):
-                name = Path(members[i][2]).name
+                order.append(i)
+                drawn.append(stream)
+        finally:
+            torch.set_num_threads(threads)
+        if runs:
+            streams = MemberStreams(len(runs))
+            if len(runs) == 1:  # a pack of one draws from the default generator itself
+                torch.set_rng_state(drawn[0].states[0])
+            else:
+                streams.states = [d.states[0] for d in drawn]
+                streams.cuda_states = [d.cuda_states[0] for d in drawn]
+            for i, ended in zip(order, train_pack(runs, streams)):
                 if ended.error is None:
-                    outcomes[i] = RunOutcome(name, Outcome.FINISHED, seconds=ended.result.seconds)
+                    outcomes[i] = RunOutcome(names[i], Outcome.FINISHED, seconds=ended.result.seconds)
                 elif isinstance(ended.error, RunDiverged):
-                    outcomes[i] = RunOutcome(name, Outcome.DIVERGED, str(ended.error))
+                    outcomes[i] = RunOutcome(names[i], Outcome.DIVERGED, str(ended.error))
                 else:
-                    outcomes[i] = RunOutcome(name, Outcome.FAILED, f"{type(ended.error).__name__}: {ended.error}")
+                    outcomes[i] = RunOutcome(names[i], Outcome.FAILED,
+                                             f"{type(ended.error).__name__}: {ended.error}")
     finally:
-        for _, _, _, lock in taken:
+        for lock in locks.values():
             lock.release()  # a no-op for a run that released it on finishing
     return [outcomes[i] for i in range(len(members))]
 

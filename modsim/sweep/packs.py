@@ -2,7 +2,9 @@
 to schedule. Runs share a pack when they share what the packed loop needs to be one loop: the cell kind and
 width, the minibatch, the sequence length, the step count, the thread count, the device and the transient (runs
 that differ only in seed or in scalar fields: weights, learning rates, noise, gain, mask density). Within a pack
-each member is still the run it would be alone, to the bit on a CPU."""
+each member is still the run it would be alone, to the bit on a CPU. Members whose cells differ in what the
+batched loop shares (a leaky or CTRNN cell's scalar rate, whether a GRU is noisy: the cell's `pack_key`) step
+together but run their time loops one by one."""
 
 from __future__ import annotations
 

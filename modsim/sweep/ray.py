@@ -55,7 +55,8 @@ class RayExecutor:
                      include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
         try:
             tasks = {}
-            for pack in plan_packs(runs, self.options.pack):
+            slots = int(ray.cluster_resources().get("CPU", 1)) // max(1, max(r.spec.training.threads for r in runs))
+            for pack in plan_packs(runs, self.options.pack, max(1, slots)):  # `auto`: spread over the cluster
                 spec = pack.runs[0].spec
                 gpus = 1 if spec.training.device.startswith("cuda") else 0
                 cpus = min(spec.training.threads, self.options.cpus or spec.training.threads)

@@ -47,6 +47,8 @@ class SlurmOptions:
     """Members per pack, one pack per array task (`--pack`)."""
     extra: dict[str, str] = field(default_factory=dict)
     """`slurm_<name>` options passed to submitit as they are."""
+    explicit: frozenset[str] = frozenset()
+    """The options the command gave (the others keep their defaults)."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -68,7 +70,7 @@ def _options(given: CommandOptions) -> SlurmOptions:
         else:
             raise UserError(f"--executor-option {key}: the slurm executor knows backend, partition, minutes, mem_gb, "
                             "cpus, gpus, parallel and slurm_<name>")
-    return SlurmOptions(**values)
+    return SlurmOptions(**values, explicit=frozenset(given.settings))
 
 
 def _pack_task():
@@ -114,38 +116,57 @@ class SlurmExecutor:
             params["gpus_per_node"] = gpus
         if opts.partition:
             params["partition"] = opts.partition
-        if opts.mem_gb:
-            params["mem"] = f"{opts.mem_gb}GB"
+        if opts.mem_gb:  # sbatch takes whole units: 16GB, or 1536MB for 1.5 GB
+            params["mem"] = f"{int(opts.mem_gb)}GB" if float(opts.mem_gb).is_integer() else \
+                f"{int(opts.mem_gb * 1024)}MB"
         params.update({k.removeprefix("slurm_"): v for k, v in opts.extra.items()})
         executor.update_parameters(**params)
         return executor
 
     def run(self, sweep: Path, runs: list[PlannedRun], progress: Progress | None = None) -> list[RunOutcome]:
-        """Submit one task per pack, wait for them all, and return every run's outcome. On SIGINT/SIGTERM the
+        """Submit one task per pack (the packs of one thread count and device through one submitit executor with
+        their resources), wait for them all, and return every run's outcome. The local backend runs at most
+        `parallel` tasks at once (default: this machine's cores over the threads per run). On SIGINT/SIGTERM the
         tasks are cancelled (their runs stay resumable) and KeyboardInterrupt is raised."""
+        import os
         import signal
 
         from .local import _interrupt
 
         if not runs:
             return []
-        packs = plan_packs(runs, self.options.pack)
-        executor = self._executor(jobs_folder(sweep), runs[0].spec)
+        local = self.options.backend == "local"
+        spec = runs[0].spec
+        width = self.options.parallel if not local or "parallel" in self.options.explicit else \
+            max(1, (os.cpu_count() or 1) // max(spec.training.threads, 1))
+        packs = plan_packs(runs, self.options.pack, width)
+        groups: dict[tuple, list] = {}
+        for pack in packs:
+            first = pack.runs[0].spec
+            groups.setdefault((first.training.threads, first.training.device), []).append(pack)
         task = _pack_task()
         previous = signal.signal(signal.SIGTERM, _interrupt)
+        jobs: list = []
+        results: list[RunOutcome] = []
         try:
-            jobs = [executor.submit(task, pack_members(sweep, pack, absolute=True)) for pack in packs] \
-                if self.options.backend == "local" else \
-                executor.map_array(task, [pack_members(sweep, pack, absolute=True) for pack in packs])
-            results: list[RunOutcome] = []
-            try:
-                for job, pack in zip(jobs, packs):
-                    collect_pack(results, pack, job.result, len(runs), progress)
-            except KeyboardInterrupt:
-                for job in jobs:
-                    job.cancel(check=False)
-                raise
+            for members in groups.values():
+                executor = self._executor(jobs_folder(sweep), members[0].runs[0].spec)
+                batches = [members[k:k + width] for k in range(0, len(members), width)] if local else [members]
+                for batch in batches:
+                    args = [pack_members(sweep, pack, absolute=True) for pack in batch]
+                    submitted = [executor.submit(task, a) for a in args] if local else executor.map_array(task, args)
+                    jobs.extend(submitted)
+                    if local:  # submitit's local executor has no queue: wait for this window before the next
+                        for job, pack in zip(submitted, batch):
+                            collect_pack(results, pack, job.result, len(runs), progress)
+                if not local:
+                    for job, pack in zip(jobs[-len(members):], members):
+                        collect_pack(results, pack, job.result, len(runs), progress)
             return results
+        except KeyboardInterrupt:
+            for job in jobs:
+                job.cancel(check=False)
+            raise
         finally:
             signal.signal(signal.SIGTERM, previous)
 

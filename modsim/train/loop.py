@@ -13,7 +13,7 @@ from ..compile import Experiment, compile_experiment
 from ..progress import ProgressFn, TrainingProgress
 from ..spec import Spec
 from ..store import RunWriter
-from .member import Member, RunDiverged, RunResult
+from .member import Member, RunResult
 from .step import MemberStreams, pack_step
 
 
@@ -22,8 +22,8 @@ class MemberRun:
     """One run to train in a pack: its compiled experiment, its store writer and whether it resumes."""
 
     experiment: Experiment
-    """The compiled experiment (compiled just before its streams are taken: `train_pack` captures torch's
-    default generator for it as it is built)."""
+    """The compiled experiment (`compile_members` compiles it and captures torch's default generator as compiling
+    left it, which is where the run alone would start drawing)."""
     writer: RunWriter
     """Its run group."""
     resume: bool = False
@@ -89,65 +89,62 @@ def compile_members(specs: Sequence[Spec], device: torch.device | None = None
     return experiments, streams
 
 
+INTERRUPTIONS = (KeyboardInterrupt, SystemExit)
+"""What stops a whole pack and leaves its members resumable: Ctrl-C, SIGTERM or SIGHUP through the command line,
+and a process asked to exit (a batch scheduler requeueing a job)."""
+
+
 def _train_pack(members: list[Member], streams: MemberStreams) -> list[MemberOutcome]:
     outcomes: dict[int, MemberOutcome] = {}
+    live: list[int] = []
 
     def leave(e: int, exc: BaseException) -> None:
         members[e].fail(exc)
         outcomes[e] = MemberOutcome(None, exc)
 
-    live: list[int] = []
-    for e, member in enumerate(members):
-        try:
-            with streams.use(e):
-                member.begin()  # a resumed member's restored state holds its own generator, captured on leaving
-            live.append(e)
-        except KeyboardInterrupt as exc:
-            for other in [e, *live]:
-                leave(other, exc)
-            raise
-        except Exception as exc:
-            leave(e, exc)
-    steps = members[0].steps
-    first = min((members[e].done for e in live), default=steps)
-    for step in range(first + 1, steps + 1):
-        if not live:
-            break
-        active = [e for e in live if members[e].done < step]  # a member resumed further on waits for the others
-        if not active:
-            continue
-        try:
-            values = pack_step([members[e].exp for e in active], streams, active)
-        except (Exception, KeyboardInterrupt) as exc:  # the shared step failed or was interrupted: all stop
-            for e in live:
+    def stop_all(exc: BaseException) -> None:
+        """Mark every member that has not ended as `exc` ends it (an interruption, a failed shared step)."""
+        for e in range(len(members)):
+            if e not in outcomes:
                 leave(e, exc)
-            raise
-        for e, v in zip(active, values):
+
+    try:
+        for e, member in enumerate(members):
             try:
                 with streams.use(e):
-                    members[e].after_step(step, v)
-            except RunDiverged as exc:
-                live = [x for x in live if x != e]
+                    member.begin()  # a resumed member's restored state holds its own generator, captured on leaving
+                live.append(e)
+            except Exception as exc:
                 leave(e, exc)
-            except (Exception, KeyboardInterrupt) as exc:  # one member's store failed, or an interruption
-                if isinstance(exc, Exception) and not isinstance(exc, OSError):
+        steps = members[0].steps
+        first = min((members[e].done for e in live), default=steps)
+        for step in range(first + 1, steps + 1):
+            if not live:
+                break
+            active = [e for e in live if members[e].done < step]  # one resumed further on waits for the others
+            if not active:
+                continue
+            values = pack_step([members[e].exp for e in active], streams, active)
+            for e, v in zip(active, values):
+                try:
+                    if isinstance(v, Exception):  # this member's own step failed: it alone stops
+                        raise v
+                    with streams.use(e):
+                        members[e].after_step(step, v)
+                except OSError:  # the store refused a write (a full disk): every member would meet it
+                    raise
+                except Exception as exc:  # diverged, or its own checkpoint failed
                     live = [x for x in live if x != e]
                     leave(e, exc)
-                    continue
-                for other in live:
-                    leave(other, exc)
-                raise
-    for e in live:
-        try:
-            with streams.use(e):
-                outcomes[e] = MemberOutcome(members[e].finish())
-        except KeyboardInterrupt as exc:
-            for other in live:
-                if other not in outcomes:
-                    leave(other, exc)
-            raise
-        except Exception as exc:
-            leave(e, exc)
+        for e in live:
+            try:
+                with streams.use(e):
+                    outcomes[e] = MemberOutcome(members[e].finish())
+            except Exception as exc:
+                leave(e, exc)
+    except (Exception, *INTERRUPTIONS) as exc:  # an interruption or a failed shared step: every member stops
+        stop_all(exc)
+        raise
     return [outcomes[e] for e in range(len(members))]
 
 

@@ -199,12 +199,12 @@ class Member:
         return RunResult(str(writer.path), spec.training.steps, elapsed, metrics, spec.task.output_names())
 
     def fail(self, exc: BaseException) -> None:
-        """Mark the run as `exc` ended it (and keep what can be kept): diverged, interrupted (Ctrl-C, SIGTERM, or
-        the system: a full disk, a read-only store; resumable), its status kept for an unreadable store, else
+        """Mark the run as `exc` ended it (and keep what can be kept): diverged, interrupted (Ctrl-C, SIGTERM, a
+        process asked to exit, or the system: a full disk, a read-only store; resumable), its status kept for an unreadable store, else
         failed. The lock is released whatever happens."""
         if isinstance(exc, RunDiverged):
             _stop(self.writer, None, self.loggers, layout.STATUS_DIVERGED, str(exc))
-        elif isinstance(exc, KeyboardInterrupt):
+        elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
             _stop(self.writer, self.log, self.loggers, layout.STATUS_INTERRUPTED,
                   f"interrupted at step {self.log.last_step}")
         elif isinstance(exc, OSError):

@@ -24,9 +24,6 @@ def clip_gradients(model: nn.Module, spec: Spec) -> None:
         nn.utils.clip_grad_norm_(model.parameters(), spec.training.clip_norm)
 
 
-_clip = clip_gradients  # the name the benchmarks import
-
-
 class MemberStreams:
     """The state of torch's default generator of every member of a pack. A run alone draws its noise (and
     anything else torch draws without a generator) from the process's default generator; in a pack each member
@@ -62,49 +59,72 @@ class MemberStreams:
 
 
 def pack_step(experiments: Sequence[Experiment], streams: MemberStreams | None = None,
-              members: Sequence[int] | None = None) -> list[dict[str, float]]:
+              members: Sequence[int] | None = None) -> list[dict[str, float] | Exception]:
     """One model step of every experiment (`members`: their indices in `streams`; all by default): minibatches,
     the packed forward pass, the terms' per-step hooks, each summed objective, one backward pass through all of
     them, each member's clipping, optimiser step and masks. Returns each member's logged values (terms,
-    monitors, `total`). A member's non-finite loss touches only its own parameters."""
+    monitors, `total`), or the error that stopped that member alone (its minibatch, hooks, objective or update
+    raised: the others step on, as they would alone). A member's non-finite loss touches only its own
+    parameters; an error of the shared forward or backward pass is raised."""
     members = list(range(len(experiments))) if members is None else list(members)
     use = (lambda e: nullcontext()) if streams is None else (lambda e: streams.use(members[e]))
-    batches = []
-    for e, exp in enumerate(experiments):
-        with use(e):
-            batches.append(exp.next_batch())
-    forwards = pack_forward([exp.model for exp in experiments], [inputs for inputs, _ in batches],
-                            experiments[0].spec.task.grad_from, use)
-    totals, logged = [], []
-    for e, (exp, (_, targets), (outputs, hidden)) in enumerate(zip(experiments, batches, forwards)):
-        with use(e):
-            hooked: dict[str, float] = {}
-            for term in exp.terms:
-                hooked.update(term.before_loss(hidden))
-            terms, monitors = exp.objective(outputs, targets, hidden)
-        total = sum(terms.values())
-        totals.append(total)
-        logged.append((terms, monitors, total, hooked))
-    for exp in experiments:
-        exp.optimizer.zero_grad(set_to_none=True)
+    out: list[dict[str, float] | Exception | None] = [None] * len(experiments)
+
+    def each(indices, work):
+        """`work(e)` for every member of `indices` in its own streams; the members it did not fail for."""
+        kept = []
+        for e in indices:
+            try:
+                with use(e):
+                    work(e)
+                kept.append(e)
+            except Exception as exc:
+                out[e] = exc
+        return kept
+
+    batches: dict[int, tuple] = {}
+    live = each(range(len(experiments)), lambda e: batches.__setitem__(e, experiments[e].next_batch()))
+    forwards = dict(zip(live, pack_forward([experiments[e].model for e in live], [batches[e][0] for e in live],
+                                           experiments[0].spec.task.grad_from, lambda i: use(live[i]))))
+    logged: dict[int, tuple] = {}
+
+    def objective(e: int) -> None:
+        exp, (outputs, hidden) = experiments[e], forwards[e]
+        hooked: dict[str, float] = {}
+        for term in exp.terms:
+            hooked.update(term.before_loss(hidden))
+        terms, monitors = exp.objective(outputs, batches[e][1], hidden)
+        logged[e] = (terms, monitors, sum(terms.values()), hooked)
+
+    live = each(live, objective)
+    for e in live:
+        experiments[e].optimizer.zero_grad(set_to_none=True)
+    totals = [logged[e][2] for e in live]
     if len(totals) == 1:
         totals[0].backward()
-    else:
+    elif totals:
         torch.autograd.backward(totals)
-    out = []
-    for exp, (terms, monitors, total, hooked) in zip(experiments, logged):
+
+    def update(e: int) -> None:
+        exp = experiments[e]
+        terms, monitors, total, hooked = logged[e]
         clip_gradients(exp.model, exp.spec)
         exp.optimizer.step()
         exp.model.apply_masks_()
         values = {name: float(v.detach()) for name, v in {**terms, **monitors, "total": total}.items()}
-        out.append({**values, **hooked})
+        out[e] = {**values, **hooked}
+
+    each(live, update)
     return out
 
 
 def train_step(exp: Experiment) -> dict[str, float]:
     """One model step of one run: a minibatch, the terms' per-step hooks, the summed objective, an optimiser
     step, the masks re-applied; returns every logged value (terms, monitors, `total`)."""
-    return pack_step([exp])[0]
+    values = pack_step([exp])[0]
+    if isinstance(values, Exception):
+        raise values
+    return values
 
 
 __all__ = ["MemberStreams", "clip_gradients", "pack_step", "train_step"]
