@@ -118,7 +118,7 @@ def execute_planned_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutco
     from ..store.lock import RunLocked
     from ..store.sweep import run_status
     from ..store.writer import claim_run
-    from ..train import MemberRun, MemberStreams, RunDiverged, train_pack
+    from ..train import MemberRun, MemberStreams, RunDiverged, generator_state, train_pack
 
     outcomes: dict[int, RunOutcome] = {}
     locks: dict[int, object] = {}
@@ -149,8 +149,7 @@ def execute_planned_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutco
                         writer, spec = writer_to_resume(path, locks[i], dict(values))
                     torch.set_num_threads(spec.training.threads)
                     exp = compile_experiment(spec, resolve_device(spec.training.device))
-                    stream = MemberStreams(2)  # this member's default-generator state as compiling left it
-                    stream.capture(0)
+                    stream = generator_state()  # where this run alone would start drawing
                     resume = writer is not None
                     if writer is None:  # a new run, or one killed before its first saved state: from step 0
                         writer = create_run(spec, path, str(exp.device), sweep_values=dict(values), lock=locks[i])
@@ -163,13 +162,7 @@ def execute_planned_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutco
         finally:
             torch.set_num_threads(threads)
         if runs:
-            streams = MemberStreams(len(runs))
-            if len(runs) == 1:  # a pack of one draws from the default generator itself
-                torch.set_rng_state(drawn[0].states[0])
-            else:
-                streams.states = [d.states[0] for d in drawn]
-                streams.cuda_states = [d.cuda_states[0] for d in drawn]
-            for i, ended in zip(order, train_pack(runs, streams)):
+            for i, ended in zip(order, train_pack(runs, MemberStreams.taken_one_by_one(drawn))):
                 if ended.error is None:
                     outcomes[i] = RunOutcome(names[i], Outcome.FINISHED, seconds=ended.result.seconds)
                 elif isinstance(ended.error, RunDiverged):

@@ -10,8 +10,8 @@ checkpoints of the full training state, resume, and a clean stop on divergence o
 from .log import LOSS_GROWTH_FACTOR, GrowthWatch, LossGrowthWarning, TrainLog
 from .loop import MemberOutcome, MemberRun, check_packable, compile_members, train, train_pack
 from .member import Checkpoint, Member, RunDiverged, RunResult, checkpoint
-from .step import MemberStreams, clip_gradients, pack_step, train_step
+from .step import MemberStreams, clip_gradients, generator_state, pack_step, train_step
 
 __all__ = ["LOSS_GROWTH_FACTOR", "Checkpoint", "GrowthWatch", "LossGrowthWarning", "Member", "MemberOutcome",
            "MemberRun", "MemberStreams", "RunDiverged", "RunResult", "TrainLog", "check_packable", "checkpoint",
-           "clip_gradients", "compile_members", "pack_step", "train", "train_pack", "train_step"]
+           "clip_gradients", "compile_members", "generator_state", "pack_step", "train", "train_pack", "train_step"]

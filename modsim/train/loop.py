@@ -14,7 +14,7 @@ from ..progress import ProgressFn, TrainingProgress
 from ..spec import Spec
 from ..store import RunWriter
 from .member import Member, RunResult
-from .step import MemberStreams, pack_step
+from .step import MemberStreams, generator_state, pack_step
 
 
 @dataclass(frozen=True)
@@ -81,12 +81,11 @@ def compile_members(specs: Sequence[Spec], device: torch.device | None = None
                     ) -> tuple[list[Experiment], MemberStreams]:
     """Compile each spec with torch's default generator where it would be for a run alone, and keep each
     member's generator state (`MemberStreams`)."""
-    streams = MemberStreams(len(specs))
-    experiments = []
-    for e, spec in enumerate(specs):
+    experiments, states = [], []
+    for spec in specs:
         experiments.append(compile_experiment(spec, device))
-        streams.capture(e)
-    return experiments, streams
+        states.append(generator_state())
+    return experiments, MemberStreams.taken_one_by_one(states)
 
 
 INTERRUPTIONS = (KeyboardInterrupt, SystemExit)

@@ -36,6 +36,20 @@ class MemberStreams:
         self.cuda_states: list[list[torch.Tensor] | None] = [None] * members
         """The same for the CUDA generators, when CUDA is in use."""
 
+    @classmethod
+    def taken_one_by_one(cls, states: list[tuple[torch.Tensor, list[torch.Tensor] | None]]) -> "MemberStreams":
+        """The streams of members compiled one after another, each state taken with `generator_state` right after
+        its member was compiled. A pack of one gets its state back into the default generator, which it uses."""
+        streams = cls(len(states))
+        if len(states) == 1:
+            torch.set_rng_state(states[0][0])
+            if states[0][1] is not None:
+                torch.cuda.set_rng_state_all(states[0][1])
+        else:
+            streams.states = [cpu for cpu, _ in states]
+            streams.cuda_states = [cuda for _, cuda in states]
+        return streams
+
     def capture(self, e: int) -> None:
         """Take the default generator's present state as member e's (after compiling or restoring it)."""
         if len(self.states) > 1:
@@ -56,6 +70,12 @@ class MemberStreams:
             yield
         finally:
             self.capture(e)
+
+
+def generator_state() -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+    """The default generator's state now (and the CUDA generators', when CUDA is in use): a member's stream as
+    compiling it left it (`MemberStreams.taken_one_by_one`)."""
+    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
 
 
 def pack_step(experiments: Sequence[Experiment], streams: MemberStreams | None = None,
@@ -127,4 +147,4 @@ def train_step(exp: Experiment) -> dict[str, float]:
     return values
 
 
-__all__ = ["MemberStreams", "clip_gradients", "pack_step", "train_step"]
+__all__ = ["MemberStreams", "clip_gradients", "generator_state", "pack_step", "train_step"]
