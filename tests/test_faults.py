@@ -88,6 +88,20 @@ def test_clearing_refuses_anything_but_a_run(tmp_path: Path):
     assert (sweep / "runs").is_dir() and (user / "chapter1.tex").read_text() == "text"
 
 
+def test_a_run_killed_while_zarr_wrote_its_metadata_is_started_again(tmp_path: Path):
+    """zarr writes `zarr.json` as `zarr.<uuid hex>.partial` and renames it; a kill between the two leaves that file
+    in a run that has nothing else yet (found by a packed sweep killed with SIGKILL): the run is started again, and
+    a user's file of a similar name is still refused."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "zarr.7389a4ee94a44b5d98547f1dbde24c5c.partial").write_text("{")
+    clear_run(run)
+    assert not any(run.iterdir())
+    (run / "zarr.notes.partial").write_text("mine")
+    with pytest.raises(UserError, match="zarr.notes.partial"):
+        clear_run(run)
+
+
 # --- 2. the README's set-up is what CI runs ---------------------------------------------------------------
 
 def test_ci_runs_the_readmes_two_setup_commands_and_the_install_brings_what_the_tests_import():

@@ -6,6 +6,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -169,13 +170,19 @@ RUN_ENTRIES = frozenset({"zarr.json", layout.TRAIN, layout.METRICS, layout.CHECK
 """What a run folder holds besides its lock and hidden temporaries: all that `clear_run` may delete."""
 
 
+ZARR_PARTIAL = re.compile(r"zarr\.[0-9a-f]{32}\.partial")
+"""zarr's own temporary of a run's metadata (`zarr.json` is written as `zarr.<uuid hex>.partial`, then renamed): left
+by a kill in the middle of that write, it is the run's."""
+
+
 def clear_run(path: Path) -> None:
     """Delete everything of a run this process has locked, except the lock, to start it again. Refuses
     (UserError, nothing deleted) unless the folder is a modsim run or holds nothing but a run's entries: a
     sweep store, a report or a user's folder is never emptied."""
     path = Path(path)
     entries = [entry for entry in path.iterdir() if entry.name != LOCK_FILE]
-    foreign = [e.name for e in entries if e.name not in RUN_ENTRIES and not e.name.startswith(".")]
+    foreign = [e.name for e in entries
+               if e.name not in RUN_ENTRIES and not e.name.startswith(".") and not ZARR_PARTIAL.fullmatch(e.name)]
     kind = store_kind(path) if (path / "zarr.json").exists() else "run"
     if foreign or kind != "run":
         what = (f"it holds {', '.join(sorted(foreign))}" if foreign else
