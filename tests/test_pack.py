@@ -367,3 +367,25 @@ def test_a_pack_worker_fails_only_the_member_it_cannot_set_up(tmp_path: Path):
     execute_run(specs[0], tmp_path / "alone")
     _assert_same_run(tmp_path / "m0", tmp_path / "alone")
     assert not (tmp_path / "m1" / ".lock").exists()
+
+
+PENALTIES = {
+    "hsic+l1": "[{kind: hsic, between: [g1, g2], weight: 0.1}, {kind: l1, weight: 0.001}]",
+    "club": "[{kind: club, between: [g1, g2], weight: 0.1, warmup_steps: 2, fit_steps: 2, hidden: 16}]",
+    "decorrelation+rates": "[{kind: decorrelation, between: [g1, g2], weight: 1.0}, {kind: rate_l2, weight: 0.01}, "
+                           "{kind: rate_l1, weight: 0.001}]",
+}
+"""The loss-term kinds no golden spec uses, each in a pack (the goldens cover task, l2, mine and engagement)."""
+
+
+@pytest.mark.parametrize("terms", list(PENALTIES), ids=list(PENALTIES))
+def test_a_pack_with_every_other_loss_term_equals_the_runs_alone(terms, tmp_path: Path):
+    base = [*WIDE, f"constraints={PENALTIES[terms]}", "analysis.metrics=[mse, q_cor, d_cor]"]
+    third = f"constraints[0].weight={0.3}"
+    specs = _members(LEAKY, [[*base, "training.seed=5"], [*base, "training.seed=6"],
+                             [*base, "training.seed=7", third]])
+    alone, packed = _train_alone_and_packed(specs, tmp_path)
+    for got, want in zip(packed, alone):
+        _assert_same_run(got, want)
+    names = set(_arrays(alone[0]))
+    assert any(n.startswith("train/") and n.split("/")[1] in {"hsic", "club", "decorrelation"} for n in names), names
