@@ -362,3 +362,16 @@ def test_a_sweep_store_appears_whole_and_a_run_is_not_taken_for_a_sweep(tmp_path
     result = cli("sweep", SPEC, *sets("sweep.seeds=1", "training.steps=2"), "--store", str(tmp_path), "--name", "x")
     assert result.exit_code == 2 and "is a run" in result.output, result.output
     assert open_run(tmp_path / "x").attrs["status"] == "finished"
+
+
+def test_a_resume_drops_rows_a_kill_left_unwritten_after_their_resize():
+    """zarr appends by resizing the array, then writing the chunk; a kill between the two leaves rows that read as
+    0. The `step` column then stops increasing: a resumed run keeps only the rows before them (before this, a
+    binary search over the unsorted column could keep them: 154 train rows instead of 150 after SIGKILLs)."""
+    from modsim.store.writer import kept_rows
+
+    assert kept_rows(np.array([1, 2, 3, 4, 5, 6]), 4) == 4
+    assert kept_rows(np.array([1, 2, 3, 4, 0, 0, 0, 0]), 4) == 4
+    assert kept_rows(np.array([1, 2, 3, 4, 0, 0, 0, 0]), 8) == 4
+    assert kept_rows(np.array([0, 25, 50]), 25) == 2 and kept_rows(np.array([0, 25, 50]), 50) == 3
+    assert kept_rows(np.zeros(0, dtype=np.int64), 3) == 0

@@ -258,6 +258,15 @@ def _new_run_group(path: Path, name: str, spec_json: dict, seed: int, device: st
     return group
 
 
+def kept_rows(steps: np.ndarray, step: int) -> int:
+    """How many leading records a resumed run keeps of a section whose `step` column is `steps`: the rows up to
+    model step `step`, counted while the steps increase. A kill between an append's resize and its chunk write
+    leaves rows that read as the fill value (0); they end the kept prefix instead of being kept."""
+    steps = np.asarray(steps)
+    valid = (steps <= step) & (np.diff(steps.astype(np.float64), prepend=-np.inf) > 0)
+    return len(steps) if valid.all() else int(np.argmin(valid))
+
+
 class RunWriter:
     """Writes one run into its own Zarr v3 group. Knows numpy, not torch."""
 
@@ -329,7 +338,7 @@ class RunWriter:
                       for name in member_names(self.path, section)}
             steps = (read_array(arrays["step"], self.path, f"{section}/step", require_chunks=False)
                      if "step" in arrays else np.zeros(0, dtype=np.int64))  # rows past the state may be unwritten
-            keep = int(np.searchsorted(steps, step, side="right"))
+            keep = kept_rows(steps, step)
             for arr in arrays.values():
                 if arr.shape[0] != keep:
                     arr.resize((keep, *arr.shape[1:]))
