@@ -82,18 +82,9 @@ class LeakyRNN(nn.Module):
     def loop(self, prepared: LeakyDrive, state: torch.Tensor | None = None, preactivation: bool = False
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """The time loop of one run from its `prepare`d drive: rates (or pre-activations) (B, T, N) and x_T."""
-        drive, w_t, leak = prepared.drive, prepared.weight.t(), prepared.leak
+        drive = prepared.drive
         x = drive.new_zeros(drive.shape[0], self.units) if state is None else state
-        r = torch.tanh(x)
-        rates = []
-        for d in drive.unbind(1):
-            if isinstance(leak, torch.Tensor):
-                x = torch.addmm(torch.addcmul(d, x, leak), r, w_t)
-            else:
-                x = torch.addmm(torch.add(d, x, alpha=leak), r, w_t)
-            r = torch.tanh(x)
-            rates.append(x if preactivation else r)
-        return torch.stack(rates, dim=1), x
+        return _steps(drive, 1, x, prepared.weight.t(), prepared.leak, torch.addmm, preactivation)
 
     def packed_loop(self, prepared: list[LeakyDrive], state: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,20 +97,27 @@ class LeakyRNN(nn.Module):
         if isinstance(leak, torch.Tensor):
             leak = torch.stack([p.leak for p in prepared])[:, None, :]
         x = drive.new_zeros(*drive.shape[:2], drive.shape[-1]) if state is None else state
-        r = torch.tanh(x)
-        rates = []
-        for d in drive.unbind(2):
-            if isinstance(leak, torch.Tensor):
-                x = torch.baddbmm(torch.addcmul(d, x, leak), r, w_t)
-            else:
-                x = torch.baddbmm(torch.add(d, x, alpha=leak), r, w_t)
-            r = torch.tanh(x)
-            rates.append(r)
-        return torch.stack(rates, dim=2), x
+        return _steps(drive, 2, x, w_t, leak, torch.baddbmm)
 
     def pack_key(self) -> tuple:
         """What members packed into one loop must share: the width and, when it is one number, the leak."""
         return (type(self).__name__, self.units, None if self.time_constants is not None else float(self.alpha))
+
+
+def _steps(drive, time_dim: int, x, w_t, leak, matmul, preactivation: bool = False):
+    """The leaky update over the time axis `time_dim` of `drive`, from pre-activation x: x <- leak * x + drive_t +
+    tanh(x) @ w_t, with `matmul` torch.addmm (one run) or torch.baddbmm (a pack, one product for all members).
+    Rates (or pre-activations) stacked on `time_dim`, and the last x."""
+    r = torch.tanh(x)
+    rates = []
+    for d in drive.unbind(time_dim):
+        if isinstance(leak, torch.Tensor):
+            x = matmul(torch.addcmul(d, x, leak), r, w_t)
+        else:
+            x = matmul(torch.add(d, x, alpha=leak), r, w_t)
+        r = torch.tanh(x)
+        rates.append(x if preactivation else r)
+    return torch.stack(rates, dim=time_dim), x
 
 
 @dataclass
