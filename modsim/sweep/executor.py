@@ -188,17 +188,38 @@ def collect(results: list[RunOutcome], run: PlannedRun, outcome: Callable[[], Ru
         progress(len(results), total, result)
 
 
-def collect_pack(results: list[RunOutcome], pack: PlannedPack, outcomes: Callable[[], list[RunOutcome]],
+def collect_pack(results: list[RunOutcome], sweep: Path, pack: PlannedPack, outcomes: Callable[[], list[RunOutcome]],
                  total: int, progress: Progress | None) -> None:
-    """Record the outcome of every run of a pack (a raised error fails all of them) and report progress."""
+    """Record the outcome of every run of a pack and report progress. When the pack's worker raised instead of
+    reporting (its process or batch job was lost), each run is judged by what it stored (`lost_pack_outcome`)."""
     try:
         ended = outcomes()
     except Exception as exc:  # a failing pack does not stop the sweep
-        ended = [RunOutcome(run.name, Outcome.FAILED, f"{type(exc).__name__}: {exc}") for run in pack.runs]
+        ended = [lost_pack_outcome(sweep, run, exc) for run in pack.runs]
     for result in ended:
         results.append(result)
         if progress is not None:
             progress(len(results), total, result)
+
+
+def lost_pack_outcome(sweep: Path, run: PlannedRun, error: BaseException) -> RunOutcome:
+    """The outcome of a run whose pack's worker ended without reporting (e.g. submitit's `UncompletedJobError`, a
+    SLURM task that was not requeued again): `finished` when the run had stored its end, else `failed`, with the
+    error and whether `modsim sweep` run again resumes the run from a saved state or starts it again."""
+    from ..store import layout, read_state
+    from ..store.sweep import run_status
+
+    path = run_path(sweep, run.name)
+    if run_status(path) == layout.STATUS_FINISHED:
+        return RunOutcome(run.name, Outcome.FINISHED, "finished before its pack's worker was lost")
+    try:
+        saved = read_state(path) is not None
+    except Exception:  # an unreadable group cannot be resumed either
+        saved = False
+    after = "run the sweep again to resume it from its saved state" if saved else \
+        "run the sweep again to start it again (it had saved no state)"
+    return RunOutcome(run.name, Outcome.FAILED, f"{type(error).__name__}: {error} (its pack's worker ended before "
+                      f"the run did; {after})")
 
 
 def pack_members(sweep: Path, pack: PlannedPack, absolute: bool = False) -> list[tuple[dict, dict, str]]:

@@ -114,7 +114,7 @@ class LocalExecutor:
             while remaining:
                 finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    collect_pack(results, futures[fut], fut.result, len(runs), progress)
+                    collect_pack(results, sweep, futures[fut], fut.result, len(runs), progress)
         except KeyboardInterrupt:
             stop.set()
             _stop_workers(pool)

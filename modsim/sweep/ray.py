@@ -67,7 +67,7 @@ class RayExecutor:
             try:
                 while pending:
                     ready, pending = ray.wait(pending, num_returns=1)
-                    collect_pack(results, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
+                    collect_pack(results, sweep, tasks[ready[0]], lambda ref=ready[0]: ray.get(ref), len(runs), progress)
             except KeyboardInterrupt:  # stop every task still queued or running
                 for ref in pending:
                     ray.cancel(ref, force=True)

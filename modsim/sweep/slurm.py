@@ -1,13 +1,5 @@
-"""The SLURM executor, through submitit: one pack per array task (`--pack`; one run by default), submitted from
-this machine to a SLURM cluster, its scripts and logs kept in the sweep store (`<sweep>/jobs`). A task that SLURM
-preempts or times out is requeued by submitit and resumes its runs from their saved states. With
-`--executor-option backend=local` the same jobs run as processes on this machine (submitit's local executor):
-how the executor is tested, and a way to try a sweep before sending it to a cluster.
-
-Options (`--executor-option NAME=VALUE`): `backend` (slurm or local), `partition`, `minutes` (time limit of a
-task), `mem_gb`, `cpus` (per task; default the spec's training.threads), `gpus` (per task; default 1 when the
-spec trains on cuda), `parallel` (array tasks running at once), and any `slurm_<name>` passed to submitit as is
-(e.g. `slurm_account=lab`, `slurm_qos=high`)."""
+"""The SLURM executor, through submitit: one pack per array task, its scripts and logs kept in the sweep store
+(`<sweep>/jobs`). What it does and its options: `SlurmExecutor`."""
 
 from __future__ import annotations
 
@@ -27,7 +19,7 @@ _NUMBERS = {"minutes": int, "mem_gb": float, "cpus": int, "gpus": int, "parallel
 
 @dataclass(frozen=True)
 class SlurmOptions:
-    """The SLURM executor's options (see the module docstring)."""
+    """The SLURM executor's options, from `--executor-option NAME=VALUE` (`SlurmExecutor` lists them)."""
 
     backend: str = "slurm"
     """`slurm`, or `local` to run the jobs on this machine."""
@@ -86,7 +78,17 @@ def _pack_task():
 
 
 class SlurmExecutor:
-    """Packs as SLURM array tasks through submitit (see the module docstring)."""
+    """One pack per SLURM array task (`--pack`; one run by default), submitted through submitit from this machine to
+    the cluster, its scripts and logs kept in the sweep store (`<sweep>/jobs`). A task that SLURM preempts or
+    times out is requeued by submitit and resumes its runs from their saved states; a task SLURM will not requeue
+    again leaves its runs resumable, and `modsim sweep` run again resumes them. Needs `pip install 'modsim[slurm]'`.
+
+    Options (`--executor-option NAME=VALUE`, repeatable): `backend` (`slurm`, or `local`: the same jobs as
+    processes on this machine, through submitit's local executor; how the executor is tested, and a way to try a
+    sweep before sending it to a cluster), `partition`, `minutes` (time limit of a task, default 60), `mem_gb`,
+    `cpus` (per task; default the spec's `training.threads`), `gpus` (per task; default 1 when the spec trains on
+    cuda), `parallel` (array tasks running at once), and any `slurm_<name>` passed to submitit as it is (e.g.
+    `slurm_account=lab`, `slurm_qos=high`)."""
 
     def __init__(self, options: SlurmOptions = SlurmOptions()):
         self.options = options
@@ -158,10 +160,10 @@ class SlurmExecutor:
                     jobs.extend(submitted)
                     if local:  # submitit's local executor has no queue: wait for this window before the next
                         for job, pack in zip(submitted, batch):
-                            collect_pack(results, pack, job.result, len(runs), progress)
+                            collect_pack(results, sweep, pack, job.result, len(runs), progress)
                 if not local:
                     for job, pack in zip(jobs[-len(members):], members):
-                        collect_pack(results, pack, job.result, len(runs), progress)
+                        collect_pack(results, sweep, pack, job.result, len(runs), progress)
             return results
         except KeyboardInterrupt:
             for job in jobs:
