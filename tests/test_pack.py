@@ -20,7 +20,7 @@ from modsim.cli import main
 from modsim.compile import packing
 from modsim.execute import create_run, execute_run
 from modsim.spec import load_spec
-from modsim.store import open_run, read_section
+from modsim.store import open_run
 from modsim.store.layout import STATE_FILE, SWEEP_RUNS
 from modsim.store.lock import LOCK_FILE
 from modsim.sweep import expand
@@ -28,26 +28,8 @@ from modsim.sweep.executor import execute_planned_pack
 from modsim.sweep.packs import AUTO, auto_size, member_bytes, pack_key, parse_pack, plan_packs
 from modsim.train import MemberRun, RunDiverged, compile_members, train_pack
 from tests.conftest import ROOT
+from tests.stored_runs import assert_same_run, stored_arrays
 from tests.test_golden import QUICK, _overrides
-
-SECTIONS = ("train", "metrics", "checkpoints", "eval", "dynamics", "weights", "analysis")
-
-
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    group = open_run(path)
-    return {f"{s}/{k}": v for s in SECTIONS for k, v in read_section(group, s).items()}
-
-
-def _assert_same_run(got: Path, want: Path) -> None:
-    """Every stored array equal to the bit (NaN where NaN), and the same summary but for the wall time."""
-    a, b = _arrays(got), _arrays(want)
-    assert sorted(a) == sorted(b)
-    assert a, "no arrays stored"
-    for key in b:
-        assert a[key].dtype == b[key].dtype and a[key].shape == b[key].shape, key
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    sa, sb = open_run(got).attrs["summary"], open_run(want).attrs["summary"]
-    assert {k: v for k, v in sa.items() if k != "seconds"} == {k: v for k, v in sb.items() if k != "seconds"}
 
 
 def _members(path: Path, extra: list[list[str]]) -> list:
@@ -90,8 +72,8 @@ def test_a_pack_of_mixed_seeds_and_weights_equals_each_run_alone(path: Path, tmp
     specs = _members(path, _variants(load_spec(path)))
     alone, packed = _train_alone_and_packed(specs, tmp_path)
     for got, want in zip(packed, alone):
-        _assert_same_run(got, want)
-    assert not np.array_equal(_arrays(alone[0])["train/total"], _arrays(alone[1])["train/total"])
+        assert_same_run(got, want)
+    assert not np.array_equal(stored_arrays(alone[0])["train/total"], stored_arrays(alone[1])["train/total"])
 
 
 LEAKY = ROOT / "specs" / "wm_leaky_mi.yaml"
@@ -105,7 +87,7 @@ def test_a_leaky_pack_with_its_batched_loop_equals_the_runs_alone(tmp_path: Path
                              [*WIDE, "training.seed=7", "constraints[0].weight=0.3"]])
     alone, packed = _train_alone_and_packed(specs, tmp_path)
     for got, want in zip(packed, alone):
-        _assert_same_run(got, want)
+        assert_same_run(got, want)
     assert packing._EXACT, "the packed loop was never considered"
 
 
@@ -115,7 +97,7 @@ def test_a_pack_whose_batched_loop_is_not_exact_here_runs_its_members_one_by_one
     specs = _members(ROOT / "specs" / "ctrnn_pdm.yaml", [[*WIDE, "training.seed=5"], [*WIDE, "training.seed=6"]])
     alone, packed = _train_alone_and_packed(specs, tmp_path)
     for got, want in zip(packed, alone):
-        _assert_same_run(got, want)
+        assert_same_run(got, want)
     assert set(packing._EXACT.values()) == {False}
 
 
@@ -165,10 +147,10 @@ def test_a_member_whose_loss_turns_nan_is_stored_diverged_and_the_others_are_unt
     assert isinstance(with_it[1].error, RunDiverged) and "non-finite" in str(with_it[1].error)
     assert with_it[0].error is None and with_it[2].error is None and [o.error for o in without] == [None, None]
     assert open_run(tmp_path / "wild").attrs["status"] == "diverged"
-    total = _arrays(tmp_path / "wild")["train/total"]
+    total = stored_arrays(tmp_path / "wild")["train/total"]
     assert not np.isfinite(total[-1]) and len(total) < specs_steps(WIDE)
-    _assert_same_run(tmp_path / "a", tmp_path / "a0")
-    _assert_same_run(tmp_path / "b", tmp_path / "b0")
+    assert_same_run(tmp_path / "a", tmp_path / "a0")
+    assert_same_run(tmp_path / "b", tmp_path / "b0")
 
 
 def specs_steps(overrides: list[str]) -> int:
@@ -209,7 +191,7 @@ def test_a_pack_killed_at_random_moments_resumes_to_the_same_numbers(tmp_path: P
     outcomes = execute_planned_pack(members)
     assert [o.status for o in outcomes] == ["finished"] * 3
     for got, want in zip(paths, clean):
-        _assert_same_run(got, want)
+        assert_same_run(got, want)
 
 
 def killer_at(at: int):
@@ -329,7 +311,7 @@ def test_a_packed_sweep_killed_with_sigkill_resumes_to_the_runs_alone(executor, 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "done: 4/4 finished" in done.stdout
     for name, path in alone.items():
-        _assert_same_run(sweep / SWEEP_RUNS / name, path)
+        assert_same_run(sweep / SWEEP_RUNS / name, path)
     if "slurm" in executor:
         assert any((sweep / "jobs").iterdir())  # submitit's scripts and logs stay inside the sweep store
 
@@ -354,8 +336,8 @@ def test_a_member_whose_own_step_raises_fails_alone_and_the_others_are_untouched
     without = _nan_member(tmp_path, _members(LEAKY, [[*WIDE, "training.seed=5"], [*WIDE, "training.seed=7"]]),
                           ["a0", "b0"])
     assert [o.error for o in without] == [None, None]
-    _assert_same_run(tmp_path / "a", tmp_path / "a0")
-    _assert_same_run(tmp_path / "b", tmp_path / "b0")
+    assert_same_run(tmp_path / "a", tmp_path / "a0")
+    assert_same_run(tmp_path / "b", tmp_path / "b0")
 
 
 def test_a_pack_worker_fails_only_the_member_it_cannot_set_up(tmp_path: Path):
@@ -365,7 +347,7 @@ def test_a_pack_worker_fails_only_the_member_it_cannot_set_up(tmp_path: Path):
     outcomes = execute_planned_pack([members[0], (broken, {}, members[1][2])])
     assert [o.status for o in outcomes] == ["finished", "failed"] and "bits" in outcomes[1].message
     execute_run(specs[0], tmp_path / "alone")
-    _assert_same_run(tmp_path / "m0", tmp_path / "alone")
+    assert_same_run(tmp_path / "m0", tmp_path / "alone")
     assert not (tmp_path / "m1" / ".lock").exists()
 
 
@@ -386,8 +368,8 @@ def test_a_pack_with_every_other_loss_term_equals_the_runs_alone(terms, tmp_path
                              [*base, "training.seed=7", third]])
     alone, packed = _train_alone_and_packed(specs, tmp_path)
     for got, want in zip(packed, alone):
-        _assert_same_run(got, want)
-    names = set(_arrays(alone[0]))
+        assert_same_run(got, want)
+    names = set(stored_arrays(alone[0]))
     assert any(n.startswith("train/") and n.split("/")[1] in {"hsic", "club", "decorrelation"} for n in names), names
 
 
@@ -426,4 +408,4 @@ def test_a_lost_pack_reports_each_run_by_what_it_stored(tmp_path: Path):
     assert [o.status for o in execute_planned_pack(members)] == ["finished"] * 3
     for spec, path, name in zip(specs, paths, names):
         execute_run(spec, tmp_path / f"alone-{name}")
-        _assert_same_run(path, tmp_path / f"alone-{name}")
+        assert_same_run(path, tmp_path / f"alone-{name}")

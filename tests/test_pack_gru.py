@@ -14,7 +14,8 @@ from modsim.compile import packing
 from modsim.spec import load_spec
 from modsim.train import compile_members
 from tests.conftest import ROOT
-from tests.test_pack import _assert_same_run, _members, _train_alone_and_packed, _variants
+from tests.stored_runs import assert_same_run
+from tests.test_pack import _members, _train_alone_and_packed, _variants
 
 GRU = ROOT / "specs" / "gru_lorenz_rossler.yaml"
 
@@ -57,7 +58,7 @@ def test_a_gru_pack_equals_each_run_alone(tmp_path: Path):
     specs = _members(GRU, _variants(load_spec(GRU)))
     alone, packed = _train_alone_and_packed(specs, tmp_path)
     for got, want in zip(packed, alone):
-        _assert_same_run(got, want)
+        assert_same_run(got, want)
     assert packing._EXACT, "the packed loop was never considered"
 
 

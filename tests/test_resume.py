@@ -22,11 +22,11 @@ from modsim.store import open_run, read_section, shown_status
 from modsim.store.lock import RunLock, RunLocked
 from modsim.store.writer import new_run_path
 from tests.conftest import ROOT
+from tests.stored_runs import assert_same_run, stored_arrays
 from tests.test_pipeline import shrunk
 
 KINDS = {"gru": "gru_lorenz_rossler", "leaky": "wm_leaky_mi", "rnn": "bena_fused", "ctrnn": "ctrnn_pdm"}
 """One shipped spec per cell kind (with MINE for gru and leaky, the dynamics analyses for ctrnn)."""
-SECTIONS = ("train", "metrics", "checkpoints", "eval", "dynamics", "weights")
 
 
 class Killed(BaseException):
@@ -35,19 +35,6 @@ class Killed(BaseException):
 
 def _spec(kind: str, steps: int = 12):
     return shrunk(ROOT / "specs" / f"{KINDS[kind]}.yaml", [f"training.steps={steps}", "training.checkpoint_every=3"])
-
-
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    group = open_run(path)
-    return {f"{s}/{k}": v for s in SECTIONS for k, v in read_section(group, s).items()}
-
-
-def _assert_identical(a: Path, b: Path) -> None:
-    got, want = _arrays(a), _arrays(b)
-    assert sorted(got) == sorted(want)
-    for key in want:
-        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
-    assert open_run(a).attrs["summary"].keys() == open_run(b).attrs["summary"].keys()
 
 
 def _killer(at: int):
@@ -74,7 +61,7 @@ def test_killed_at_random_moments_resumes_bit_identical(kind, tmp_path: Path):
             continue
     resume_run(path)
     assert open_run(path).attrs["status"] == "finished"
-    _assert_identical(path, tmp_path / "clean")
+    assert_same_run(path, tmp_path / "clean")
 
 
 def test_time_based_state_saves_change_no_number(tmp_path: Path):
@@ -86,7 +73,7 @@ def test_time_based_state_saves_change_no_number(tmp_path: Path):
     assert open_run(tmp_path / "b").attrs["last_step"] == 3  # the last checkpoint; the state is newer
     resume_run(tmp_path / "b")
     assert read_section(open_run(tmp_path / "b"), "train")["step"].tolist() == list(range(1, 8))
-    _assert_identical(tmp_path / "b", tmp_path / "a")
+    assert_same_run(tmp_path / "b", tmp_path / "a")
 
 
 def test_a_live_owner_keeps_the_run_and_a_dead_one_loses_it(tmp_path: Path):
@@ -122,12 +109,12 @@ def test_resume_refuses_a_finished_run_and_restarts_one_without_state(tmp_path: 
     execute_run(spec, tmp_path / "done")
     result = CliRunner().invoke(main, ["resume", str(tmp_path / "done")])
     assert result.exit_code == 2 and "has finished" in result.output
-    before = _arrays(tmp_path / "done")
+    before = stored_arrays(tmp_path / "done")
     (tmp_path / "done" / "training_state.bin").unlink()  # killed before its first saved state:
     zarr.open_group(str(tmp_path / "done"), mode="r+").attrs["status"] = "interrupted"
     result = CliRunner().invoke(main, ["resume", str(tmp_path / "done"), "--quiet"])  # it starts again
     assert result.exit_code == 0, result.output
-    after = _arrays(tmp_path / "done")
+    after = stored_arrays(tmp_path / "done")
     assert sorted(after) == sorted(before) and all(np.array_equal(after[k], before[k]) for k in before)
 
 
@@ -165,4 +152,4 @@ def test_sigkill_shows_dead_and_resume_matches_uninterrupted(tmp_path: Path):
     if open_run(run).attrs["status"] != "finished":
         result = CliRunner().invoke(main, ["resume", str(run), "--quiet"])
         assert result.exit_code == 0, result.output
-    _assert_identical(run, store / "clean")
+    assert_same_run(run, store / "clean")
