@@ -19,7 +19,7 @@ from modsim.train import train_step
 
 def make_spec(cell: dict, groups: dict, dale: dict | None, recurrent: dict | None = None,
               spectral: float | None = None, readout_from: list[str] | None = None, steps: int = 3,
-              seed: int = 5) -> Spec:
+              seed: int = 5, time_constants: dict | None = None) -> Spec:
     """A tiny flip-flop spec around the given network parts (l2 weight penalty only: fast)."""
     network = {"cell": cell, "groups": groups, "readouts": [{"name": "out", "dim": 2,
                                                             "from": readout_from or list(groups)}]}
@@ -29,6 +29,8 @@ def make_spec(cell: dict, groups: dict, dale: dict | None, recurrent: dict | Non
         network["recurrent"] = recurrent
     if spectral is not None:
         network["spectral_radius"] = spectral
+    if time_constants is not None:
+        network["time_constants"] = time_constants
     data = {"name": "dale_test", "network": network,
             "task": {"kind": "flipflop", "bits": 2, "transient": 5, "length": 20, "eval_sequences": 2},
             "constraints": [{"kind": "l2", "weight": 0.01, "weights": ["input", "recurrent", "readout"]}],
@@ -50,15 +52,30 @@ CELLS = {
 }
 
 
+TAU_BOUNDS = {"leaky": (2.0, 20.0), "ctrnn": (40.0, 400.0)}
+"""Bounds of the learnable time constants drawn for the cells that have them (around the cell's own tau: 1 / alpha
+= 5 steps for the leaky cell, 100 ms for the ctrnn)."""
+
+
+@st.composite
+def splits(draw, n: int) -> dict:
+    """A group's E/I split: counts, an excitatory fraction (the rest inhibitory), or two fractions adding to 1."""
+    form = draw(st.sampled_from(["counts", "fraction", "fractions"]))
+    if form == "counts":
+        e = draw(st.integers(0, n))
+        return {"excitatory": e, "inhibitory": n - e}
+    fraction = draw(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.7, 0.75, 0.9, 1.0]))
+    return {"excitatory": fraction} if form == "fraction" else {"excitatory": fraction, "inhibitory": 1.0 - fraction}
+
+
 @st.composite
 def dale_specs(draw):
-    """Random small E/I specs: cell kind, 1-3 groups of 2-6 units with random E/I counts, a dense or modular
-    mask, the input and readout options, and a seed."""
+    """Random small E/I specs: cell kind, 1-3 groups of 2-6 units with random E/I counts or fractions, a dense or
+    modular mask, the input and readout options, learnable time constants (per group, within bounds) for the
+    cells that have them, and a seed."""
     sizes = draw(st.lists(st.integers(2, 6), min_size=1, max_size=3))
     groups = {f"g{i + 1}": n for i, n in enumerate(sizes)}
-    split = {g: {"excitatory": draw(st.integers(0, n)), "inhibitory": None} for g, n in groups.items()}
-    for g, n in groups.items():
-        split[g]["inhibitory"] = n - split[g]["excitatory"]
+    split = {g: draw(splits(n)) for g, n in groups.items()}
     dale = {"groups": split, "inputs": draw(st.sampled_from(["all", "excitatory"])),
             "input_sign": draw(st.sampled_from(["free", "positive"])), "balance": draw(st.booleans())}
     if len(groups) > 1 and draw(st.booleans()):
@@ -67,17 +84,27 @@ def dale_specs(draw):
         recurrent = {"kind": "dense", "self_connections": draw(st.booleans())}
     kind = draw(st.sampled_from(sorted(CELLS)))
     spectral = draw(st.sampled_from([None, 0.9, 1.5]))
+    time_constants = None
+    if kind in TAU_BOUNDS and draw(st.booleans()):
+        lo, hi = TAU_BOUNDS[kind]
+        time_constants = {"tau": {g: draw(st.floats(lo * 1.01, hi * 0.99)) for g in groups if draw(st.booleans())},
+                          "learnable": True, "bounds": [lo, hi]}
     return make_spec(CELLS[kind](sum(sizes)), groups, dale, recurrent, spectral, steps=4,
-                     seed=draw(st.integers(0, 10_000)))
+                     seed=draw(st.integers(0, 10_000)), time_constants=time_constants)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dale_specs())
 def test_signs_and_masks_hold_after_every_optimiser_step(spec):
+    """Signs, masks and the input options hold after every optimiser step (with a learning rate of 0.05, large
+    enough to push weights across zero), and learnable time constants stay within their bounds."""
     torch.set_num_threads(1)
     exp = compile_experiment(spec, torch.device("cpu"))
     signs = np.asarray(spec.network.unit_signs())
     masks = {name: m.numpy().astype(bool) for name, m in exp.model.masks().items()}
+    learnable = spec.network.time_constants is not None
+    if learnable:
+        lo, hi = (torch.tensor(b, dtype=torch.float32) for b in spec.network.time_constants.bounds)
     for step in range(spec.training.steps + 1):
         w, w_in = effective(exp.model)
         assert (w[:, signs > 0] >= 0).all(), f"step {step}: an excitatory unit has a negative outgoing weight"
@@ -90,9 +117,22 @@ def test_signs_and_masks_hold_after_every_optimiser_step(spec):
             assert (w_in[signs < 0] == 0).all()
         if spec.network.dale.input_sign == "positive":
             assert (w_in >= 0).all()
+        if learnable:
+            tau = exp.model.rnn.time_constants.tau().detach()
+            assert (tau >= lo).all() and (tau <= hi).all(), f"step {step}: a time constant left its bounds"
         if step < spec.training.steps:
             values = train_step(exp)
             assert np.isfinite(values["total"])
+
+
+@pytest.mark.parametrize("excitatory,inhibitory,size,counts", [
+    (0.5, 0.5, 5, (3, 2)), (0.3, 0.7, 5, (2, 3)), (0.1, 0.9, 25, (3, 22)), (0.5, None, 7, (4, 3)),
+    (0.75, None, 4, (3, 1)), (16, 4, 20, (16, 4)), (0.8, 1, 5, (4, 1)), (3, 0.4, 5, (3, 2))])
+def test_fractions_round_halves_up_and_two_fractions_leave_the_rest_inhibitory(excitatory, inhibitory, size, counts):
+    from modsim.spec.dale import ExcitatoryInhibitory
+
+    split = ExcitatoryInhibitory(excitatory=excitatory, inhibitory=inhibitory)
+    assert split.counts(size, "g1") == counts
 
 
 def psychrnn_forward(u, w_rec, w_in, b, c_rec, c_in, signs, alpha, transfer, positive_inputs):
@@ -143,6 +183,41 @@ def test_forward_equals_psychrnn_formulation(kind, positive):
                              torch.tanh, positive)
     assert torch.allclose(rates, torch.tanh(x), rtol=0, atol=1e-12)
     assert (signs == 1).sum() == 7  # 4 of g1, round(0.75 * 4) = 3 of g2
+
+
+def test_ctrnn_rates_equal_psychrnns_weights_in_the_rate_equation():
+    """The cell the E/I specs use (relu CTRNN) with a modular mask, inputs to excitatory units only and positive
+    input weights, float64: its rates equal r <- (1 - a) r + a relu(r [(|W_rec| * C_rec) D]^T + u [|W_in| * C_in]^T
+    + b) with PsychRNN's Dale weights and a = dt / tau (the CTRNN's rate form of PsychRNN's update) to 1e-12; the
+    inhibitory units' input rows are zero."""
+    torch.manual_seed(4)
+    cell = {"kind": "ctrnn", "units": 10, "tau": 100.0, "dt": 20.0, "activation": "relu", "sigma": 0.0}
+    spec = make_spec(cell, {"g1": 6, "g2": 4}, {"g1": {"excitatory": 4, "inhibitory": 2}, "g2": {"excitatory": 0.75},
+                                                "input_sign": "positive", "inputs": "excitatory"},
+                     recurrent={"kind": "modular", "p": 0.5})
+    model = ModularRNN(spec.network, spec.task.input_dim, spec.training.seed, spec.task.input_sets()).double()
+    raw_rec = model.rnn.parametrizations.weight_hh_l0.original
+    raw_in = model.rnn.parametrizations.weight_ih_l0.original
+    with torch.no_grad():
+        raw_rec.copy_(torch.randn_like(raw_rec))
+        raw_in.copy_(torch.randn_like(raw_in))
+        model.rnn.bias_l0.copy_(torch.randn(10, dtype=torch.float64))
+        model.apply_masks_()
+    masks = model.masks()
+    c_rec, c_in = masks["weight_hh_l0"].double(), masks["weight_ih_l0"].double()
+    signs = torch.tensor(spec.network.unit_signs(), dtype=torch.float64)
+    assert (c_in[signs < 0] == 0).all() and (c_in[signs > 0] == 1).all()
+    w_eff = (raw_rec.detach().abs() * c_rec) @ torch.diag(signs)
+    w_in_eff = raw_in.detach().abs() * c_in
+    u = torch.randn(3, 15, spec.task.input_dim, dtype=torch.float64)
+    r, want = torch.zeros(3, 10, dtype=torch.float64), []
+    for t in range(u.shape[1]):
+        r = (1 - 0.2) * r + 0.2 * torch.relu(r @ w_eff.T + u[:, t] @ w_in_eff.T + model.rnn.bias_l0.detach())
+        want.append(r)
+    with torch.no_grad():
+        _, rates = model(u)
+    assert torch.allclose(rates, torch.stack(want, 1), rtol=0, atol=1e-12)
+    assert (model.rnn.weight_ih_l0[signs < 0] == 0).all()
 
 
 def test_balanced_initialisation_at_the_spectral_radius():

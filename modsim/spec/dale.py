@@ -10,6 +10,7 @@ effective recurrent matrix is (|W| * mask) @ diag(signs), so a unit's outgoing w
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -21,10 +22,10 @@ class ExcitatoryInhibitory(SpecModel):
 
     excitatory: int | float = Field(ge=0)
     """Excitatory units of the group: a count (int), or a fraction of the group (float in [0, 1], rounded to
-    the nearest count). They are the group's first units."""
+    the nearest count, halves up). They are the group's first units."""
     inhibitory: int | float | None = Field(default=None, ge=0)
     """Inhibitory units: a count or a fraction, or omitted for the rest of the group. Counts must add up to
-    the group's size; fractions to 1."""
+    the group's size; fractions to 1 (then the inhibitory units are what the excitatory fraction leaves)."""
 
     @model_validator(mode="after")
     def _fractions(self) -> "ExcitatoryInhibitory":
@@ -37,18 +38,24 @@ class ExcitatoryInhibitory(SpecModel):
 
     def counts(self, size: int, group: str) -> tuple[int, int]:
         """(excitatory, inhibitory) unit counts in a group of `size` units; ValueError naming the group when
-        they do not add up to the group."""
+        they do not add up to the group. A fraction is rounded to the nearest count, halves up; when both are
+        fractions (adding up to 1) the inhibitory units are the rest of the group, so 0.5/0.5 of 5 units is 3 + 2."""
         e, i = self.excitatory, self.inhibitory
-        n_e = int(round(e * size)) if isinstance(e, float) else e
-        if i is None:
+        n_e = _count(e, size)
+        if i is None or (isinstance(e, float) and isinstance(i, float) and math.isclose(e + i, 1.0)):
             n_i = size - n_e
         else:
-            n_i = int(round(i * size)) if isinstance(i, float) else i
+            n_i = _count(i, size)
         if n_e < 0 or n_i < 0 or n_e + n_i != size:
             raise ValueError(f"dale.groups.{group}: {n_e} excitatory + {n_i} inhibitory units do not make the "
                              f"group's {size} units; give counts that add up to {size}, or fractions that add "
                              "up to 1")
         return n_e, n_i
+
+
+def _count(value: int | float, size: int) -> int:
+    """A count as given, or a fraction of `size` rounded to the nearest count, halves up."""
+    return value if isinstance(value, int) else int(math.floor(value * size + 0.5))
 
 
 class Dale(SpecModel):
