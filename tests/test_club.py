@@ -114,7 +114,8 @@ def test_a_club_run_trains_stores_its_values_and_resumes_bit_identical(tmp_path:
     from modsim.store import open_run, read_section
     from tests.conftest import ROOT
     from tests.test_pipeline import shrunk
-    from tests.test_resume import Killed, _assert_identical, _killer
+    from tests.stored_runs import assert_same_run
+    from tests.test_resume import Killed, _killer
 
     sets = ["training.steps=9", "training.checkpoint_every=3", *CLUB_RUN]
     spec = shrunk(ROOT / "specs" / "wm_leaky_mi.yaml", sets)
@@ -131,7 +132,7 @@ def test_a_club_run_trains_stores_its_values_and_resumes_bit_identical(tmp_path:
     with pytest.raises(Killed):
         resume_run(path, progress=_killer(8))
     resume_run(path)
-    _assert_identical(path, tmp_path / "clean")
+    assert_same_run(path, tmp_path / "clean")
 
 
 def SHRINK_ARGS(spec) -> list[str]:

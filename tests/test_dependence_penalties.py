@@ -238,7 +238,8 @@ TINY_RUN = ["training.steps=6", "training.checkpoint_every=2", "training.batch=4
                                         "{kind: decorrelation, between: [g1, g2], weight: 0.1}"])
 def test_a_run_trains_stores_the_values_and_resumes_bit_identically(constraint, tmp_path):
     from modsim.execute import execute_run, resume_run
-    from tests.test_resume import Killed, _assert_identical, _killer
+    from tests.stored_runs import assert_same_run
+    from tests.test_resume import Killed, _killer
 
     sets = [f"constraints[0]={constraint}", *TINY_RUN]
     result = CliRunner().invoke(main, ["run", str(ROOT / "specs" / "wm_leaky_mi.yaml"), "--store", str(tmp_path),
@@ -253,5 +254,5 @@ def test_a_run_trains_stores_the_values_and_resumes_bit_identically(constraint, 
     with pytest.raises(Killed):
         execute_run(spec, tmp_path / "killed", progress=_killer(5))
     resume_run(tmp_path / "killed")
-    _assert_identical(tmp_path / "killed", tmp_path / "clean")
-    _assert_identical(tmp_path / "cli", tmp_path / "clean")
+    assert_same_run(tmp_path / "killed", tmp_path / "clean")
+    assert_same_run(tmp_path / "cli", tmp_path / "clean")

@@ -28,7 +28,7 @@ from modsim.execute import resume_run
 from modsim.store import open_run
 from modsim.store.writer import clear_run
 from tests.conftest import ROOT, shrink_mine
-from tests.test_resume import _assert_identical as assert_identical
+from tests.stored_runs import assert_same_run
 
 SPEC = str(ROOT / "specs" / "wm_leaky_mi.yaml")
 TINY = ["training.steps=6", "training.checkpoint_every=2", "task.length=200", "training.threads=1", *shrink_mine()]
@@ -174,7 +174,7 @@ def test_a_full_disk_stops_a_run_with_a_message_and_resume_is_bit_identical(clea
     result = cli("resume", str(tmp_path / "r"), "--quiet")
     assert result.exit_code == 0, result.output
     assert open_run(tmp_path / "r").attrs["status"] == "finished"
-    assert_identical(tmp_path / "r", clean)
+    assert_same_run(tmp_path / "r", clean)
 
 
 @pytest.mark.slow
@@ -263,7 +263,7 @@ def test_a_closed_stdout_pipe_never_stops_a_run(clean: Path, tmp_path: Path):
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert open_run(tmp_path / "store" / "r").attrs["status"] == "finished"
-    assert_identical(tmp_path / "store" / "r", clean)
+    assert_same_run(tmp_path / "store" / "r", clean)
 
 
 # --- 4. a run's folder appears whole ------------------------------------------------------------------------
