@@ -251,7 +251,8 @@ def run(spec: Spec, store: str | Path = "store", name: str | None = None, overwr
     stored `Run`. `progress`: None (the default) shows a progress bar with the step's losses inside IPython or
     Jupyter (`tqdm.auto`, a widget when ipywidgets is installed) and nothing in a plain script; True shows it
     anywhere, False never; a `modsim.progress.TrainingProgress` receives every step and phase, and a callable
-    `progress(step, values)` every step."""
+    `progress(step, values)` every step. `modsim.errors.UserError` when `store` is (or lies inside) a run or a
+    sweep store: runs never nest."""
     from .execute import execute_run
     from .progress import progress_for
     from .store import new_run_path

@@ -192,9 +192,9 @@ def test_resume_works_from_any_folder_and_refuses_changed_data(tmp_path: Path, m
     monkeypatch.chdir(elsewhere)
     result = cli("resume", str(tmp_path / "killed"), "--quiet")
     assert result.exit_code == 0, result.output
-    from tests.test_resume import _assert_identical
+    from tests.stored_runs import assert_same_run
 
-    _assert_identical(tmp_path / "killed", tmp_path / "clean")
+    assert_same_run(tmp_path / "killed", tmp_path / "clean")
     write_data(tmp_path / "project" / "data", seed=5)
     result = cli("resume", str(tmp_path / "changed"), "--quiet")
     assert result.exit_code == 2
@@ -269,19 +269,99 @@ BAD = ["class_too_large", "negative_class", "fractional_class", "more_classes_th
        "nan_input", "inf_target", "two_dims", "channels", "trials"]
 
 
-@pytest.mark.parametrize("kind", BAD)
-def test_bad_data_exit_2_naming_file_field_and_first_bad_index_and_leave_nothing(tmp_path: Path, kind: str):
-    task, message = _bad(kind, tmp_path / "data")
-    doc = spec_doc(task)
+def _task_doc(task: dict, **top) -> dict:
+    """The spec of a task `_bad` returned: a classification task gets as many outputs as its logits."""
+    doc = spec_doc(task, **top)
     if "classes" in task:
         doc["network"] = {**NETWORK, "readouts": [{"name": "out", "dim": task["output_dim"], "from": ["a", "b"]}]}
         doc["analysis"] = {"metrics": ["q_cor"]}
-    spec_file = write_spec(tmp_path / "own.yaml", doc)
+    return doc
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_bad_data_exit_2_naming_file_field_and_first_bad_index_and_leave_nothing(tmp_path: Path, kind: str):
+    task, message = _bad(kind, tmp_path / "data")
+    spec_file = write_spec(tmp_path / "own.yaml", _task_doc(task))
     store = tmp_path / "store"
     result = cli("run", str(spec_file), "--store", str(store), "--quiet")
     assert result.exit_code == 2, result.output
     assert message in one_error_line(result.output)
     assert not store.exists() or list(store.iterdir()) == []  # no run folder, no leftover
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_a_sweep_checks_every_runs_data_before_it_writes_anything(tmp_path: Path, kind: str):
+    task, message = _bad(kind, tmp_path / "data")
+    spec_file = write_spec(tmp_path / "own.yaml", _task_doc(task, sweep={"seeds": 2}))
+    store = tmp_path / "store"
+    result = cli("sweep", str(spec_file), "--store", str(store))
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result.output)
+    assert message in line and "runs seed=0, seed=1" in line and "wrote nothing" in line
+    assert not store.exists() or list(store.iterdir()) == []  # no sweep store, no run folder
+
+
+def test_a_sweep_over_two_data_files_names_the_bad_one_and_its_runs(tmp_path: Path):
+    write_data(tmp_path / "good", classes=4)
+    task, message = _bad("nan_input", tmp_path / "bad")
+    grid = {"task.inputs": ["good/inputs.npy", "bad/inputs.npy"]}
+    doc = _task_doc({**task, "targets": "good/targets.npy"}, sweep={"grid": grid, "seeds": 2})
+    spec_file = write_spec(tmp_path / "own.yaml", doc)
+    _, runs = load_with_runs(spec_file)
+    bad_runs = [r.name for r in runs if r.spec.task.inputs == str(tmp_path / "bad" / "inputs.npy")]
+    store = tmp_path / "store"
+    result = cli("sweep", str(spec_file), "--store", str(store))
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result.output)
+    assert message in line and f"runs {', '.join(bad_runs)};" in line
+    assert not store.exists() or list(store.iterdir()) == []
+
+
+def test_the_check_builds_each_task_section_once(tmp_path: Path, monkeypatch):
+    from modsim import tasks
+    from modsim.sweep import check_data
+
+    for name in ("one", "two"):
+        write_data(tmp_path / name)
+    grid = {"task.inputs": ["one/inputs.npy", "two/inputs.npy"], "task.washout": [0, 2]}
+    spec_file = write_spec(tmp_path / "own.yaml", spec_doc({"targets": "one/targets.npy"},
+                                                          sweep={"grid": grid, "seeds": 3}))
+    _, runs = load_with_runs(spec_file)
+    assert len(runs) == 12  # 4 task sections, 3 seeds each
+    built = []
+    original = tasks.build_task
+    monkeypatch.setattr(tasks, "build_task", lambda spec, seed: built.append((spec.inputs, spec.washout))
+                        or original(spec, seed))
+    check_data(runs)
+    assert sorted(built) == sorted((str(tmp_path / f"{d}/inputs.npy"), w) for d in ("one", "two") for w in (0, 2))
+
+
+def test_data_that_go_bad_after_the_check_fail_their_runs_with_exit_2(tmp_path: Path, monkeypatch):
+    write_data(tmp_path / "data")
+    spec_file = write_spec(tmp_path / "own.yaml", spec_doc(sweep={"seeds": 2}))
+    store = tmp_path / "store"
+    assert cli("sweep", str(spec_file), "--store", str(store)).exit_code == 0
+    x = np.load(tmp_path / "data" / "inputs.npy")
+    x[5, 2, 1] = np.nan
+    np.save(tmp_path / "data" / "inputs.npy", x)
+    message = f"{tmp_path / 'data' / 'inputs.npy'}: task.inputs[5, 2, 1] = nan; the data must be finite numbers"
+    # the finished runs need their data no more: the sweep run again is done
+    result = cli("sweep", str(spec_file), "--store", str(store))
+    assert result.exit_code == 0 and "2 already finished" in result.output, result.output
+    # --overwrite would run them again: refused before the finished sweep is deleted
+    result = cli("sweep", str(spec_file), "--store", str(store), "--overwrite")
+    assert result.exit_code == 2 and message in one_error_line(result.output)
+    assert read_run(store / "own-sweep" / layout.SWEEP_RUNS / "seed=0").status == "finished"
+    # data that change between the check and a worker's run: each run fails with the message, the sweep exits 2
+    import modsim.sweep
+
+    monkeypatch.setattr(modsim.sweep, "check_data", lambda runs: None)
+    result = cli("sweep", str(spec_file), "--store", str(store), "--name", "later")
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "Traceback" not in text and "worker ended" not in text
+    assert text.count(message) == 2 and "failed seed=0: " + str(tmp_path) in text
+    assert "run the sweep again" in text
 
 
 def test_bad_held_out_files_are_named_by_their_field(tmp_path: Path):

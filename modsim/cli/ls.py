@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .common import DEFAULT_STORE, console, error, fmt
+from .common import DEFAULT_STORE, console, error, fmt, user_errors
 from ..store import layout
 
 
@@ -39,12 +39,14 @@ class Listed:
 
 @click.command(name="ls")
 @click.option("--store", "store_root", default=DEFAULT_STORE, show_default=True, type=click.Path(file_okay=False))
+@user_errors
 def list_command(store_root: str) -> None:
     """List the runs in a store with their status and final metrics (unreadable ones as `broken`)."""
-    from ..store import list_runs
+    from ..store import check_store_root, list_runs
 
     if not Path(store_root).is_dir():
         error(f"{store_root}: no such store (a directory of runs; see --store)")
+    check_store_root(store_root, "ls")  # a run or a sweep store is no store: say what it is and how to see it
     rows = [listed(path) for path in list_runs(store_root)]
     columns = metric_columns([row.summary for row in rows])
     problems = any(row.problem for row in rows)

@@ -39,10 +39,11 @@ from .common import (DEFAULT_STORE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_STOPPE
 def run(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str | None, overwrite: bool,
         resume: bool, device: str | None, quiet: bool, with_report: bool, quick: bool) -> None:
     """Train the experiment in SPEC_FILE and store everything under STORE/<name>."""
-    if name is not None:
-        from ..store import check_name
+    from ..store import check_name, check_store_root
 
+    if name is not None:
         check_name(name, "--name: run name")
+    check_store_root(store_root, "run")  # never a run or a sweep store: nothing nests, whatever the options
     given = list(overrides) + ([f"training.device={device}"] if device else [])
     spec = load_spec(spec_file, given)
     if quick:  # the quick settings of the spec as given, then the user's overrides again on top

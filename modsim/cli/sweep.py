@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .. import registry
-from .common import DEFAULT_STORE, console, err_console, user_errors
+from .common import DEFAULT_STORE, EXIT_INVALID, console, err_console, user_errors
 from ..errors import UserError
 from ..store.layout import Outcome
 
@@ -49,11 +49,12 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
           with_report: bool) -> None:
     """Run every combination of SPEC_FILE's `sweep` section; re-running resumes unfinished runs."""
     from .. import sweep as sweeps
-    from ..store import check_name, entry_path
+    from ..store import check_name, check_store_root, entry_path
     from ..store.sweep import remove_sweep
 
     if name is not None:
         check_name(name, "--name: sweep name")
+    check_store_root(store_root, "sweep")  # never a run or a sweep store, --dry-run included
     base, runs = sweeps.expand(spec_file, list(overrides))
     if executor not in registry.executors:
         raise UserError(f"--executor: unknown executor {executor!r}; known: {registry.executors.names()}")
@@ -65,9 +66,11 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
         click.echo("\n".join([*sweeps.describe(runs), f"{len(runs)} runs"]))
         return
     path = _default_path(store_root, base, overwrite) if name is None else entry_path(store_root, name, "sweep name")
+    # the data of every run to be run, before anything is written (an old store --overwrite replaces included)
+    sweeps.check_data(runs if overwrite else sweeps.unfinished_runs(path, runs))
     if overwrite and (path.exists() or path.is_symlink()):
         remove_sweep(path)
-    sweeps.open_store(path, base, runs)
+    sweeps.open_store(path, base, runs, checked=True)
     todo = sweeps.pending_runs(path, runs)
     console.print(f"sweep {path}: {len(runs)} runs, {len(runs) - len(todo)} already finished, {len(todo)} to run "
                   f"({executor})", highlight=False)
@@ -85,8 +88,9 @@ def sweep(spec_file: str, overrides: tuple[str, ...], store_root: str, name: str
         err_console.print(f"stopped; any run in progress is marked interrupted, and `{again}` resumes the sweep "
                           "(finished runs are kept)", highlight=False, soft_wrap=True)
         sys.exit(130)
-    if not _print_outcomes(results, len(runs), path):
-        sys.exit(1)
+    failed = _print_outcomes(results, len(runs), path)
+    if failed:  # 2 (as `modsim run`) when every run that did not finish failed on its input, e.g. changed data
+        sys.exit(EXIT_INVALID if all(r.bad_input for r in failed) else 1)
     if with_report:
         from .report import write_and_print
 
@@ -121,8 +125,8 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _print_outcomes(results: list[RunOutcome], total: int, path: Path) -> bool:
-    """Print the runs skipped and those that did not finish, then the count; whether every run is done."""
+def _print_outcomes(results: list[RunOutcome], total: int, path: Path) -> list[RunOutcome]:
+    """Print the runs skipped and those that did not finish, then the count; the runs that did not finish."""
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.status is Outcome.SKIPPED:
@@ -130,4 +134,8 @@ def _print_outcomes(results: list[RunOutcome], total: int, path: Path) -> bool:
     for r in failed:
         err_console.print(f"[bold red]{r.status}[/] {r.name}: {r.message}", highlight=False)
     console.print(f"done: {total - len(failed)}/{total} finished in {path}", highlight=False)
-    return not failed
+    if any(r.bad_input for r in failed):
+        err_console.print("fix the input those runs name (a data file that changed since the sweep checked it, "
+                          "...), then run the sweep again: its finished runs are kept", highlight=False,
+                          soft_wrap=True)
+    return failed

@@ -9,7 +9,7 @@ import torch
 
 from ..errors import UserError
 from ..spec import Spec
-from ..tasks import BatchSampler, TaskData, build_task
+from ..tasks import BatchSampler, TaskData, build_task, run_seeds
 from .losses import LossTerm, TermContext, build_terms
 from .masks import group_labels
 from .network import ModularRNN
@@ -98,7 +98,7 @@ def compile_experiment(spec: Spec, device: torch.device | None = None) -> Experi
     """Build the network, loss terms, optimiser and task tensors of a spec, all seeded."""
     device = device or resolve_device(spec.training.device)
     seed = spec.training.seed
-    data_seed, sampler_seed, model_seed, term_seed = np.random.SeedSequence(seed).generate_state(4)
+    data_seed, sampler_seed, model_seed, term_seed = run_seeds(seed)
     data = build_task(spec.task, int(data_seed))
     torch.manual_seed(int(model_seed))
     model = ModularRNN(spec.network, spec.task.input_dim, seed, spec.task.input_sets()).to(device)

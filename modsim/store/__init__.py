@@ -16,7 +16,8 @@ _LAZY = {"check_replaceable": "reader", "list_runs": "reader", "open_run": "read
          "package_versions": "writer", "spec_hash": "writer", "write_analysis": "writer", "write_table": "writer",
          "group_exists": "reader", "analysis_path": "reader", "read_table": "reader", "section_dims": "reader",
          "StoredRun": "record", "StoredSweep": "record",
-         "read_run": "record", "read_sweep": "record", "sweep_of": "sweep", "sweep_store": "sweep"}
+         "read_run": "record", "read_sweep": "record", "sweep_of": "sweep", "sweep_store": "sweep",
+         "check_store_root": "reader"}
 
 __all__ = ["STORE_VERSION", "RunStatus", "layout", "check_name", "entry_path", "name_problem", *_LAZY]
 

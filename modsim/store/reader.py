@@ -16,7 +16,7 @@ from . import layout, swap
 from .integrity import (METADATA, RUN_ATTRS, RUN_REQUIRED, SECTION_ATTRS, SWEEP_ATTRS, SWEEP_REQUIRED, CorruptFile,
                         check_attributes, member_names, open_array, open_group, read_array, run_dir,
                         section_of)
-from ..errors import StoreCorrupt
+from ..errors import StoreCorrupt, UserError
 
 RESUMED_SECTIONS = (layout.TRAIN, layout.METRICS, layout.CHECKPOINTS, layout.STRUCTURE)
 """What a resumed run keeps and extends (the held-out data, dynamics and weights are written again at its end)."""
@@ -137,6 +137,65 @@ def store_kind(path: str | Path) -> str | None:
     return "run" if layout.ATTR_STORE_VERSION in attrs else None
 
 
+A_STORE = "a store (a folder that holds runs and sweep stores)"
+"""How messages name what `--store` takes."""
+
+
+def enclosing_stores(path: str | Path) -> list[tuple[Path, str]]:
+    """The runs and sweep stores that `path` is or lies inside, innermost first: (the folder, 'run' or 'sweep'),
+    each folder as the user wrote it where it is `path` or one of its parents (symlinks followed, so a link to a
+    run counts as that run). A folder whose zarr.json cannot be read is skipped (it may not be modsim's).
+    Reads only metadata; `path` need not exist."""
+    path = Path(path)
+    shown: dict[Path, Path] = {}
+    for written in (path, *path.parents):
+        if written.name not in ("", ".."):  # `.` and `..` are shown as the folders they are
+            shown.setdefault(written.resolve(), written)
+    real = path.resolve()
+    found = []
+    for folder in (real, *real.parents):
+        try:
+            kind = store_kind(folder)
+        except StoreCorrupt:
+            continue
+        if kind is not None:
+            found.append((shown.get(folder, folder), kind))
+    return found
+
+
+def check_store_root(root: str | Path, command: str) -> None:
+    """UserError when the folder `root` that `modsim <command> --store` was given (`command`: `run`,
+    `sweep` or `ls`) is itself a run or a sweep store, or lies inside one, instead of a store of runs: the
+    message names the path, says what it holds and what to do instead. `ls` may list a folder inside a sweep
+    store (its `runs/`: the sweep's runs) but nothing inside a run; `run` and `sweep` write nowhere inside
+    either, so runs, sweeps and their stores never nest. Reads only metadata, writes nothing."""
+    root = Path(root)
+    found = enclosing_stores(root)
+    if not found:
+        return
+    holder, kind = found[0]
+    itself = holder.resolve() == root.resolve()
+    if command == "ls" and not itself and kind == "sweep":
+        return
+    held = f"{root} {what_is(root)}" if itself else f"{root} lies inside {holder}, which {what_is(holder)}"
+    problem = f"--store {held}, not {A_STORE}"
+    if command == "ls":
+        if kind == "sweep":
+            advice = (f"list its store (with the sweep's progress) with `modsim ls --store {holder.parent}`, the "
+                      f"sweep's runs with `modsim ls --store {holder / layout.SWEEP_RUNS}`, their statistics with "
+                      f"`modsim summarize {holder}`")
+        else:
+            advice = (f"list its store with `modsim ls --store {holder.parent}`; follow the run with `modsim watch "
+                      f"{holder}` or draw it with `modsim report {holder}`")
+        raise UserError(f"{problem}; {advice}")
+    top = found[-1][0]  # the outermost: a run of a sweep store lies in the sweep's store
+    what = "run" if command == "run" else "sweep store"
+    advice = f"give the store that holds {'it' if top == holder and itself else top}: `--store {top.parent}`"
+    if command == "sweep" and itself and kind == "sweep":
+        advice += " (the same sweep run there again resumes this one)"
+    raise UserError(f"{problem}: a {what} would nest inside it. Nothing was written; {advice}")
+
+
 def check_replaceable(path: str | Path, kind: str) -> None:
     """Raise FileExistsError unless `path` is a real directory holding a modsim `kind` ('run' or 'sweep').
 
@@ -149,9 +208,10 @@ def check_replaceable(path: str | Path, kind: str) -> None:
                               f"--overwrite only replaces a modsim {kind}, so it was left untouched (delete it "
                               "yourself if it is a broken run, or choose another name)") from exc
     if found != kind:
-        what = f"a modsim {found}" if found else "not a modsim store"
-        raise FileExistsError(f"{path} exists and is {what}; --overwrite only replaces a modsim {kind}, so it "
-                              "was left untouched (choose another name)")
+        held = f"{path} is a symbolic link, not a modsim {kind}" if Path(path).is_symlink() else \
+            not_a(path, f"a modsim {kind}")
+        raise FileExistsError(f"{held}; --overwrite only replaces a modsim {kind}, so it was left untouched (choose "
+                              "another --name)")
 
 
 def list_runs(root: str | Path) -> list[Path]:

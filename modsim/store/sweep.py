@@ -11,7 +11,7 @@ from . import layout, swap
 from .lock import RunLocked, owner
 from .integrity import open_group
 from .names import entry_path, sweep_name
-from .reader import A_SWEEP, check_replaceable, group_exists, not_a, store_kind
+from .reader import A_SWEEP, check_replaceable, check_store_root, group_exists, not_a, store_kind
 from .record import StoredRun, StoredSweep, read_run, read_sweep
 from .staging import check_writable, is_leftover, rename_new
 from .writer import spec_hash
@@ -40,6 +40,7 @@ def open_sweep_store(path: str | Path, spec_json: dict, run_names: list[str], sw
              layout.ATTR_RUNS: list(run_names), layout.ATTR_SWEPT: sorted(swept)}
     if (path.exists() or path.is_symlink()) and not is_leftover(path):
         return _reopen(path, digest)
+    check_store_root(path.parent, "sweep")  # never inside a run or another sweep store
     check_writable(path.parent)  # a read-only store is named, not the hidden folder the sweep is built in
     path.parent.mkdir(parents=True, exist_ok=True)
     swap.clean(path)

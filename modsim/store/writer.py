@@ -18,11 +18,11 @@ import zarr
 from . import layout, swap
 from .describe import array_attrs
 from .integrity import array_options, every_chunk_written, member_names, open_array, read_array
-from ..errors import UserError
+from ..errors import StoreCorrupt, UserError
 from ..result_keys import is_integer
 from .lock import LOCK_FILE, RunLock, RunLocked, owner
 from .names import check_name, entry_path
-from .reader import RESUMED_SECTIONS, check_replaceable, store_kind, verify_run
+from .reader import RESUMED_SECTIONS, check_replaceable, check_store_root, not_a, store_kind, verify_run
 from .staging import check_writable, is_leftover, rename_new
 
 TRACKED_PACKAGES = ("modsim", "torch", "numpy", "zarr", "pydantic", "igraph", "leidenalg", "networkx")
@@ -133,20 +133,42 @@ def now() -> str:
 def new_run_path(root: Path, name: str, exact: bool = False, overwrite: bool = False) -> Path:
     """Where a new run named `name` will go, checked before anything is compiled or written (nothing is
     created): `root/name`, else the first free of `name-2`, `-3`, ... (exactly `name` when asked or with
-    `overwrite`). UserError for an unsafe name; OSError when the store cannot be written; FileExistsError when an exact name is taken and `overwrite`
-    is not given, or names something other than a modsim run; RunLocked when a live process owns it.
+    `overwrite`). UserError for an unsafe name, or a `root` that is (or lies inside) a run or a sweep store
+    (`check_store_root`); OSError when the store cannot be written; FileExistsError (`taken`) when an exact name
+    is taken and `overwrite` is not given, or names something other than a modsim run; RunLocked when a live
+    process owns it.
     `RunWriter.create` settles the final name when it renames the finished folder into place."""
     root = Path(root)
     path = entry_path(root, name, "run name")
+    check_store_root(root, "run")
     check_writable(root)
     if not (exact or overwrite):
         return _first_free(root, name)
     if (path.exists() or path.is_symlink()) and not is_leftover(path):
         if not overwrite:
-            raise FileExistsError(f"run {path} already exists; pass --overwrite to replace it (or --resume to "
-                                  "continue it)")
+            raise taken(path)
         _check_removable(path)
     return path
+
+
+def taken(path: Path) -> FileExistsError:
+    """The refusal of a new run named for `path`, which holds something: a run (replaced with --overwrite,
+    continued with --resume), or what else it is (`what_is`: a sweep store, a folder or file not modsim's, ...),
+    which no option of `modsim run` replaces."""
+    path = Path(path)
+    try:
+        kind = "link" if path.is_symlink() else store_kind(path)
+    except StoreCorrupt:
+        kind = "unreadable"
+    if kind == "run":
+        return FileExistsError(f"run {path} already exists; pass --overwrite to replace it (or --resume to "
+                               "continue it)")
+    held = f"{path} is a symbolic link, not a run" if kind == "link" else not_a(path, "a run")
+    advice = {"sweep": "continue that sweep with `modsim sweep` of its spec",
+              "unreadable": "delete it yourself if it is a broken run"}.get(kind,
+                                                                             "move it yourself if it is in the way")
+    return FileExistsError(f"{held}; a run never takes the name of something else (--overwrite replaces only a "
+                           f"modsim run), so nothing was written: choose another --name ({advice})")
 
 
 def _first_free(root: Path, name: str) -> Path:
@@ -225,8 +247,7 @@ def _place(stage: Path, path: Path, overwrite: bool, unique: bool) -> Path:
                 zarr.open_group(str(stage), mode="r+").attrs[layout.ATTR_NAME] = candidate.name
                 continue
             else:
-                raise FileExistsError(f"run {candidate} already exists; pass --overwrite to replace it (or "
-                                      "--resume to continue it)")
+                raise taken(candidate)
         try:
             rename_new(stage, candidate)
         except FileExistsError:  # another process took the name meanwhile

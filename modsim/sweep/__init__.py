@@ -14,14 +14,25 @@ from .. import registry
 from ..spec import Spec
 from ..store import layout
 from ..store.sweep import open_sweep_store, run_path, run_status
+from .data import check_data
 from .executor import CommandOptions, Executor, Progress, RunOutcome, execute_planned
 from .expand import PlannedRun, describe, eta_text, expand, load_with_runs
 
 
-def open_store(path: Path, base: Spec, runs: list[PlannedRun]):
-    """Create (or reopen, when it holds the same sweep) the sweep store of `runs`."""
+def open_store(path: Path, base: Spec, runs: list[PlannedRun], checked: bool = False):
+    """Create (or reopen, when it holds the same sweep) the sweep store of `runs`, after checking the data of those
+    it will run (`check_data`: every run of a new store, the unfinished ones of an existing one; UserError naming
+    the bad file, nothing written) unless the caller has `checked` them."""
+    if not checked:
+        check_data(unfinished_runs(path, runs))
     return open_sweep_store(path, base.model_dump(mode="json", by_alias=True), [r.name for r in runs],
                             sorted({p for r in runs for p in r.values}))
+
+
+def unfinished_runs(path: Path, runs: list[PlannedRun]) -> list[PlannedRun]:
+    """The runs a sweep at `path` would still run: every run when it holds no store yet (nothing is read), else
+    `pending_runs`."""
+    return pending_runs(path, runs) if Path(path).exists() else list(runs)
 
 
 def pending_runs(path: Path, runs: list[PlannedRun]) -> list[PlannedRun]:
@@ -43,5 +54,6 @@ def run_sweep(path: Path, runs: list[PlannedRun], executor: str | Executor = "lo
     return runner.run(Path(path), runs, progress)
 
 
-__all__ = ["CommandOptions", "Executor", "PlannedRun", "RunOutcome", "describe", "eta_text", "execute_planned",
-           "expand", "load_with_runs", "make_executor", "open_store", "pending_runs", "run_sweep"]
+__all__ = ["CommandOptions", "Executor", "PlannedRun", "RunOutcome", "check_data", "describe", "eta_text",
+           "execute_planned", "expand", "load_with_runs", "make_executor", "open_store", "pending_runs", "run_sweep",
+           "unfinished_runs"]

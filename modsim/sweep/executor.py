@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
+from ..errors import UserError
 from ..spec import Spec
 from ..store.layout import Outcome
 from ..store.sweep import run_path
@@ -27,6 +28,10 @@ class RunOutcome:
     """What happened, when it did not simply finish here ("" otherwise)."""
     seconds: float | None = None
     """Wall time of its training loop, when it trained to the end here."""
+    bad_input: bool = False
+    """It failed on the user's input (a `UserError`: a data file changed since the sweep checked it, a store
+    that cannot be read): `modsim sweep` exits 2, as `modsim run` does, when every run that did not finish failed
+    on its input."""
 
     @property
     def ok(self) -> bool:
@@ -97,6 +102,8 @@ def execute_planned(spec_json: dict, values: dict, path: str) -> RunOutcome:
             result = execute_run(spec, Path(path), sweep_values=dict(values), lock=lock)
     except RunDiverged as exc:
         return RunOutcome(name, Outcome.DIVERGED, str(exc))
+    except UserError as exc:  # its input (data changed since the sweep checked them): the run fails, not the worker
+        return failed_outcome(name, exc)
     finally:
         lock.release()  # a no-op when the run released it on finishing
     return RunOutcome(name, Outcome.FINISHED, seconds=result.seconds)
@@ -125,7 +132,7 @@ def execute_planned_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutco
     names = [Path(path).name for _, _, path in members]
 
     def failed(i: int, exc: Exception) -> None:
-        outcomes[i] = RunOutcome(names[i], Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        outcomes[i] = failed_outcome(names[i], exc)
         locks.pop(i).release()
 
     try:
@@ -168,12 +175,19 @@ def execute_planned_pack(members: list[tuple[dict, dict, str]]) -> list[RunOutco
                 elif isinstance(ended.error, RunDiverged):
                     outcomes[i] = RunOutcome(names[i], Outcome.DIVERGED, str(ended.error))
                 else:
-                    outcomes[i] = RunOutcome(names[i], Outcome.FAILED,
-                                             f"{type(ended.error).__name__}: {ended.error}")
+                    outcomes[i] = failed_outcome(names[i], ended.error)
     finally:
         for lock in locks.values():
             lock.release()  # a no-op for a run that released it on finishing
     return [outcomes[i] for i in range(len(members))]
+
+
+def failed_outcome(name: str, error: BaseException) -> RunOutcome:
+    """The outcome of a run an error stopped: the user's (`UserError`: its message, as `modsim run` prints it,
+    `bad_input`), or any other (its type and message)."""
+    if isinstance(error, UserError):
+        return RunOutcome(name, Outcome.FAILED, str(error), bad_input=True)
+    return RunOutcome(name, Outcome.FAILED, f"{type(error).__name__}: {error}")
 
 
 def collect(results: list[RunOutcome], run: PlannedRun, outcome: Callable[[], RunOutcome], total: int,
@@ -182,7 +196,7 @@ def collect(results: list[RunOutcome], run: PlannedRun, outcome: Callable[[], Ru
     try:
         result = outcome()
     except Exception as exc:  # a failing run does not stop the sweep
-        result = RunOutcome(run.name, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        result = failed_outcome(run.name, exc)
     results.append(result)
     if progress is not None:
         progress(len(results), total, result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import registry
 from ..spec.task import TaskSpec
-from .data import BatchSampler, TaskData, task_streams
+from .data import BatchSampler, TaskData, run_seeds, task_streams
 from .sequences import SequenceData
 
 
@@ -15,4 +15,4 @@ def build_task(spec: TaskSpec, seed: int) -> TaskData:
     return registry.tasks.get(spec.kind).implementation()(spec, seed)
 
 
-__all__ = ["BatchSampler", "SequenceData", "TaskData", "build_task", "task_streams"]
+__all__ = ["BatchSampler", "SequenceData", "TaskData", "build_task", "run_seeds", "task_streams"]

@@ -10,6 +10,14 @@ import numpy as np
 from .sequences import SequenceData
 
 
+def run_seeds(seed: int) -> tuple[int, int, int, int]:
+    """The seeds a run draws from its training seed: its task data's (`build_task`), its minibatch sampler's, its
+    model's and its loss terms' (`modsim.compile.compile_experiment`; a sweep's data check builds each run's
+    data with the first, as its run will)."""
+    data, sampler, model, terms = (int(s) for s in np.random.SeedSequence(seed).generate_state(4))
+    return data, sampler, model, terms
+
+
 def task_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     """Independent seeded generators of a task's training and held-out data."""
     train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
