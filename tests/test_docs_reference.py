@@ -243,3 +243,56 @@ def test_the_kinds_pages_render_each_choice_field_in_one_row(site):
     row = next(r for r in re.findall(r"<tr>.*?</tr>", page, re.S) if "<td><code>kernel</code></td>" in r)
     cells = [_text(c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
     assert cells[:3] == ["kernel", "auto | modsim | torch", '"auto"'] and cells[3].startswith("Who runs the time loop")
+
+
+def rendered_tables(page_path: Path, screenshot: Path | None = None) -> list[dict]:
+    """Open a built page in headless Chromium: for every table, its header's cell count, each row's cell count
+    and the rows with an empty type or description cell; optionally a screenshot of the whole page."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_report import CHROMIUM, CHROMIUM_FLAGS
+
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        context = pw.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), headless=True,
+                                                        args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            page.goto(page_path.resolve().as_uri(), wait_until="load")
+            tables = page.eval_on_selector_all("article table", """ts => ts.map(t => ({
+                header: t.querySelector('thead tr').children.length,
+                rows: [...t.querySelectorAll('tbody tr')].map(r => r.children.length),
+                empty: [...t.querySelectorAll('tbody tr')].filter(r => [...r.children].some(
+                    (c, i) => i !== 2 && c.innerText.trim() === '')).map(r => r.innerText.slice(0, 60)),
+                kernel: [...t.querySelectorAll('tbody tr')].filter(r => r.children[0].innerText.trim() === 'kernel')
+                    .map(r => [...r.children].map(c => c.innerText.trim()))}))""")
+            if screenshot is not None:
+                page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            context.close()
+    return tables
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["cells", "tasks", "constraints", "loggers", "metrics"])
+def test_headless_chromium_shows_every_kinds_table_row_whole(site, family, tmp_path):
+    """In the browser, as a reader sees it: every row of every table of a generated kinds page has its header's
+    number of cells and no empty type or description (a choice field once spilled across the columns), and the
+    GRU's `kernel` choice sits in one row with its default."""
+    from tests.test_report import _browser_available
+
+    if not _browser_available():
+        if os.environ.get("MODSIM_REQUIRE_BROWSER"):
+            pytest.fail("MODSIM_REQUIRE_BROWSER is set but /usr/bin/chromium or playwright is missing")
+        pytest.skip("headless Chromium (/usr/bin/chromium) or playwright is not installed")
+    tables = rendered_tables(site / "kinds" / family / "index.html", tmp_path / f"{family}.png")
+    assert tables and (tmp_path / f"{family}.png").stat().st_size > 10_000
+    for table in tables:
+        assert table["rows"] and set(table["rows"]) == {table["header"]}, table
+        if family != "metrics":
+            assert table["empty"] == [], table["empty"]
+    if family == "cells":
+        kernel = [row for t in tables for row in t["kernel"]]
+        assert len(kernel) == 1 and kernel[0][1].split() == ["auto", "|", "modsim", "|", "torch"]
+        assert kernel[0][2] == '"auto"' and kernel[0][3].startswith("Who runs the time loop")
