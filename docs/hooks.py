@@ -112,7 +112,6 @@ def family_page(family: str) -> str:
 def metrics_page() -> str:
     """Every registered metric, then the definitions."""
     from modsim import registry
-    from modsim.analysis.metrics import CAPABILITIES
     import modsim.spec  # noqa: F401
 
     lines = ["# Metrics", "",
@@ -121,24 +120,30 @@ def metrics_page() -> str:
              "| metric | label | needs | stores |", "|---|---|---|---|"]
     for name in registry.metrics.names():
         m = registry.metrics.get(name)
-        needs = "; ".join(CAPABILITIES.get(n, n) for n in sorted(m.needs)) or "any spec"
-        stores = ", ".join(f"`{k}`" for k in m.stores)
-        lines.append(f"| `{name}` | {_cell(m.label)} | {_cell(needs)} | {stores} |")
+        stores = ", ".join(f"`{k}`" for k in m.stored_keys)
+        lines.append(f"| `{name}` | {_cell(m.label)} | {_cell(_needs(m))} | {stores} |")
     lines += ["", "## Definitions", "", readme_section("Metrics")]
     described = [registry.metrics.get(n) for n in registry.metrics.names() if registry.metrics.get(n).description]
     if described:
         lines += ["", "## Further definitions", "",
                   "The metrics that define themselves (`Metric.description`: the E/I metrics of networks under Dale's "
-                  "law, and plugins'), each with the range its values keep (`Metric.bounds`, which the metric "
-                  "contract checks) and what it needs.", ""]
-        lines += [f"- `{m.name}` ({_bounds(m.bounds)}; needs "
-                  f"{'; '.join(CAPABILITIES.get(n, n) for n in sorted(m.needs)) or 'any spec'}): {m.description}"
-                  for m in described]
+                  "law, and plugins'), each with the range its values keep (`Metric.bounds`, a closed range that "
+                  "the metric contract checks) and what it needs.", ""]
+        lines += [f"- `{m.name}` ({_bounds(m.bounds)}; needs {_needs(m)}): {m.description}" for m in described]
     return "\n".join(lines)
 
 
+def _needs(metric) -> str:
+    """What a metric needs in words: each capability's description with the registered kinds offering it
+    (`modsim.spec.capabilities.describe_capability`, as validation names them), or `any spec`."""
+    from modsim.spec.capabilities import describe_capability
+
+    return "; ".join(describe_capability(n) for n in sorted(metric.needs)) or "any spec"
+
+
 def _bounds(bounds: tuple[float, float] | None) -> str:
-    """A metric's declared range in words (`range [-0.5, 1]`, `range [0, inf)`)."""
+    """A metric's declared range in words (`range [-0.5, 1]`, `range [0, inf)`): closed at every finite end, as
+    `modsim.testing.contracts.check_bounds` checks it."""
     if bounds is None:
         return "range not declared"
     low, high = bounds

@@ -229,8 +229,11 @@ class Sweep:
     def summary(self, by: list[str] | None = None) -> Any:
         """Mean, sd and n of every final metric per condition (default: every swept path but the seed), and
         Welch's t and p of each condition against the first, an xarray Dataset over (condition, metric) with
-        each swept field's value per condition as a coordinate; `left_out` counts the runs whose flag left
-        their value out of n (an MI whose critic diverged: `mi_diverged` = 1)."""
+        each swept field's value per condition as a coordinate and each metric's label and units as the
+        coordinates `metric_label` and `metric_units`; `left_out` counts the runs whose flag left their value out
+        of n (an MI whose critic diverged: `mi_diverged` = 1). Each statistic's attributes `long_name`,
+        `description` and `units` (not on `mean` and `sd`, whose units are each metric's) say what it is, as in
+        `summary.zarr`."""
         import xarray as xr
 
         from .sweep import stats
@@ -239,9 +242,12 @@ class Sweep:
         t, p = summary.against(summary.conditions[0])
         dims = (layout.DIM_CONDITION, layout.DIM_METRIC)
         swept = {name: (dims[0], values) for name, values in stats.condition_coordinates(summary).items()}
-        return xr.Dataset({**{name: (dims, getattr(summary, name)) for name in ("mean", "sd", "n", "left_out")},
-                           "t": (dims, t), "p": (dims, p)},
-                          coords={dims[0]: summary.conditions, dims[1]: summary.metrics, **swept},
+        described = {name: (dims[1], values.astype(str))
+                     for name, values in stats.metric_coordinates(summary.metrics).items()}
+        values = {**{name: getattr(summary, name) for name in ("mean", "sd", "n", "left_out")}, "t": t, "p": p}
+        return xr.Dataset({name: xr.Variable(dims, data, attrs=stats.STATISTICS[name])
+                           for name, data in values.items()},
+                          coords={dims[0]: summary.conditions, dims[1]: summary.metrics, **swept, **described},
                           attrs={"reference_condition": summary.conditions[0]})
 
 
@@ -282,14 +288,16 @@ def open_sweep(path: str | Path) -> Sweep:
 def open_summary(path: str | Path) -> Any:
     """The table `modsim summarize` writes (`summary.zarr`) as an xarray Dataset over (condition, metric), its
     text restored: `mean`, `sd`, `n`, Welch's `t` and `p` against the reference condition (attribute
-    `reference_condition`), `left_out`, and each swept field's value per condition as a coordinate, so
-    `open_summary(path)["mean"].sel(metric="q_cor").plot(x="weight")` works. (Every array of the table is a
-    number type that any Zarr v3 implementation reads: text is stored as indices into the array's `labels`
-    attribute, which plain `xarray.open_zarr` shows as integers.) FileNotFoundError when `path` holds no
-    table."""
+    `reference_condition`), `left_out`, each with its `long_name` and `description` (and `units`, but for `mean`
+    and `sd`), each swept field's value per condition and each metric's label and units (`metric_label`,
+    `metric_units`) as coordinates, so `open_summary(path)["mean"].sel(metric="q_cor").plot(x="weight")` works.
+    Tables written before the labels were stored read with them. (Every array of the table is a number type that
+    any Zarr v3 implementation reads: text is stored as indices into the array's `labels` attribute, which plain
+    `xarray.open_zarr` shows as integers.) FileNotFoundError when `path` holds no table."""
     import xarray as xr
 
     from .store import read_table
+    from .sweep import stats
 
     variables, attrs = read_table(path)
     coordinates = {name for _, _, a in variables.values() for name in str(a.get("coordinates", "")).split()}
@@ -298,5 +306,11 @@ def open_summary(path: str | Path) -> Any:
     for name, (dims, values, a) in variables.items():
         a = {key: value for key, value in a.items() if key != "coordinates"
              and not key.startswith("modsim_")}  # modsim's own markers
+        if not a and dims == (layout.DIM_CONDITION, layout.DIM_METRIC):
+            a = dict(stats.STATISTICS.get(name, {}))  # a table written before its statistics were described
         (coords if name in coordinates else data)[name] = xr.Variable(dims, values, attrs=a)
+    if layout.DIM_METRIC in coords and stats.METRIC_LABEL not in coords:  # written before the metrics' labels
+        metrics = [str(m) for m in coords[layout.DIM_METRIC].values]
+        coords.update({name: xr.Variable((layout.DIM_METRIC,), values.astype(str))
+                       for name, values in stats.metric_coordinates(metrics).items()})
     return xr.Dataset(data, coords=coords, attrs=attrs)

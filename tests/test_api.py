@@ -75,6 +75,24 @@ def test_open_sweep_lists_runs_and_summarises(tmp_path: Path):
     summary = sweep.summary()
     assert summary.sizes["condition"] == 2 and "q_cor" in summary.metric.values
     assert (summary.n.sel(metric="q_cor").values == 2).all()
+    from modsim.store.describe import array_attrs
+    from modsim.sweep.stats import STATISTICS
+
+    for name in ("mean", "sd", "n", "t", "p", "left_out"):  # each statistic says what it is
+        assert summary[name].attrs == STATISTICS[name] and summary[name].attrs["long_name"], name
+    assert summary.n.attrs["long_name"] == "runs counted" and summary.t.attrs["units"] == "1"
+    assert summary.metric_label.dims == summary.metric_units.dims == ("metric",)
+    for metric in ("q_cor", "mi", "mi_diverged"):  # as the run's metrics label them
+        assert (summary.metric_label.sel(metric=metric).item(), summary.metric_units.sel(metric=metric).item()) == (
+            array_attrs("metrics", metric)["long_name"], array_attrs("metrics", metric)["units"]), metric
+    assert summary.metric_units.sel(metric="mi").item() == "nats"
+    assert summary.metric_label.sel(metric="t50_q_cor").item() == "rise step of Q_cor (t50)"
+    assert summary.metric_units.sel(metric="t50_q_cor").item() == "steps"
+    written = CliRunner().invoke(main, ["summarize", str(sweep.path), "-o", str(tmp_path / "table")])
+    assert written.exit_code == 0, written.output
+    table = modsim.open_summary(tmp_path / "table" / "summary.zarr")
+    for name in ("mean", "sd", "n", "t", "p", "left_out", "metric_label", "metric_units"):  # summary.zarr: the same
+        assert table[name].identical(summary[name]), name
     by_short = CliRunner().invoke(main, ["summarize", str(sweep.path), "--by", "weight", "-o", str(tmp_path / "s")])
     assert by_short.exit_code == 0, by_short.output  # the short name of constraints[0].weight, as in run names
     unknown = CliRunner().invoke(main, ["summarize", str(sweep.path), "--by", "nope", "-o", str(tmp_path / "t")])

@@ -178,6 +178,75 @@ def test_every_field_row_matches_its_json_schema(pages):
                 assert row[3] == description.replace("|", "\\|"), (name, field)
 
 
+def _metric_rows(pages) -> dict[str, list[str]]:
+    """The metrics page's table: metric -> its row's cells (metric, label, needs, stores)."""
+    [(header, body)] = [table for table in tables(pages["kinds/metrics.md"]) if table[0][0] == "metric"]
+    assert header == ["metric", "label", "needs", "stores"]
+    return {row[0].strip("`"): row for row in body}
+
+
+def test_the_metrics_table_names_what_every_metric_stores(pages):
+    rows = _metric_rows(pages)
+    assert set(rows) == set(registry.metrics.names())
+    for name, row in rows.items():
+        stored = re.findall(r"`([^`]+)`", row[3])
+        assert stored == list(registry.metrics.get(name).stored_keys), (name, row)
+    assert rows["mse"][3] == "`mse`" and rows["q_cor"][3] == "`q_cor`" and rows["d_cor"][3] == "`d_cor`"
+    assert rows["mi"][3] == "`mi`, `mi_diverged`"
+
+
+def test_the_needs_text_names_every_kind_that_offers_a_capability_as_its_specs_do(pages):
+    """The kinds a metric's needs name are read from the registry: every example spec's task, cell and
+    constraints are named under each capability the spec offers, `arrays` under both value and class targets
+    (its `classes` field decides), and the page says what validation says."""
+    from modsim.spec import load_spec, spec_from_dict
+    from modsim.spec.capabilities import CAPABILITIES, describe_capabilities, offered_by
+
+    rows = _metric_rows(pages)
+    for name in ("r2", "mse", "sign_accuracy"):
+        kinds = re.search(r"\(([^()]*)\)$", rows[name][2]).group(1).split(", ")
+        assert {"lorenz_rossler", "flipflop", "arrays"} <= set(kinds), rows[name]
+        assert not {"digit_parity", "gonogo", "neurogym"} & set(kinds), rows[name]
+    assert "arrays" in rows["accuracy"][2] and "neurogym" in rows["accuracy"][2]
+    assert rows["accuracy"][2] == describe_capabilities(["classes"])
+
+    base = {"name": "mine", "network": {"cell": {"kind": "rnn", "units": 4}, "groups": {"a": 2, "b": 2},
+                                        "readouts": [{"name": "out", "dim": 2, "from": ["a", "b"]}]},
+            "training": {"steps": 1, "batch": 2, "checkpoint_every": 1, "device": "cpu"},
+            "analysis": {"metrics": ["q_cor"]}}
+    arrays = {"kind": "arrays", "inputs": "x.npy", "targets": "y.npy", "input_dim": 3, "output_dim": 2}
+    specs = [load_spec(path) for path in sorted((ROOT / "specs").glob("*.yaml"))]
+    specs += [spec_from_dict({**base, "task": arrays}),
+              spec_from_dict({**base, "task": {**arrays, "loss": "cross_entropy_steps", "classes": 2}})]
+    kinds = {"task": set(), "cell": set()}
+    for spec in specs:
+        kinds["task"].add(spec.task.kind)
+        kinds["cell"].add(spec.network.cell.kind)
+        own = {spec.task.kind, spec.network.cell.kind, *(c.kind for c in spec.constraints)}
+        for capability in spec.capabilities() & set(CAPABILITIES):
+            offering = offered_by(capability)
+            if offering:
+                assert own & set(offering), (spec.name, capability, offering)
+    assert {"arrays", "lorenz_rossler", "flipflop", "digit_parity", "gonogo", "multitask"} <= kinds["task"]
+    assert {"leaky", "ctrnn", "gru", "rnn"} <= kinds["cell"]
+    assert "arrays" in offered_by("regression") and "arrays" in offered_by("classes")
+    assert offered_by("two_groups") == [] and offered_by("preactivation") == ["leaky"]
+
+
+def test_a_metric_states_its_range_once_as_its_declared_bounds(hooks, pages):
+    """The range beside a metric's definition is its `Metric.bounds` (a closed range, as the contract checks
+    it); its description states no other interval."""
+    interval = re.compile(r"[\[(]\s*-?(?:[\d.]+(?:/\d+)?|inf)\s*,\s*-?(?:[\d.]+(?:/\d+)?|inf)\s*[\])]")
+    described = [m for m in registry.metrics if m.description and m.bounds is not None]
+    assert {"q_str_excitatory", "q_str_inhibitory", "ei_blocks"} <= {m.name for m in described}
+    page = pages["kinds/metrics.md"]
+    for m in described:
+        stated = [found for found in interval.findall(m.description) if f"range {found}" != hooks._bounds(m.bounds)]
+        assert not stated, (m.name, stated, hooks._bounds(m.bounds))
+        assert f"- `{m.name}` ({hooks._bounds(m.bounds)}; needs " in page
+    assert hooks._bounds((-0.5, 1.0)) == "range [-0.5, 1]" and hooks._bounds((0.0, float("inf"))) == "range [0, inf)"
+
+
 def test_wrapped_lines_never_become_list_items(hooks, pages):
     for path, text in pages.items():
         lines = outside_fences(text)
@@ -290,8 +359,7 @@ def test_headless_chromium_shows_every_kinds_table_row_whole(site, family, tmp_p
     assert tables and (tmp_path / f"{family}.png").stat().st_size > 10_000
     for table in tables:
         assert table["rows"] and set(table["rows"]) == {table["header"]}, table
-        if family != "metrics":
-            assert table["empty"] == [], table["empty"]
+        assert table["empty"] == [], table["empty"]  # the metrics' stores included (a metric storing its name)
     if family == "cells":
         kernel = [row for t in tables for row in t["kernel"]]
         assert len(kernel) == 1 and kernel[0][1].split() == ["auto", "|", "modsim", "|", "torch"]

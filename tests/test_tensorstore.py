@@ -271,6 +271,62 @@ def test_a_summary_table_is_numbers_with_labels_and_old_string_tables_still_read
     assert modsim.open_summary(tmp_path / "old.zarr")["mean"].sel(metric="q_cor").values.tolist() == [1.0, 1.0]
 
 
+def test_a_summary_tables_statistics_and_metrics_carry_labels_and_units_any_zarr_reader_sees(tmp_path):
+    ts = pytest.importorskip("tensorstore")
+    from modsim.store.describe import array_attrs
+    from modsim.sweep.stats import STATISTICS, RunRecord, summarize, write_outputs
+
+    groups = {f"weight={w}": [RunRecord(f"{w}-{i}", {"weight": w, "training.seed": i},
+                                        {"q_cor": 0.1 * i + w, "mi": 0.2 + w + 0.01 * i, "mi_diverged": float(i == 0),
+                                         "t50_q_cor": 10.0 * i})
+                              for i in range(3)] for w in (0.0, 0.5)}
+    write_outputs(tmp_path, summarize(groups), None)
+    table = modsim.open_summary(tmp_path / "summary.zarr")
+    assert table.metric.values.tolist() == ["mi", "mi_diverged", "q_cor", "t50_q_cor"]
+    assert table.metric_label.values.tolist() == ["MI estimate", "MI estimate diverged (0/1)", "Q_cor",
+                                                  "rise step of Q_cor (t50)"]
+    assert table.metric_units.values.tolist() == ["nats", "1", "1", "steps"]
+    assert table.metric_label.dims == table.metric_units.dims == ("metric",)
+    for name in ("mi", "q_cor"):  # the run metrics' own long_name and units
+        run_attrs = array_attrs(layout.METRICS, name)
+        assert (table.metric_label.sel(metric=name).item(), table.metric_units.sel(metric=name).item()) == (
+            run_attrs["long_name"], run_attrs["units"])
+    assert table["mean"].sel(metric="mi").metric_units.item() == "nats"
+    for name in ("mean", "sd", "n", "t", "p", "left_out"):
+        assert table[name].attrs == STATISTICS[name] and table[name].attrs["long_name"], name
+        assert table[name].attrs["description"], name
+    assert table["mean"].attrs["long_name"] == "mean over runs" and "units" not in table["mean"].attrs
+    assert table["t"].attrs["long_name"] == "Welch's t against the reference condition"
+    assert "reference_condition" in table["t"].attrs["description"] and table["p"].attrs["units"] == "1"
+    assert table["n"].attrs["units"] == table["left_out"].attrs["units"] == "1"
+
+    for key in ("metric_label", "metric_units", "mean", "left_out"):  # numbers, labels in the attributes
+        array = zarr.open_array(str(tmp_path / "summary.zarr" / key), mode="r")
+        assert array.dtype.kind in "if", key
+        opened = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(tmp_path / "summary.zarr"
+                                                                                     / key)}}, open=True).result()
+        assert np.array_equal(opened.read().result(), array[...], equal_nan=array.dtype.kind == "f"), key
+        labels = array.attrs.get(layout.ATTR_LABELS)
+        if labels is not None:
+            assert [labels[i] for i in array[...].tolist()] == table[key].values.tolist(), key
+    assert zarr.open_array(str(tmp_path / "summary.zarr" / "mean"), mode="r").attrs["long_name"] == "mean over runs"
+    xr = pytest.importorskip("xarray")
+    plain = xr.open_zarr(tmp_path / "summary.zarr", consolidated=False)  # without modsim: codes as coordinates
+    assert {"metric_label", "metric_units", "weight"} <= set(plain.coords) and plain["p"].attrs["units"] == "1"
+
+
+def test_a_summary_table_written_before_the_labels_reads_with_them(tmp_path):
+    from modsim.store import write_table
+    from modsim.sweep.stats import STATISTICS
+
+    write_table(tmp_path / "old.zarr", {"condition": ["a=1", "a=2"], "metric": ["q_cor", "mi"]},
+                {"mean": np.arange(4.0).reshape(2, 2), "p": np.ones((2, 2))})  # as modsim wrote tables before
+    table = modsim.open_summary(tmp_path / "old.zarr")
+    assert table.metric_label.values.tolist() == ["Q_cor", "MI estimate"]
+    assert table.metric_units.values.tolist() == ["1", "nats"]
+    assert table["mean"].attrs == STATISTICS["mean"] and table["p"].attrs == STATISTICS["p"]
+
+
 def test_dimension_names_have_one_definition():
     from modsim.store.layout import array_dims, checkpoint_dims, named_dims, result_dims
 

@@ -23,7 +23,11 @@ BLOCK_KEYS = tuple(f"ei_{pre}_to_{post}_{where}" for where in ("within", "betwee
                    for pre in POPULATIONS for post in POPULATIONS)
 """Stored keys of `ei_blocks`: `ei_<pre>_to_<post>_<within|between>` (presynaptic population first)."""
 Q_BOUNDS = (-0.5, 1.0)
-"""Newman's Q of a non-negative symmetric graph lies in [-1/2, 1) (Brandes et al. 2008)."""
+"""Newman's Q of a non-negative symmetric graph lies in [-1/2, 1) (Brandes et al. 2008): the closed range
+[-0.5, 1] that `Metric.bounds` declares and the metric contract checks, 1 itself never reached (`Q_RANGE`)."""
+Q_RANGE = "Q never reaches the range's upper end 1 (Brandes et al. 2008)."
+"""What the Q metrics' descriptions add to their declared range (the docs' metrics page states the range itself,
+from `Q_BOUNDS`)."""
 
 
 def population_weights(weights: np.ndarray, signs: np.ndarray, sign: int) -> np.ndarray:
@@ -112,13 +116,13 @@ q_str_excitatory = Metric(
     "q_str_excitatory", _q_str_excitatory, "Q_str of E weights", DALE, over_training=True, key=True,
     bounds=Q_BOUNDS,
     description=f"Structural modularity of the excitatory projections: Newman Q of {_Q_GRAPH} excitatory; 0 when "
-                "their weights are all 0. In [-1/2, 1).")
+                f"their weights are all 0. {Q_RANGE}")
 """Q_str of the excitatory units' outgoing weights (`population_q_str`)."""
 q_str_inhibitory = Metric(
     "q_str_inhibitory", _q_str_inhibitory, "Q_str of I weights", DALE, over_training=True, key=True,
     bounds=Q_BOUNDS,
     description=f"Structural modularity of the inhibitory projections: Newman Q of {_Q_GRAPH} inhibitory; 0 when "
-                "their weights are all 0. In [-1/2, 1). Inhibition that stays inside its group gives a high value; "
+                f"their weights are all 0. {Q_RANGE} Inhibition that stays inside its group gives a high value; "
                 "inhibition spread evenly over the network a value near or below 0.")
 """Q_str of the inhibitory units' outgoing weights (`population_q_str`)."""
 _POP_NAMES = {"e": "E", "i": "I"}

@@ -521,19 +521,23 @@ def write_analysis(path: str | Path, plan_json: dict, results: dict[str, np.ndar
 
 
 def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str, np.ndarray],
-                per_condition: dict[str, np.ndarray] | None = None, attrs: dict | None = None) -> None:
+                per_condition: dict[str, np.ndarray] | None = None, attrs: dict | None = None,
+                per_metric: dict[str, np.ndarray] | None = None,
+                array_attrs: dict[str, dict] | None = None) -> None:
     """A labelled table as a Zarr group (replacing `path` whole, as `write_analysis` replaces an analysis: a kill
     leaves the previous table or the new one): one text array per coordinate (its own dimension), each array
-    over all coordinates in order, and `per_condition` arrays over the first coordinate only (numbers or text),
-    which xarray opens as coordinates. Text is stored as int64 indices into the array's `labels` attribute
-    (`text_codes`), so every Zarr v3 implementation reads every array; `modsim.open_summary(path)` (or
-    `read_table`) gives the text back."""
+    over all coordinates in order (with its attributes in `array_attrs`, by name), and `per_condition` arrays over
+    the first coordinate only and `per_metric` arrays over the second (numbers or text), which xarray opens as
+    coordinates. Text is stored as int64 indices into the array's `labels` attribute (`text_codes`), so every
+    Zarr v3 implementation reads every array; `modsim.open_summary(path)` (or `read_table`) gives the text
+    back."""
     final = Path(path)
     swap.restore(final)
     swap.clean(final)
     new = swap.new_folder(final)
     try:
-        _fill_table(zarr.open_group(str(new), mode="w-", zarr_format=3), coords, arrays, per_condition, attrs)
+        _fill_table(zarr.open_group(str(new), mode="w-", zarr_format=3), coords, arrays,
+                    {0: per_condition or {}, 1: per_metric or {}}, attrs, array_attrs or {})
         swap.install(new, final)
     except BaseException:
         swap.discard(new, final)
@@ -541,20 +545,24 @@ def write_table(path: str | Path, coords: dict[str, list[str]], arrays: dict[str
 
 
 def _fill_table(group: zarr.Group, coords: dict[str, list[str]], arrays: dict[str, np.ndarray],
-                per_condition: dict[str, np.ndarray] | None, attrs: dict | None) -> None:
+                per_axis: dict[int, dict[str, np.ndarray]], attrs: dict | None,
+                array_attrs: dict[str, dict]) -> None:
     if attrs:
         group.update_attributes(attrs)
     dims = list(coords)
     for coord, labels in coords.items():
         _text_array(group, coord, np.array(labels, dtype=object), [coord])
-    coordinates = {"coordinates": " ".join(per_condition)} if per_condition else {}
+    auxiliary = [name for axis in per_axis.values() for name in axis]
+    coordinates = {"coordinates": " ".join(auxiliary)} if auxiliary else {}
     for name, values in arrays.items():
-        group.create_array(name, data=values, dimension_names=dims, attributes=coordinates)
-    for name, values in (per_condition or {}).items():
-        if values.dtype == object:
-            _text_array(group, name, values, [dims[0]])
-        else:
-            group.create_array(name, data=values, dimension_names=[dims[0]])
+        group.create_array(name, data=values, dimension_names=dims,
+                           attributes={**array_attrs.get(name, {}), **coordinates})
+    for axis, named in per_axis.items():
+        for name, values in named.items():
+            if values.dtype == object:
+                _text_array(group, name, values, [dims[axis]])
+            else:
+                group.create_array(name, data=values, dimension_names=[dims[axis]])
 
 
 def text_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

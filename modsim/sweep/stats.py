@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from ..critic_check import REASON
-from ..analysis.timecourse import rise_steps
+from ..analysis.timecourse import rise_metrics, rise_steps
 from ..result_keys import flagged_value, is_flagged
 from ..store import layout
+from ..store.describe import DIMENSIONLESS, array_attrs
 from ..store.sweep import finished_runs
 from ..store.writer import write_table
 from ..errors import UserError
@@ -195,8 +196,10 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
                   reference: str | None = None) -> list[Path]:
     """summary.csv, comparison.csv and summary.zarr: mean, sd, n, and Welch's t and p against the
     `reference` condition (default: the first) over (condition, metric), with every swept field's value per
-    condition as a coordinate (numbers as numbers), and in summary.zarr `left_out`, the runs whose flag left
-    their value out of n; `modsim.open_summary(path)` opens it as xarray with its labels (every array is a number
+    condition as a coordinate (numbers as numbers), each metric's label and units as the coordinates
+    `metric_label` and `metric_units`, and in summary.zarr `left_out`, the runs whose flag left their value out
+    of n; every statistic carries its `long_name`, `description` and (where one holds for every metric) `units`
+    (`STATISTICS`). `modsim.open_summary(path)` opens it as xarray with its labels (every array is a number
     type any Zarr v3 implementation reads: text as indices into the array's `labels` attribute)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,17 +218,74 @@ def write_outputs(out_dir: str | Path, summary: Summary, comparison: list[dict] 
             w.writerows(comparison)
     reference = reference or summary.conditions[0]
     t, p = summary.against(reference)
+    arrays = {**{name: getattr(summary, name) for name in ("mean", "sd", "n")}, "t": t, "p": p,
+              **({"left_out": summary.left_out} if summary.left_out is not None else {})}
     write_table(out / "summary.zarr", {layout.DIM_CONDITION: summary.conditions, layout.DIM_METRIC: summary.metrics},
-                {**{name: getattr(summary, name) for name in ("mean", "sd", "n")}, "t": t, "p": p,
-                 **({"left_out": summary.left_out} if summary.left_out is not None else {})},
-                per_condition=condition_coordinates(summary),
+                arrays, per_condition=condition_coordinates(summary),
+                per_metric=metric_coordinates(summary.metrics), array_attrs=STATISTICS,
                 attrs={"reference_condition": reference,
                        "p": f"Welch's two-sided p of each condition against {reference!r}"})
     written.append(out / "summary.zarr")
     return written
 
 
-TABLE_NAMES = frozenset({"condition", "metric", "mean", "sd", "n", "t", "p", "left_out"})
+_REFERENCE = "the reference condition's (the table's attribute `reference_condition`, by default the first condition)"
+_COUNTED = ("the condition's finished runs whose final value of the metric is finite and not flagged as unreliable by "
+            "its own flag (see `left_out`)")
+STATISTICS: dict[str, dict[str, str]] = {
+    "mean": {"long_name": "mean over runs",
+             "description": f"mean of the metric over {_COUNTED}, in the metric's units (`metric_units`)"},
+    "sd": {"long_name": "standard deviation over runs",
+           "description": f"sample standard deviation (ddof 1) of the metric over {_COUNTED}, in the metric's units "
+                          "(`metric_units`); NaN with fewer than 2 runs"},
+    "n": {"long_name": "runs counted", "description": f"number of {_COUNTED}: the runs `mean` and `sd` are over",
+          "units": DIMENSIONLESS},
+    "t": {"long_name": "Welch's t against the reference condition",
+          "description": "Welch's t statistic (unequal variances) of the condition's counted values of the metric "
+                         f"against {_REFERENCE}: positive where the condition's mean is the higher; NaN on the "
+                         "reference condition's own row and where either side has fewer than 2 values, +-inf "
+                         "where both sides are constant and differ",
+          "units": DIMENSIONLESS},
+    "p": {"long_name": "Welch's p against the reference condition",
+          "description": f"two-sided p-value of Welch's t-test of the condition against {_REFERENCE} (`t`); NaN "
+                         "where `t` is",
+          "units": DIMENSIONLESS},
+    "left_out": {"long_name": "runs left out (flagged)",
+                 "description": "number of the condition's runs whose value of the metric its own flag calls "
+                                "unreliable (`mi` where `mi_diverged` is 1: the MINE critic diverged), left out of "
+                                "`n`, `mean` and `sd`",
+                 "units": DIMENSIONLESS},
+}
+"""The `long_name`, `description` and `units` of each statistic of a summary table (`Sweep.summary()`,
+`summary.zarr`); `mean` and `sd` have no one unit: theirs are each metric's (the coordinate `metric_units`)."""
+
+METRIC_LABEL, METRIC_UNITS = "metric_label", "metric_units"
+"""The coordinates over `metric` of a summary table: each metric's label and units (`metric_attrs`)."""
+RISE = re.compile(r"t(\d+)_(.+)")
+"""A metric's rise step as `collect` names it (`t50_q_cor`, `modsim.analysis.timecourse.rise_steps`)."""
+
+
+def metric_attrs(name: str) -> tuple[str, str]:
+    """(label, units) of a metric of a summary table: a run metric's `long_name` and `units`, as its stored
+    array carries them (`modsim.store.describe.array_attrs`, the one definition), `rise step of <label> (t50)`
+    in steps for a rise step."""
+    rise = RISE.fullmatch(name)
+    if rise is not None and rise.group(2) in rise_metrics():
+        label = array_attrs(layout.METRICS, rise.group(2))["long_name"]
+        return f"rise step of {label} (t{rise.group(1)})", array_attrs(layout.METRICS, layout.DIM_STEP)["units"]
+    attrs = array_attrs(layout.METRICS, name)
+    return attrs["long_name"], attrs["units"]
+
+
+def metric_coordinates(metrics: list[str]) -> dict[str, np.ndarray]:
+    """`metric_label` and `metric_units`: each metric's label and units (`metric_attrs`), text over `metric`."""
+    described = [metric_attrs(m) for m in metrics]
+    return {METRIC_LABEL: np.array([label for label, _ in described], dtype=object),
+            METRIC_UNITS: np.array([units for _, units in described], dtype=object)}
+
+
+TABLE_NAMES = frozenset({"condition", "metric", "mean", "sd", "n", "t", "p", "left_out", "metric_label",
+                         "metric_units"})
 """Names the summary table uses itself (a swept field with one of these short names keeps its full path)."""
 
 
