@@ -79,7 +79,7 @@ def q_max_degree(adjacency: np.ndarray, labels: np.ndarray) -> float:
     if total <= 0:
         return 0.0
     _, out_degree, in_degree = block_sums(a, labels)
-    return float(1.0 - (out_degree @ in_degree) / total ** 2)
+    return max(0.0, float(1.0 - (out_degree @ in_degree) / total ** 2))  # >= 0 exactly: rounding gave -4e-16
 
 
 def q_max(labels: np.ndarray) -> float:
