@@ -80,3 +80,24 @@ def test_bad_user_data_names_the_file(tmp_path: Path, change: dict, message: str
     result = CliRunner().invoke(main, ["run", str(spec_file), "--store", str(tmp_path / "store"), "--quiet"])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
+
+
+@pytest.mark.parametrize("held_out", ["files", "split"])
+def test_eval_trials_and_train_trials_keep_the_first_trials_of_the_same_split(tmp_path: Path, held_out: str):
+    """`eval_trials` / `train_trials` cut the held-out set and the training pool to their first trials (the
+    split itself unchanged); null keeps every trial."""
+    from modsim.tasks import build_task
+
+    x, y = _files(tmp_path, trials=40)
+    task = {"inputs": str(x), "targets": f"{y}:targets"}
+    if held_out == "files":
+        task.update({"eval_inputs": str(x), "eval_targets": f"{y}:targets"})
+    full = build_task(_spec(task).task, 1)
+    cut = build_task(_spec({**task, "eval_trials": 3, "train_trials": 5}).task, 1)
+    assert cut.eval.inputs.shape[0] == 3 and cut.train.inputs.shape[0] == 5
+    for part in ("eval", "train"):
+        for array in ("inputs", "targets"):
+            kept = getattr(getattr(cut, part), array)
+            np.testing.assert_array_equal(kept, getattr(getattr(full, part), array)[:kept.shape[0]])
+    more = build_task(_spec({**task, "eval_trials": 1000, "train_trials": 1000}).task, 1)
+    assert more.eval.inputs.shape == full.eval.inputs.shape and more.train.inputs.shape == full.train.inputs.shape

@@ -127,6 +127,73 @@ def test_every_constraint_kind_shrinks_by_its_own_settings():
         assert spec_class(kind=kind, weight=0.1, **args).shrink(0) == []
 
 
+QUICK_COUNTS = ("trials", "pairs", "sequences", "trajectories")
+"""What a task counts its held-out (`eval_<count>`) and training (`train_<count>`) data in."""
+
+
+def test_every_task_kind_shrinks_by_its_own_settings():
+    """Each task kind declares how a quick run shrinks it: every held-out or training count it has is set to
+    a few (the user's own data, `arrays`, included)."""
+    from modsim import registry
+    from modsim.spec.task import QUICK_EVAL_TRIALS, QUICK_TRAIN_TRIALS
+
+    for kind in registry.tasks.names():
+        spec_class = registry.tasks.get(kind).spec_class()
+        shrunk = dict(o.split("=", 1) for o in spec_class.shrink())
+        assert shrunk, kind
+        counts = [name for name in spec_class.model_fields
+                  if name.split("_", 1)[0] in ("eval", "train") and name.split("_", 1)[1] in QUICK_COUNTS]
+        assert counts, kind
+        for name in counts:
+            assert f"task.{name}" in shrunk, (kind, name)
+            most = QUICK_EVAL_TRIALS * 2 if name.startswith("eval") else QUICK_TRAIN_TRIALS
+            assert 1 <= int(shrunk[f"task.{name}"]) <= most, (kind, name, shrunk)
+    arrays = dict(o.split("=", 1) for o in registry.tasks.get("arrays").spec_class().shrink())
+    assert arrays == {"task.eval_trials": str(QUICK_EVAL_TRIALS), "task.train_trials": str(QUICK_TRAIN_TRIALS)}
+
+
+@pytest.mark.parametrize("held_out", ["files", "split"])
+def test_a_quick_run_of_own_data_keeps_only_a_few_held_out_trials(tmp_path: Path, held_out: str):
+    """`--quick` on a spec of the user's own data (500 held-out trials, from files or a split) stores the
+    quick number of held-out trials, the first ones of the same held-out set, and trains on few trials."""
+    import numpy as np
+    import yaml
+
+    from modsim.spec.task import QUICK_EVAL_TRIALS, QUICK_TRAIN_TRIALS
+    from modsim.tasks import build_task
+    from modsim.tasks.data import run_seeds
+
+    rng = np.random.default_rng(0)
+    trials, eval_trials = (300, 500) if held_out == "files" else (2500, 0)
+    x = rng.standard_normal((trials + eval_trials, 10, 3)).astype(np.float32)
+    y = np.cumsum(x[..., :2], axis=1) * 0.1
+    np.save(tmp_path / "x.npy", x[:trials])
+    np.save(tmp_path / "y.npy", y[:trials])
+    task = {"kind": "arrays", "inputs": "x.npy", "targets": "y.npy", "input_dim": 3, "output_dim": 2}
+    if held_out == "files":
+        np.save(tmp_path / "x_eval.npy", x[trials:])
+        np.save(tmp_path / "y_eval.npy", y[trials:])
+        task.update({"eval_inputs": "x_eval.npy", "eval_targets": "y_eval.npy"})
+    doc = {"name": "own", "task": task, "analysis": {"metrics": ["mse", "activity_sd"]},
+           "network": {"cell": {"kind": "rnn", "units": 8}, "groups": {"a": 4, "b": 4},
+                       "readouts": [{"name": "out", "dim": 2, "from": ["a", "b"]}]},
+           "training": {"steps": 500, "batch": 32, "checkpoint_every": 100, "device": "cpu"}}
+    spec_file = tmp_path / "own.yaml"
+    spec_file.write_text(yaml.safe_dump(doc))
+    full = modsim.load_spec(spec_file)
+    seed = run_seeds(full.training.seed)[0]  # the run's data seed (the split's)
+    assert build_task(full.task, seed).eval.inputs.shape[0] == 500  # the full spec holds out 500 trials
+
+    _invoke("run", str(spec_file), "--quick", "--quiet", "--store", str(tmp_path / "store"))
+    record = read_run(tmp_path / "store" / ("own" + QUICK_SUFFIX))
+    assert record.status is layout.RunStatus.FINISHED
+    assert record.spec.task.eval_trials == QUICK_EVAL_TRIALS and record.spec.task.train_trials == QUICK_TRAIN_TRIALS
+    stored = record.arrays(layout.EVAL)
+    assert stored["inputs"].shape[0] == stored["hidden"].shape[0] == QUICK_EVAL_TRIALS
+    np.testing.assert_array_equal(stored["inputs"], build_task(full.task, seed).eval.inputs[:QUICK_EVAL_TRIALS])
+    assert build_task(record.spec.task, seed).train.inputs.shape[0] == QUICK_TRAIN_TRIALS
+
+
 @pytest.mark.slow
 def test_the_readmes_quick_start_runs_verbatim(tmp_path, monkeypatch):
     """Every command of the README's "Quick start" block, as written, in a folder holding the specs: a complete

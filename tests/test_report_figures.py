@@ -136,15 +136,29 @@ def test_group_activity_circles_the_checkpoints_a_group_was_silenced(made, tmp_p
 
 
 @pytest.mark.slow
-def test_group_activity_without_stored_activity_sd_says_how_to_get_it(made, tmp_path):
+def test_group_activity_without_stored_activity_sd_is_computed_from_the_checkpoints(made, tmp_path):
+    """Without the stored values the report computes them from the checkpoints (the training-time metric's
+    numbers); without held-out data either it says why it cannot and how to get them."""
     from modsim.report import load_run
     from modsim.report.activity_figures import group_activity_over_training, missing_note
 
     data = load_run(made["run"])
+    stored = data.metrics
     data = dataclasses.replace(data, metrics={k: v for k, v in data.metrics.items()
                                               if not k.startswith("activity_sd_")})
-    assert group_activity_over_training(data, tmp_path) is None
-    assert "modsim analyze" in missing_note(data) and "activity_sd" in missing_note(data)
+    with style.recording() as saved:
+        figure = group_activity_over_training(data, tmp_path)
+    assert "computed for this report" in figure.caption and missing_note(data) == ""
+    lines = by_gid(saved[0][1], "group-activity:", "lines")
+    for group in ("g1", "g2"):
+        line = lines[f"group-activity:{group}"]
+        assert np.array_equal(line.get_xdata(), stored["step"])
+        np.testing.assert_allclose(line.get_ydata(), stored[f"activity_sd_{group}"], rtol=1e-6, atol=1e-9)
+    assert "Circled" in figure.caption  # the stored silencing flags of the same checkpoints
+    cut = dataclasses.replace(data, eval={})
+    assert group_activity_over_training(cut, tmp_path) is None
+    note = missing_note(cut)
+    assert "no held-out data" in note and "modsim analyze" in note and "activity_sd" in note
 
 
 @pytest.mark.slow
@@ -168,6 +182,73 @@ def test_activity_heatmap_sorts_units_by_group_and_draws_the_boundaries(made, tm
     boundaries = [line.get_ydata()[0] for line in ax.lines if line.get_ydata()[0] == line.get_ydata()[1]]
     assert boundaries == [float((labels == 0).sum()) - 0.5]  # one line between g1 and g2
     assert [t.get_text() for t in ax.get_yticklabels()] == ["g1", "g2"]
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every file (its bytes) and folder (None) under `folder`, by relative path."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def unrecorded(tmp_path_factory) -> dict:
+    """A quick run of a shipped spec whose plan records no activity sd (bena_separate: two groups), reported;
+    the run's files before and after the report, and the figures drawn."""
+    store = tmp_path_factory.mktemp("store")
+    spec = ROOT / "specs" / "bena_separate.yaml"
+    invoke(["run", str(spec), "--quick", "--store", str(store), "--name", "bena", "--quiet"])
+    run = store / "bena"
+    before = tree(run)
+    figures = report([str(run)])
+    return {"run": run, "before": before, "after": tree(run), "figures": figures,
+            "page": (store / "bena-report" / "index.html").read_text()}
+
+
+def test_a_plan_without_activity_sd_still_gets_group_activity_over_training(unrecorded):
+    from modsim.store import read_run
+
+    run = read_run(unrecorded["run"])
+    assert "activity_sd" not in run.spec.analysis.metrics and "activity_sd_m1" not in run.arrays("metrics")
+    assert "group_activity" in unrecorded["figures"] and 'id="group_activity"' in unrecorded["page"]
+    caption = html.unescape(unrecorded["page"])
+    assert "computed for this report" in caption and "every one of the run's 3 stored checkpoints" in caption
+    assert "recorded no activity sd" not in caption  # no note sending the user to `modsim analyze`
+
+
+def test_the_report_writes_nothing_into_the_run(unrecorded):
+    assert unrecorded["after"] == unrecorded["before"]
+
+
+def test_the_reports_group_activity_equals_what_modsim_analyze_stores(unrecorded, tmp_path):
+    from modsim.store import open_run
+    from modsim.store.reader import analysis_results
+
+    copy = tmp_path / "bena"
+    shutil.copytree(unrecorded["run"], copy)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("metrics: [activity_sd]\n")
+    invoke(["analyze", str(copy), "--plan", str(plan)])
+    analysed = analysis_results(open_run(copy))
+    lines = by_gid(unrecorded["figures"]["group_activity"], "group-activity:", "lines")
+    assert set(lines) == {"group-activity:m1", "group-activity:m2"}
+    for group in ("m1", "m2"):
+        line = lines[f"group-activity:{group}"]
+        assert np.array_equal(line.get_xdata(), analysed["step"]) and len(analysed["step"]) == 3
+        np.testing.assert_allclose(line.get_ydata(), analysed[f"activity_sd_{group}"], rtol=1e-12, atol=0)
+
+
+def test_many_checkpoints_are_subsampled_evenly_and_the_caption_says_so(unrecorded, tmp_path, monkeypatch):
+    from modsim.evaluate.reanalysis import evenly_spread
+    from modsim.report import load_run, rundata
+    from modsim.report.activity_figures import group_activity_over_training
+
+    assert evenly_spread(3, 40) == [0, 1, 2] and evenly_spread(101, 5) == [0, 25, 50, 75, 100]
+    assert evenly_spread(1000, 40)[0] == 0 and evenly_spread(1000, 40)[-1] == 999 and len(evenly_spread(1000, 40)) == 40
+    monkeypatch.setattr(rundata, "REPORT_CHECKPOINTS", 2)
+    with style.recording() as saved:
+        figure = group_activity_over_training(load_run(unrecorded["run"]), tmp_path)
+    line = by_gid(saved[0][1], "group-activity:", "lines")["group-activity:m1"]
+    assert list(line.get_xdata()) == [0, 20]  # the first and the last of 0, 10, 20
+    assert "2 of the run's 3 stored checkpoints, evenly spread" in figure.caption
 
 
 def cell_run(kind: str, store: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Re-run an analysis plan on a stored run, without retraining (`modsim analyze`).
+"""Re-run an analysis plan on a stored run, without retraining (`modsim analyze`), and compute one metric at
+a run's checkpoints for its report without writing anything (`group_activity_at_checkpoints`).
 
 The network is rebuilt from the run's stored spec, each selected checkpoint's weights are loaded strictly
 and run on the stored held-out inputs, and the plan's results replace the run's `analysis/` group
@@ -8,11 +9,14 @@ atomically (`store.write_analysis`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from ..analysis import evaluate_plan
+from ..analysis.metrics import activity_sd_values
+from ..compile.network import ModularRNN
 from ..spec.analysis import Analysis
 from ..spec.io import spec_with_plan
 from ..store import layout, read_run
@@ -33,10 +37,7 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     run = read_run(path)
     group = run.group
     check_writable(path)  # a read-only or forbidden run: refused before any checkpoint is evaluated
-    held = run.arrays(layout.EVAL, ("inputs", "targets"))
-    if "inputs" not in held:
-        raise UserError(f"{path} has no held-out data (eval/inputs); the run did not finish "
-                         f"(status {str(run.status)!r})")
+    held = _held_out(run)
     # the stored spec with `plan` as its analysis section, re-checked: a plan that does not fit the run is a
     # SpecError naming the plan's field; a stored spec that no longer validates one naming the run
     spec = spec_with_plan(run.spec_json, plan, str(path))
@@ -47,9 +48,8 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     stored_mi, stored_flag = stored.get("mi"), stored.get(flag_key("mi"))  # no flag: written before it existed
     model = build_network(spec)
     rows: list[dict] = []
-    for i in indices:
-        load_weights(model, read_checkpoint(group, i), f"{path} checkpoint {i}")
-        outputs, hidden, pre = run_heldout(model, held["inputs"], torch.device("cpu"), needs_preactivation(plan, spec))
+    for i, (outputs, hidden, pre) in _at_checkpoints(path, group, model, held["inputs"], indices,
+                                                     needs_preactivation(plan, spec)):
         mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
         flag = float(stored_flag[i]) if stored_flag is not None and i < len(stored_flag) else None
         rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, held["targets"], mi, pre, flag)))
@@ -66,3 +66,60 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
             results[dynamics_key(key)] = np.asarray(value)
     write_analysis(path, plan.model_dump(mode="json", by_alias=True), results)
     return results
+
+
+def _held_out(run) -> dict[str, np.ndarray]:
+    """The stored held-out inputs and targets (washout included); UserError when the run stored none."""
+    held = run.arrays(layout.EVAL, ("inputs", "targets"))
+    if "inputs" not in held:
+        raise UserError(f"{run.path} has no held-out data (eval/inputs); the run did not finish "
+                        f"(status {str(run.status)!r})")
+    return held
+
+
+def _at_checkpoints(path: Path, group, model: ModularRNN, inputs: np.ndarray, indices: list[int],
+                    preactivation: bool = False) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray,
+                                                                           np.ndarray | None]]]:
+    """Each checkpoint of `indices` in turn: its weights loaded strictly into `model` (which keeps them while
+    the caller looks), then `model` run on the held-out `inputs` on the CPU: (index, (outputs, hidden,
+    preactivation or None))."""
+    for i in indices:
+        load_weights(model, read_checkpoint(group, i), f"{path} checkpoint {i}")
+        yield i, run_heldout(model, inputs, torch.device("cpu"), preactivation)
+
+
+def evenly_spread(count: int, most: int | None) -> list[int]:
+    """Indices of at most `most` of `count` items, evenly spread with the first and the last included (all of
+    them when `most` is None or not fewer)."""
+    if most is None or count <= most:
+        return list(range(count))
+    if most <= 1:
+        return [count - 1]
+    return sorted({int(i) for i in np.round(np.linspace(0, count - 1, most))})
+
+
+def group_activity_at_checkpoints(path: str | Path, most: int | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """Every group's activity sd (the `activity_sd` metric's values, `activity_sd_<group>`) at the run's stored
+    checkpoints, at most `most` of them evenly spread (the first and the last included), with their `step`,
+    and how many checkpoints the run stored. Computed as `modsim analyze` with `activity_sd` would: the
+    network rebuilt from the stored spec, each checkpoint's weights loaded strictly, the stored held-out
+    inputs run on the CPU, the washout removed. Nothing is written (the report draws them). UserError when
+    the run stored no checkpoint or no held-out data, CheckpointMismatch when a checkpoint does not fit."""
+    path = Path(path)
+    run = read_run(path)
+    held = _held_out(run)
+    steps = checkpoint_steps(run.group)
+    if not len(steps):
+        raise UserError(f"{path} stored no checkpoint")
+    spec = run.spec
+    indices = evenly_spread(len(steps), most)
+    model = build_network(spec)
+    rows = []
+    for _, (outputs, hidden, _) in _at_checkpoints(path, run.group, model, held["inputs"], indices):
+        snap = build_snapshot(spec, model, outputs, hidden, held["targets"])
+        rows.append(activity_sd_values(snap.activity.reshape(-1, snap.activity.shape[-1]), snap.labels,
+                                       snap.group_names))
+    values = {"step": np.asarray(steps)[indices]}
+    for key in rows[0]:
+        values[key] = np.array([row[key] for row in rows], dtype=np.float64)
+    return values, len(steps)

@@ -1,6 +1,7 @@
 """Figures of a run's activity, for every cell kind: each group's activity over training (where silencing
-shows), the held-out activity of every unit over time sorted by group, and the held-out trajectories in the
-top principal components with the variance each group's units span."""
+shows; computed for the report from the stored checkpoints when the run's plan did not record it), the
+held-out activity of every unit over time sorted by group, and the held-out trajectories in the top principal
+components with the variance each group's units span."""
 
 from __future__ import annotations
 
@@ -36,10 +37,49 @@ def per_group_over_training(data: RunData) -> tuple[str, dict[str, np.ndarray]] 
     return None
 
 
+def group_activity_source(data: RunData) -> tuple[str, dict[str, np.ndarray]] | None:
+    """Every group's activity sd over training: where the run holds it (`per_group_over_training`), else
+    ('report', computed for the report from the stored checkpoints, with the stored silencing flags of the
+    same checkpoints when the run recorded them); None when neither is possible."""
+    found = per_group_over_training(data)
+    if found is not None:
+        return found
+    computed = data.computed_activity
+    if not computed.values:
+        return None
+    source = dict(computed.values)
+    for stored in (data.analysis, data.metrics):
+        flags = [SILENCED.format(g) for g in data.group_names]
+        if "step" in stored and all(k in stored for k in flags):
+            row = {int(step): i for i, step in enumerate(np.asarray(stored["step"]))}
+            if all(int(step) in row for step in source["step"]):
+                at = [row[int(step)] for step in source["step"]]
+                source.update({k: np.asarray(stored[k])[at] for k in flags})
+            break
+    return "report", source
+
+
+def _origin(data: RunData, where: str) -> str:
+    """Where the figure's values come from, for its caption."""
+    if where == "analysis":
+        return "recomputed by the last `modsim analyze`"
+    if where == "training":
+        return "recorded at every checkpoint during training"
+    computed = data.computed_activity
+    shown = len(computed.values["step"])
+    which = (f"every one of the run's {computed.checkpoints} stored checkpoints" if shown == computed.checkpoints
+             else f"{shown} of the run's {computed.checkpoints} stored checkpoints, evenly spread (the first and "
+                  "the last included)")
+    return ("computed for this report, since the run's analysis plan did not record them: at " + which + ", the "
+            "network rebuilt from each checkpoint's weights and run on the stored held-out inputs, as `modsim "
+            "analyze` with `activity_sd` computes them (nothing was written into the run)")
+
+
 def group_activity_over_training(data: RunData, out: Path) -> Figure | None:
     """Each group's activity sd (mean over its units of each unit's sd over the held-out samples) at every
-    stored checkpoint, with the checkpoints where the silencing test flagged the group circled."""
-    found = per_group_over_training(data)
+    stored checkpoint (at most `REPORT_CHECKPOINTS` of them, evenly spread, when the report computes them
+    itself), with the checkpoints where the silencing test flagged the group circled."""
+    found = group_activity_source(data)
     if found is None:
         return None
     where, source = found
@@ -65,15 +105,13 @@ def group_activity_over_training(data: RunData, out: Path) -> Figure | None:
     ax.set(xlabel="training step", ylabel="activity sd (mean over the group's units)", ylim=(0, None),
            title="activity of each group over training")
     ax.legend(frameon=False, fontsize=7, title="group", title_fontsize=7)
-    origin = ("recomputed by the last `modsim analyze`" if where == "analysis"
-              else "recorded at every checkpoint during training")
     flags_text = ("Circled: checkpoints where the silencing test flagged the group (its engagement with the outputs "
                   "or its activity below a fifth of the leading group's)." if has_flags else
                   "The silencing test was not recorded (add `silenced` to analysis.metrics).")
     return save(fig, out, "group_activity", "Group activity over training",
                 "Each group's activity sd (the mean over its units of each unit's standard deviation over the "
-                f"held-out samples), {origin}. A group whose sd falls toward 0 while the others' stay is being "
-                "silenced. " + flags_text)
+                f"held-out samples), {_origin(data, where)}. A group whose sd falls toward 0 while the others' "
+                "stay is being silenced. " + flags_text)
 
 
 def heatmap_trials(data: RunData) -> int:
@@ -191,10 +229,12 @@ def activity_figures(data: RunData, out: Path) -> list[Figure]:
 
 
 def missing_note(data: RunData) -> str:
-    """What the page says when the run stored no group activity over training: how to add it."""
-    if per_group_over_training(data) is not None or "step" not in data.metrics:
+    """What the page says when the run stored no group activity over training and the report could not
+    compute it from the stored checkpoints: why, and how to add it."""
+    if "step" not in data.metrics or group_activity_source(data) is not None:
         return ""
-    return ("This run's analysis plan recorded no activity sd at its checkpoints, so its groups' activity over "
-            "training is not drawn: `modsim analyze RUN --plan plan.yaml` with `activity_sd` (and `silenced`) in "
-            "the plan's metrics computes them at every stored checkpoint without retraining, and the next report "
-            "draws them.")
+    return ("This run's analysis plan recorded no activity sd at its checkpoints, and the report could not compute "
+            f"it from them ({data.computed_activity.problem}), so its groups' activity over training is not "
+            "drawn. For a finished run, `modsim analyze RUN --plan plan.yaml` with `activity_sd` (and `silenced`) "
+            "in the plan's metrics computes them at every stored checkpoint without retraining, and the next "
+            "report draws them.")

@@ -1,4 +1,5 @@
-"""Everything a run report shows, read once from the run's Zarr group (no spec file, no retraining)."""
+"""Everything a run report shows, read once from the run's Zarr group (no spec file, no retraining); for a run
+whose plan recorded no group activity, that activity computed from its stored checkpoints (`computed_activity`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,30 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.correlation import cross_corr
+from ..errors import UserError
 from ..result_keys import PARTITION, dynamics_name, parse_result_key
 from ..spec import Analysis, Spec
 from ..spec.analysis import DynamicsAnalysis
 from ..store import RunStatus, layout, read_metrics, read_run, read_section
 from ..store.reader import analysis_plan, analysis_results
+
+
+REPORT_CHECKPOINTS = 40
+"""Most checkpoints at which a report computes the groups' activity itself (evenly spread, the first and the
+last included), for a run whose plan did not record it."""
+
+
+@dataclass(frozen=True)
+class ComputedActivity:
+    """Every group's activity sd computed for the report from the run's stored checkpoints (the `activity_sd`
+    metric's values, as `modsim analyze` would store them; nothing is written into the run), or why not."""
+
+    values: dict[str, np.ndarray]
+    """`step` and `activity_sd_<group>` at the checkpoints it was computed at; empty when it was not."""
+    checkpoints: int = 0
+    """Checkpoints the run stored (`values` holds at most `REPORT_CHECKPOINTS` of them)."""
+    problem: str = ""
+    """Why it was not computed ("" when it was)."""
 
 
 @dataclass
@@ -77,6 +97,24 @@ class RunData:
             return None
         flat = self.eval["hidden"].reshape(-1, self.eval["hidden"].shape[-1])
         return cross_corr(flat, flat)
+
+    @cached_property
+    def computed_activity(self) -> ComputedActivity:
+        """Every group's activity sd at (at most `REPORT_CHECKPOINTS` of) the stored checkpoints, computed once
+        for the report from their weights and the stored held-out inputs
+        (`modsim.evaluate.reanalysis.group_activity_at_checkpoints`, which imports torch: only a report that
+        needs them calls it)."""
+        if "step" not in self.metrics or not len(self.metrics["step"]):
+            return ComputedActivity({}, problem="the run stored no checkpoint")
+        if "inputs" not in self.eval:
+            return ComputedActivity({}, problem="the run stored no held-out data (it did not finish)")
+        from ..evaluate.reanalysis import group_activity_at_checkpoints
+
+        try:
+            values, checkpoints = group_activity_at_checkpoints(self.path, REPORT_CHECKPOINTS)
+        except UserError as exc:  # a checkpoint that does not fit the network, a damaged array
+            return ComputedActivity({}, problem=str(exc))
+        return ComputedActivity(values, checkpoints)
 
     def input_name(self, channel: int) -> str:
         """The task's name of an input channel (`input <c>` where the task names none)."""

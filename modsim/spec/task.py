@@ -16,6 +16,10 @@ DATA_PATH_RULE = ("relative paths in a spec file are relative to its folder, tho
                   "directory")
 """How a task's data paths resolve (`TaskSpec.data_paths`; `modsim.spec.io` resolves them as a spec loads), as
 the message of a missing data file says it."""
+QUICK_EVAL_TRIALS = 12
+"""Most held-out trials of the user's own data (`kind: arrays`) a `modsim run --quick` run keeps."""
+QUICK_TRAIN_TRIALS = 64
+"""Most training trials of the user's own data (`kind: arrays`) a `modsim run --quick` run keeps."""
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -747,6 +751,12 @@ class ArrayTask(TaskSpec):
     """Held-out target file (with `eval_inputs`; paths as for `inputs`)."""
     eval_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     """Fraction of the trials held out when no held-out files are given."""
+    eval_trials: PositiveInt | None = None
+    """Most held-out trials kept: the first ones of the held-out set (in file order); null: every one
+    (`modsim run --quick` keeps a few)."""
+    train_trials: PositiveInt | None = None
+    """Most training trials kept: the first ones of the training pool (in file order); null: every one
+    (`modsim run --quick` keeps a few)."""
     input_dim_: PositiveInt = Field(alias="input_dim")
     """Number of input channels (checked against the file)."""
     output_dim_: PositiveInt = Field(alias="output_dim")
@@ -794,6 +804,12 @@ class ArrayTask(TaskSpec):
     def n_classes(self) -> int | None:
         """The `classes` field."""
         return self.classes
+
+    @classmethod
+    def shrink(cls) -> list[str]:
+        """At most `QUICK_EVAL_TRIALS` held-out and `QUICK_TRAIN_TRIALS` training trials: the first ones of
+        the same held-out set and training pool."""
+        return [f"task.eval_trials={QUICK_EVAL_TRIALS}", f"task.train_trials={QUICK_TRAIN_TRIALS}"]
 
     def steps_per_sequence(self) -> int:
         """Time steps of a trial, from the `inputs` file's header (1 when it cannot be read)."""

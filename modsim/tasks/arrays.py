@@ -138,8 +138,16 @@ def _pair(spec: ArrayTask, inputs_field: str, targets_field: str) -> SequenceDat
     return SequenceData(x.astype(np.float32), y.astype(np.float32))
 
 
+def _first_trials(data: SequenceData, most: int | None) -> SequenceData:
+    """The first `most` trials of `data` (all of them when `most` is None or not fewer)."""
+    if most is None or most >= data.inputs.shape[0]:
+        return data
+    return SequenceData(data.inputs[:most].copy(), data.targets[:most].copy())
+
+
 def build(spec: ArrayTask, seed: int) -> TaskData:
-    """The training pool and the held-out set: the eval files, or a seeded split of the trials."""
+    """The training pool and the held-out set: the eval files, or a seeded split of the trials; each cut to its
+    first `train_trials` / `eval_trials` trials when the spec sets them (a `--quick` run does)."""
     data = _pair(spec, "inputs", "targets")
     if spec.eval_inputs is not None:
         train, held = data, _pair(spec, "eval_inputs", "eval_targets")
@@ -151,4 +159,4 @@ def build(spec: ArrayTask, seed: int) -> TaskData:
             raise UserError(f"{spec.inputs}: {len(order)} trials are too few to hold out {spec.eval_fraction:.0%}")
         pick = lambda idx: SequenceData(data.inputs[np.sort(idx)], data.targets[np.sort(idx)])  # noqa: E731
         held, train = pick(order[:n_eval]), pick(order[n_eval:])
-    return TaskData(train=train, eval=held)
+    return TaskData(train=_first_trials(train, spec.train_trials), eval=_first_trials(held, spec.eval_trials))
