@@ -47,6 +47,12 @@ def test_plan_file_runs_twice_identically_and_replaces(run_path, tmp_path):
     first = runner.invoke(main, ["analyze", str(run_path), "--plan", str(plan)])
     assert first.exit_code == 0, first.output
     assert "fastgreedy_activity_corr_nmi" in first.output and "induced_q_activity_corr_p" in first.output
+    rows = {line.split("│")[1].strip(): line.split("│")[3].strip() for line in first.output.splitlines()
+            if line.count("│") == 4}  # metric (its label) | value | stored as (its key)
+    assert rows["fast-greedy communities (activity correlation): NMI with the groups"] == \
+        "fastgreedy_activity_corr_nmi"
+    assert rows["induced Q of the groups (activity correlation): permutation p"] == "induced_q_activity_corr_p"
+    assert not set(rows) & set(read_analysis(run_path))  # every row under its label, never its key
     a = read_analysis(run_path)
     second = runner.invoke(main, ["analyze", str(run_path), "--plan", str(plan)])
     assert second.exit_code == 0

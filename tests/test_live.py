@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -22,8 +23,9 @@ from click.testing import CliRunner
 import modsim
 from modsim.cli import main
 from modsim.cli.common import fmt
-from modsim.cli.watch import SPARKS, sparkline
+from modsim.cli.watch import SPARKS, sparkline, train_label
 from modsim.execute import execute_run, resume_run
+from modsim.labels import label
 from modsim.progress import NotebookProgress, TrainingProgress, in_notebook, progress_for
 from modsim.spec import SpecError, load_spec
 from modsim.store import layout, open_run, read_section
@@ -364,10 +366,10 @@ def test_watch_once_prints_the_stored_losses_and_metrics(tmp_path: Path):
     shown = CliRunner().invoke(main, ["watch", str(run), "--once"])
     assert shown.exit_code == 0, shown.output
     assert f"{run.name}  finished  step 6/6 (100%)  3 checkpoint(s)" in shown.output
-    for name in ("total", "task", "mi_estimate"):
-        line = next(line for line in shown.output.splitlines() if line.split()[:1] == [name])
+    for name in ("total", "task", "mi_estimate"):  # each row under its label: `total loss`, `mi MINE estimate`
+        line = next(line for line in shown.output.splitlines() if line.startswith(train_label(name) + " "))
         assert line.split()[-3:] == [fmt(train[name][-1]), fmt(train[name].min()), fmt(train[name].max())]
-    line = next(line for line in shown.output.splitlines() if line.split()[:1] == ["mse"])
+    line = next(line for line in shown.output.splitlines() if line.startswith(label("mse") + " "))
     assert line.split()[-3] == fmt(metrics["mse"][-1])
     following = CliRunner().invoke(main, ["watch", str(run), "--interval", "0.05"])  # stopped: exits at once
     assert following.exit_code == 0 and following.output.rstrip().endswith(f"{run.name}: finished")
@@ -437,6 +439,107 @@ def test_watch_follows_a_running_run_and_exits_cleanly_when_it_finishes(tmp_path
     assert f"{run.name}  finished  step 8/8 (100%)  3 checkpoint(s)" in rest
     total = next(line for line in reversed(lines) if line.split()[:1] == ["total"])
     assert total.split()[-3] == fmt(train["total"][-1])
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A finished tiny run in a store of its own (4 steps, checkpoints at 0, 2 and 4)."""
+    run = tmp_path_factory.mktemp("watched") / "store" / "run"
+    execute_run(_spec("training.steps=4", "training.checkpoint_every=2"), run)
+    return run
+
+
+def _rows(output: str, title: str) -> list[str]:
+    """The first cells (labels) of the rows of the curve table titled `title...` in watch's output."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 2  # past the title and header
+    rows = []
+    for line in lines[start:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) < 4 or not any(c in SPARKS for c in cells[1]):
+            break
+        rows.append(cells[0].removesuffix(" (log)"))
+    return rows
+
+
+def test_watch_prints_a_finished_run_once_outside_a_terminal(finished_run: Path):
+    shown = CliRunner().invoke(main, ["watch", str(finished_run), "--interval", "0.05"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count(f"{finished_run.name}  finished  step 4/4 (100%)  3 checkpoint(s)") == 1
+    assert shown.output.count("metrics at checkpoints") == 1 and shown.output.count("training, steps 1-4") == 1
+    assert shown.output.rstrip().endswith(f"{finished_run.name}: finished")
+
+
+def test_watch_shows_every_curve_under_its_label_never_its_key(finished_run: Path):
+    from modsim.store.describe import long_name
+
+    shown = CliRunner().invoke(main, ["watch", str(finished_run), "--once"])
+    assert shown.exit_code == 0, shown.output
+    train, metrics = (read_section(open_run(finished_run), s) for s in ("train", "metrics"))
+    trained = _rows(shown.output, "training, steps")
+    measured = _rows(shown.output, "metrics at checkpoints")
+    keys = {k for k, v in metrics.items() if k != "step" and np.ndim(v) == 1}
+    assert sorted(measured) == sorted(label(k) for k in keys)
+    assert "fast-greedy communities (activity correlation): NMI with the groups" in measured
+    assert sorted(trained) == sorted(long_name(layout.TRAIN, k) for k in train if k != "step")
+    assert not (set(trained) | set(measured)) & (set(train) | keys - {"step"})
+
+
+def test_watch_refuses_what_no_run_can_appear_in(finished_run: Path, tmp_path: Path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("a user's folder")
+    for path, said in [(tmp_path / "nowhere" / "run", "nowhere does not exist"),
+                       (finished_run / "inner", f"{finished_run} is a run"),
+                       (tmp_path / "notes", "not a Zarr group")]:
+        refused = CliRunner().invoke(main, ["watch", str(path), "--interval", "0.05"])
+        assert refused.exit_code == 2 and said in refused.output, refused.output
+        assert "waiting" not in refused.output
+    (tmp_path / "empty").mkdir()  # a folder with nothing of a run: a leftover, never a run to wait for
+    refused = CliRunner().invoke(main, ["watch", str(tmp_path / "empty"), "--interval", "0.05"])
+    assert refused.exit_code == 2 and "holds no run" in refused.output
+    once = CliRunner().invoke(main, ["watch", str(tmp_path / "later"), "--once"])
+    assert once.exit_code == 2 and "does not exist" in once.output and "without --once" in once.output
+
+
+def test_watch_started_before_its_run_waits_for_it_and_follows_it_to_the_end(tmp_path: Path, monkeypatch):
+    import threading
+
+    from modsim.store import live
+
+    store = tmp_path / "store"
+    store.mkdir()
+    run = store / "run"
+    waiting = threading.Event()
+    awaited = live.awaited
+
+    def seen(path):  # the watcher has looked and found nothing yet: only then is the run made
+        missing = awaited(path)
+        if missing:
+            waiting.set()
+        return missing
+
+    def train() -> None:
+        waiting.wait()
+        try:
+            execute_run(_spec("training.steps=4", "training.checkpoint_every=2"), run)
+        except BaseException:
+            run.mkdir(exist_ok=True)  # no run will come: an empty folder makes the watcher stop with an error
+            raise
+
+    monkeypatch.setattr(live, "awaited", seen)
+    trainer = threading.Thread(target=train)
+    trainer.start()
+    try:
+        shown = CliRunner().invoke(main, ["watch", str(run), "--interval", "0.05"])
+    finally:
+        waiting.set()
+        trainer.join()
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0] == f"waiting for {run} to appear (Ctrl-C to stop)"
+    assert shown.output.count("waiting for") == 1
+    assert shown.output.count("run  finished  step 4/4 (100%)  3 checkpoint(s)") == 1
+    assert lines[-1] == "run: finished"
 
 
 # --- progress in a notebook ---------------------------------------------------------------------------------

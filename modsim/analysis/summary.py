@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import registry
+from ..labels import label, registered_labels
 from ..result_keys import DYNAMICS_LABELS, flagged_value, is_detection, is_flagged
 from .dynamics import DYNAMICS_KEY
 
@@ -33,13 +34,14 @@ def over_training() -> list[tuple[str, str]]:
 
 def summary_rows(metrics: dict, output_names: list[str] | None = None) -> list[tuple[str, float]]:
     """(label, value) rows of a run's final metrics: R2 per output, every labelled number present, then the
-    community detections."""
+    community detections and induced modularities, each under its label (`modsim.labels.label`), never its key."""
     rows: list[tuple[str, float]] = []
     if "r2_per_output" in metrics and output_names:
         rows += [(f"R2 {name}", float(v)) for name, v in zip(output_names, np.ravel(metrics["r2_per_output"]))]
-    rows += [(label, float(metrics[key])) for key, label in labelled_keys() if key in metrics
+    rows += [(text, float(metrics[key])) for key, text in labelled_keys() if key in metrics
              and np.ndim(metrics[key]) == 0]
-    rows += [(key, float(v)) for key, v in metrics.items() if is_detection(key) and np.ndim(v) == 0]
+    known = registered_labels()
+    rows += [(label(key, known), float(v)) for key, v in metrics.items() if is_detection(key) and np.ndim(v) == 0]
     return rows
 
 

@@ -24,16 +24,19 @@ def analyze(run_path: str, plan_file: str | None) -> None:
     if plan_file is not None:  # checked alone, then against the run's stored spec, before torch is imported
         plan = load_analysis_plan(plan_file, read_run(run_path).spec_json, run_path)
     from ..evaluate import analyze_run
+    from ..labels import label, registered_labels
     from ..store import analysis_path
 
     results = analyze_run(run_path, plan)
     table = Table(title=f"{Path(run_path).name}: analysis at step {int(results['step'][-1])}")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_column("stored as")  # the array's name in RUN/analysis, for reading it back
+    known = registered_labels()
     for key, values in results.items():
         if key == "step" or values.ndim != 1:
             continue
-        table.add_row(key, fmt(float(values[-1])))
+        table.add_row(label(key, known), fmt(float(values[-1])), key)
     console.print(table)
     console.print(f"written to [bold]{analysis_path(run_path)}[/] ({len(results['step'])} checkpoints)",
                   highlight=False)

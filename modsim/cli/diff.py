@@ -19,6 +19,7 @@ def diff(run_a: str, run_b: str, show_all: bool) -> None:
     import numpy as np
 
     from ..analysis.summary import labelled_keys
+    from ..labels import label, registered_labels
     from ..spec.diff import MISSING, differences
     from ..store import read_run
 
@@ -32,7 +33,7 @@ def diff(run_a: str, run_b: str, show_all: bool) -> None:
     console.print(specs)
 
     sa, sb = a.summary, b.summary
-    labels = dict(labelled_keys())
+    labels, known = dict(labelled_keys()), registered_labels()
     keys = [k for k in labels if k in sa or k in sb] + sorted((set(sa) | set(sb)) - set(labels))
     metrics = Table(title="final metrics")
     for col in ("metric", run_a, run_b, "b - a"):
@@ -45,7 +46,7 @@ def diff(run_a: str, run_b: str, show_all: bool) -> None:
         if same and not show_all:
             continue
         delta = fmt(vb - va) if va is not None and vb is not None else ""
-        metrics.add_row(labels.get(key, key), fmt(va), fmt(vb), delta)
+        metrics.add_row(label(key, known), fmt(va), fmt(vb), delta)
     console.print(metrics)
 
 

@@ -9,6 +9,8 @@ from .common import console, err_console, error, user_errors
 
 
 def _table(summary, comparison, pair) -> Table:
+    from ..labels import label
+
     table = Table(title="mean +- sd (n)")
     table.add_column("metric")
     for c in summary.conditions:
@@ -20,7 +22,7 @@ def _table(summary, comparison, pair) -> Table:
                  for i in range(len(summary.conditions))]
         if comparison is not None:
             cells.append(f"{comparison[j]['p']:.3g}")
-        table.add_row(m, *cells)
+        table.add_row(label(m), *cells)
     return table
 
 

@@ -273,7 +273,7 @@ def _value_panel(ax, data: RunData, y: np.ndarray, target: np.ndarray, channels:
     import matplotlib.colors as mcolors
 
     for i, c in enumerate(channels):
-        name = data.output_names[c] if c < len(data.output_names) else f"out {c}"
+        name = data.output_names[c] if c < len(data.output_names) else f"output {c}"
         if shade:
             rgb = np.array(mcolors.to_rgb(colour(base)))
             col = tuple(rgb * (1 - 0.45 * i / max(1, len(channels) - 1)))
@@ -318,7 +318,7 @@ def phase_portraits(data: RunData, out: Path, trial: int = 0) -> Figure | None:
     plt = pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), constrained_layout=True, squeeze=False)
     y, target = ev["outputs"][trial], ev["targets"][trial]
-    label = lambda c: data.output_names[c] if c < len(data.output_names) else f"out {c}"  # noqa: E731
+    label = lambda c: data.output_names[c] if c < len(data.output_names) else f"output {c}"  # noqa: E731
     for ax, (s, a, b) in zip(axes.ravel(), pairs):
         ax.plot(target[:, a], target[:, b], color="0.75", lw=1.6, label="target")
         ax.plot(y[:, a], y[:, b], color=colour(s), lw=0.7, label="output")

@@ -144,7 +144,7 @@ class TaskSpec(SpecModel):
 
     def output_names(self) -> list[str]:
         """Label of every output channel."""
-        return [f"output{c}" for c in range(self.output_dim)]
+        return [f"output {c}" for c in range(self.output_dim)]
 
     def n_classes(self) -> int | None:
         """Number of classes of a classification task (targets hold class indices); None otherwise."""

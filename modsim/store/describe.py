@@ -1,14 +1,13 @@
 """What every stored array holds: a short name, a one-line description and its units (the `long_name`,
 `description` and `units` attributes of each array, so a run opened with xarray explains itself and labels
 its plots). One definition: the writer stores them, the Python API puts them on its xarray variables (runs
-stored before `long_name` was written included)."""
+stored before `long_name` was written included). Results are named after their labels in
+`modsim.labels`."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from .. import registry
 from .. import result_keys as keys
+from ..labels import metric_labels, registered_labels
 from ..result_keys import dynamics_name, flagged_value, parse_result_key
 from . import layout
 
@@ -47,9 +46,6 @@ _FIXED_NAMES = {
 }
 """The `long_name` of the arrays of `_FIXED`."""
 
-_RESULT_NAMES = {"r2_per_output": "R2 per output"}
-"""The `long_name` of stored results that no summary lists under a label of their own."""
-
 _PART_NAMES = {keys.NMI: "NMI", keys.ARI: "ARI", keys.COUNT: "community count", keys.Q: "Q",
                keys.PARTITION: "community", keys.P_VALUE: "p", keys.NULL_MEAN: "null mean", keys.NULL_SD: "null sd"}
 """How a community detection's or induced modularity's part reads after its label."""
@@ -63,27 +59,11 @@ def _units(name: str) -> str:
     return "s" if name == "seconds" else DIMENSIONLESS
 
 
-@lru_cache(maxsize=1)
-def _metric_labels() -> dict[str, str]:
-    """Label of every key a registered metric lists in run summaries (the metric registry's, plugins' included)."""
-    return {key: label for metric in registry.metrics for key, label in metric.summary}
-
-
-def result_labels() -> dict[str, str]:
-    """Label of every result a summary lists: the registered metrics' keys (each metric's own name included),
-    then the dynamics analyses' scalars. The one table of labels that arrays' `long_name`s and reports'
-    figure labels (`modsim.report.labels`) both start from."""
-    from ..result_keys import DYNAMICS_LABELS
-
-    return {**{metric.name: metric.label for metric in registry.metrics}, **_metric_labels(), **_RESULT_NAMES,
-            **dict(DYNAMICS_LABELS)}
-
-
 def result_long_name(name: str) -> str:
     """A short name of the stored result `name` (metrics/, analysis/, dynamics/) for plots and tables: its
     label in run summaries (`Q_cor`, `MI estimate (nats)`), `<label> diverged (0/1)` for a flag, `<label> NMI`
     for a community detection's part, else the key with spaces for underscores."""
-    labels = result_labels()
+    labels = registered_labels()
     dynamics = dynamics_name(name)
     if dynamics is not None:
         return result_long_name(dynamics)
@@ -145,7 +125,7 @@ def _described(section: str, name: str) -> dict[str, str]:
     elif section == layout.ANALYSIS and dynamics_name(name) is not None:
         text = f"dynamics analysis {dynamics_name(name)!r} of the final network"
     elif section in (layout.METRICS, layout.ANALYSIS):
-        label = _metric_labels().get(name)
+        label = metric_labels().get(name)
         text = f"{label} at every checkpoint" if label else f"metric {name!r} at every checkpoint"
     elif section == layout.CHECKPOINTS:
         text = f"network parameter {name!r} at every checkpoint"
