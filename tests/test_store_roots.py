@@ -4,7 +4,6 @@ do instead; `modsim run --name` of something that is not a run says what it is, 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from modsim.errors import UserError
 from modsim.store.layout import SWEEP_RUNS
 from modsim.store.sweep import open_sweep_store
 from tests.conftest import ROOT, SHRINK, shrink_task
+from tests.test_store_safety import tree
 
 SPEC = str(ROOT / "specs" / "gru_lorenz_rossler.yaml")
 TINY = [*SHRINK, *shrink_task("lorenz_rossler"), "constraints=[]", "network.cell.units=8", "network.groups.g1=4",
@@ -33,18 +33,6 @@ def sets(overrides: list[str]) -> list[str]:
 
 def cli(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def tree(root: Path) -> dict[str, bytes | None]:
-    """Every file (with its bytes) and folder under `root`, hidden ones included."""
-    out: dict[str, bytes | None] = {}
-    for dirpath, dirs, files in os.walk(root):
-        for d in dirs:
-            out[os.path.relpath(os.path.join(dirpath, d), root)] = None
-        for f in files:
-            p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = Path(p).read_bytes()
-    return out
 
 
 @pytest.fixture(scope="module")
