@@ -1,7 +1,8 @@
 """The human label of every stored key that modsim shows a person: the report's figure titles, axes, legends and
-table headers, the run summary of `modsim run`, the curves of `modsim watch`, the tables of `modsim diff` and
-`modsim ls` use `label(key)`, never the key itself (the report keeps the key as a table cell's tooltip, where a
-person looking for it in the store finds it).
+table headers, the run summary of `modsim run`, the metric curves of `modsim watch` (its training curves carry
+the train arrays' `long_name`s), the tables of `modsim diff`, `modsim summarize` and `modsim ls` use
+`label(key)`, never the key itself (the report keeps the key as a table cell's tooltip, where a person looking
+for it in the store finds it).
 
 One definition: a registered metric's label (`Metric.label`, `Metric.summary`) and the dynamics labels
 (`DYNAMICS_LABELS`), as run summaries list them (`registered_labels`, the one table that the store's array
@@ -44,8 +45,12 @@ RISE_PREFIX = "t50_"
 
 @lru_cache(maxsize=1)
 def metric_labels() -> dict[str, str]:
-    """Label of every key a registered metric lists in run summaries (the metric registry's, plugins' included)."""
+    """Label of every key a registered metric lists in run summaries (the metric registry's, plugins' included;
+    read again when the registry changes)."""
     return {key: text for metric in registry.metrics for key, text in metric.summary}
+
+
+registry.on_change(metric_labels.cache_clear)
 
 
 def registered_labels() -> dict[str, str]:

@@ -101,3 +101,21 @@ def test_eval_trials_and_train_trials_keep_the_first_trials_of_the_same_split(tm
             np.testing.assert_array_equal(kept, getattr(getattr(full, part), array)[:kept.shape[0]])
     more = build_task(_spec({**task, "eval_trials": 1000, "train_trials": 1000}).task, 1)
     assert more.eval.inputs.shape == full.eval.inputs.shape and more.train.inputs.shape == full.train.inputs.shape
+
+
+def test_the_resolved_spec_leaves_out_unset_trial_limits_so_earlier_stores_resume(tmp_path: Path):
+    """A spec that does not use `eval_trials` / `train_trials` resolves (and hashes) as before they existed: the
+    task section holds exactly the fields it held then, so runs and sweep stores made earlier still resume; set
+    limits are kept, and a stored spec reads back equal."""
+    from modsim.spec import Spec
+
+    x, y = _files(tmp_path)
+    plain = _spec({"inputs": str(x), "targets": f"{y}:targets"})
+    task = plain.model_dump(mode="json", by_alias=True)["task"]
+    assert sorted(task) == ["classes", "eval_fraction", "eval_inputs", "eval_targets", "input_dim", "input_sets",
+                            "inputs", "kind", "loss", "output_dim", "output_sets", "targets", "washout"]
+    limited = _spec({"inputs": str(x), "targets": f"{y}:targets", "eval_trials": 3, "train_trials": 5})
+    dumped = limited.model_dump(mode="json", by_alias=True)
+    assert (dumped["task"]["eval_trials"], dumped["task"]["train_trials"]) == (3, 5)
+    assert Spec.from_stored(dumped) == limited
+    assert Spec.from_stored(plain.model_dump(mode="json", by_alias=True)) == plain

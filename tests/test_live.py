@@ -488,7 +488,8 @@ def test_watch_shows_every_curve_under_its_label_never_its_key(finished_run: Pat
 def test_watch_refuses_what_no_run_can_appear_in(finished_run: Path, tmp_path: Path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("a user's folder")
-    for path, said in [(tmp_path / "nowhere" / "run", "nowhere does not exist"),
+    (tmp_path / "afile").write_text("not a folder")
+    for path, said in [(tmp_path / "afile" / "store" / "run", "afile is a file"),
                        (finished_run / "inner", f"{finished_run} is a run"),
                        (tmp_path / "notes", "not a Zarr group")]:
         refused = CliRunner().invoke(main, ["watch", str(path), "--interval", "0.05"])
@@ -506,8 +507,7 @@ def test_watch_started_before_its_run_waits_for_it_and_follows_it_to_the_end(tmp
 
     from modsim.store import live
 
-    store = tmp_path / "store"
-    store.mkdir()
+    store = tmp_path / "store"  # not made yet: a first `modsim run` makes its store when it writes the run
     run = store / "run"
     waiting = threading.Event()
     awaited = live.awaited
@@ -523,7 +523,7 @@ def test_watch_started_before_its_run_waits_for_it_and_follows_it_to_the_end(tmp
         try:
             execute_run(_spec("training.steps=4", "training.checkpoint_every=2"), run)
         except BaseException:
-            run.mkdir(exist_ok=True)  # no run will come: an empty folder makes the watcher stop with an error
+            run.mkdir(parents=True, exist_ok=True)  # no run will come: an empty folder makes the watcher stop with an error
             raise
 
     monkeypatch.setattr(live, "awaited", seen)
@@ -613,3 +613,17 @@ def test_modsim_run_reports_every_step_and_shows_a_bar_in_a_notebook(tmp_path: P
     run = modsim.run(spec, store=tmp_path, name="notebook")
     err = capsys.readouterr().err
     assert "3/3" in err and f"total={run.train['total'].values[-1]:.4g}" in err
+
+
+def test_a_folder_being_claimed_is_awaited_and_a_leftover_is_not(tmp_path: Path):
+    """A sweep worker makes its run's folder, then its lock (empty until the owner is written), then the run's
+    metadata: watch keeps waiting through all of it; an empty folder with no lock is a leftover it refuses."""
+    from modsim.store.live import awaited
+    from modsim.store.lock import LOCK_FILE
+
+    folder = tmp_path / "store" / "run"
+    assert awaited(folder)  # neither the run nor its store exists yet
+    folder.mkdir(parents=True)
+    assert not awaited(folder)  # empty, unlocked: a leftover
+    (folder / LOCK_FILE).write_text("")
+    assert awaited(folder)  # locked, its owner not yet written

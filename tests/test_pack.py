@@ -375,8 +375,9 @@ def test_a_pack_with_every_other_loss_term_equals_the_runs_alone(terms, tmp_path
 
 def test_a_lost_pack_reports_each_run_by_what_it_stored(tmp_path: Path):
     """A pack whose worker ended without reporting (submitit's UncompletedJobError, say): a run that had finished
-    counts as finished, one with a saved state is failed with the advice to resume, one without to start again;
-    and the sweep run again resumes the saved one to the numbers of the run alone."""
+    counts as finished, one that had diverged as diverged with its own message, one with a saved state is failed
+    with the advice to resume, one without to start again; and the sweep run again resumes the saved one to the
+    numbers of the run alone."""
     from types import SimpleNamespace
 
     from modsim.sweep.executor import collect_pack
@@ -384,10 +385,13 @@ def test_a_lost_pack_reports_each_run_by_what_it_stored(tmp_path: Path):
 
     overrides = ["training.batch=8", "training.steps=9", "training.checkpoint_every=3"]
     specs = _members(LEAKY, [[*overrides, f"training.seed={s}"] for s in (5, 6, 7)])
+    wild = _members(LEAKY, [[*overrides, "training.seed=8", "training.optimizer.lr=1e30", "training.clip_norm=null"]])
     sweep = tmp_path / "sweep"
-    names = ["done", "saved", "fresh"]
+    names = ["done", "saved", "fresh", "wild"]
     paths = [sweep / SWEEP_RUNS / n for n in names]
     execute_run(specs[0], paths[0])
+    with pytest.raises(RunDiverged):
+        execute_run(wild[0], paths[3])
     experiments, streams = compile_members(specs[1:])
     writers = [create_run(spec, p, "cpu") for spec, p in zip(specs[1:], paths[1:])]
     with pytest.raises(Killed):  # "saved" keeps its state of step 3; "fresh" is killed before saving any
@@ -400,10 +404,12 @@ def test_a_lost_pack_reports_each_run_by_what_it_stored(tmp_path: Path):
         raise RuntimeError("UncompletedJobError: job 7_1 has not produced any output")
 
     results, seen = [], []
-    collect_pack(results, sweep, pack, lost, 3, lambda done, total, outcome: seen.append((done, total)))
-    assert [(r.name, r.status) for r in results] == [("done", "finished"), ("saved", "failed"), ("fresh", "failed")]
+    collect_pack(results, sweep, pack, lost, 4, lambda done, total, outcome: seen.append((done, total)))
+    assert [(r.name, r.status) for r in results] == [("done", "finished"), ("saved", "failed"), ("fresh", "failed"),
+                                                     ("wild", "diverged")]
     assert "resume it from its saved state" in results[1].message and "UncompletedJobError" in results[1].message
-    assert "start it again" in results[2].message and seen == [(1, 3), (2, 3), (3, 3)]
+    assert "start it again" in results[2].message and seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert "non-finite" in results[3].message and "start it again" in results[3].message
     members = [(spec.model_dump(mode="json", by_alias=True), {}, str(p)) for spec, p in zip(specs, paths)]
     assert [o.status for o in execute_planned_pack(members)] == ["finished"] * 3
     for spec, path, name in zip(specs, paths, names):

@@ -147,3 +147,14 @@ def test_the_library_refuses_a_store_that_is_a_run_or_a_sweep(store):
             open_sweep_store(path / "new-sweep", spec.model_dump(mode="json", by_alias=True), ["seed=1"],
                              ["training.seed"])
         assert tree(store.parent) == before
+
+
+def test_advice_through_a_symbolic_link_names_the_real_store(store, tmp_path: Path):
+    """`--store link/train` where `link` points at the run `st/r`: the store to give is `st` (where the run
+    lives), not the link's folder."""
+    link = tmp_path / "link"
+    link.symlink_to(store / "r")
+    said = refused(tmp_path / "link" / "train", "run", SPEC, "--store", link / "train", *sets(TINY))
+    assert f"--store {store.resolve()}`" in said and f"--store {tmp_path}`" not in said
+    listed = refused(link, "ls", "--store", link)
+    assert f"modsim ls --store {store.resolve()}`" in listed

@@ -114,6 +114,8 @@ class RunData:
             values, checkpoints = group_activity_at_checkpoints(self.path, REPORT_CHECKPOINTS)
         except UserError as exc:  # a checkpoint that does not fit the network, a damaged array
             return ComputedActivity({}, problem=str(exc))
+        except (RuntimeError, MemoryError) as exc:  # torch could not run it: the figure is left out, not the report
+            return ComputedActivity({}, problem=f"it could not be computed here ({type(exc).__name__}: {exc})")
         return ComputedActivity(values, checkpoints)
 
     def input_name(self, channel: int) -> str:

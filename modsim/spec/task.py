@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, model_serializer, model_validator
 
 from .base import SpecModel
 
@@ -804,6 +804,16 @@ class ArrayTask(TaskSpec):
     def n_classes(self) -> int | None:
         """The `classes` field."""
         return self.classes
+
+    @model_serializer(mode="wrap")
+    def _unset_limits_left_out(self, handler):
+        """The resolved spec leaves out `eval_trials` and `train_trials` while they are null, so a spec that does
+        not use them hashes as it did before they existed (its runs and sweep stores resume)."""
+        data = handler(self)
+        for name in ("eval_trials", "train_trials"):
+            if isinstance(data, dict) and data.get(name, 0) is None:
+                del data[name]
+        return data
 
     @classmethod
     def shrink(cls) -> list[str]:

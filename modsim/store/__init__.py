@@ -12,7 +12,7 @@ from .names import check_name, entry_path, name_problem
 
 _LAZY = {"check_replaceable": "reader", "list_runs": "reader", "open_run": "reader", "read_metrics": "reader",
          "read_section": "reader", "store_kind": "reader", "read_analysis": "reader", "read_checkpoint": "reader",
-         "checkpoint_steps": "reader", "read_state": "reader", "shown_status": "reader", "RunWriter": "writer", "new_run_path": "writer",
+         "checkpoint_steps": "reader", "read_state": "reader", "has_state": "reader", "shown_status": "reader", "RunWriter": "writer", "new_run_path": "writer",
          "package_versions": "writer", "spec_hash": "writer", "write_analysis": "writer", "write_table": "writer",
          "group_exists": "reader", "analysis_path": "reader", "read_table": "reader", "section_dims": "reader",
          "StoredRun": "record", "StoredSweep": "record",

@@ -17,8 +17,8 @@ import numpy as np
 from ..errors import UserError
 from . import layout
 from .integrity import METADATA, member_names, open_array, reading
-from .lock import owner
-from .reader import enclosing_stores, what_is
+from .lock import LOCK_FILE, owner
+from .reader import enclosing_stores, holding_store, what_is
 from .record import read_run
 
 FINAL_STATUSES = frozenset({layout.RunStatus.FINISHED, layout.RunStatus.DIVERGED, layout.RunStatus.FAILED,
@@ -144,26 +144,28 @@ class LiveReader:
 
 def awaited(path: str | Path) -> bool:
     """Whether a run is still to appear at `path`: nothing is there yet (`modsim run` compiles the task and the
-    network, then builds the run in a hidden folder beside `path` and renames it into place whole), or a folder
-    without metadata that a live process has locked (a sweep worker about to write its run's first metadata).
-    False once something is there: a run, or anything else (which `modsim.execute.stored_run` refuses, saying
-    what it is). UserError when no run can ever appear at `path`: its store (the parent folder) does not
-    exist or is no folder, or it is or lies inside a run or a sweep store (but for a sweep store's `runs/`)."""
+    network, then creates the store if it is new and builds the run in a hidden folder beside `path`, renamed
+    into place whole), or a folder without metadata that a process has locked (a sweep worker about to write its
+    run's first metadata; the lock may still be empty, its owner not yet written). False once something is there:
+    a run, or anything else (which `modsim.execute.stored_run` refuses, saying what it is). UserError when no
+    run can ever appear at `path`: its nearest existing folder is no folder, or is or lies inside a run or a
+    sweep store (but for a sweep store's `runs/`)."""
     path = Path(path)
     if path.exists() or path.is_symlink():
-        return path.is_dir() and not (path / METADATA).is_file() and owner(path) is not None
+        return path.is_dir() and not (path / METADATA).is_file() and (
+            owner(path) is not None or (path / LOCK_FILE).is_file())
     store = path.parent
-    if not store.is_dir():
-        raise UserError(f"{path} does not exist and its store {store} {what_is(store)}, so no run can appear "
-                        "there; give a run's path inside an existing store (`modsim ls --store STORE` lists "
-                        "them)")
-    found = enclosing_stores(store)
+    existing = next(p for p in (store, *store.parents) if p.exists() or p.is_symlink())
+    if not existing.is_dir():
+        raise UserError(f"{path} does not exist and no run can appear there: {existing} {what_is(existing)}; give "
+                        "a run's path inside a store (`modsim ls --store STORE` lists them)")
+    found = enclosing_stores(existing)
     if found:
         holder, kind = found[0]
         if not (kind == "sweep" and store.resolve() == (holder / layout.SWEEP_RUNS).resolve()):
             inside = (f"{store} {what_is(store)}" if holder.resolve() == store.resolve() else
                       f"{store} lies inside {holder}, which {what_is(holder)}")
             where = (f"; a sweep's runs are in {holder / layout.SWEEP_RUNS}" if kind == "sweep" else
-                     f"; runs are in the store that holds it, {holder.parent}")
+                     f"; runs are in the store that holds it, {holding_store(holder)}")
             raise UserError(f"{path} does not exist and no run can appear there: {inside}{where}")
     return True

@@ -163,6 +163,13 @@ def enclosing_stores(path: str | Path) -> list[tuple[Path, str]]:
     return found
 
 
+def holding_store(entry: Path) -> Path:
+    """The store (folder) that holds the run or sweep store `entry`: its parent as written, or the real one when
+    `entry` is reached through a symbolic link (the written parent would be the link's folder)."""
+    real = entry.resolve().parent
+    return entry.parent if entry.parent.resolve() == real else real
+
+
 def check_store_root(root: str | Path, command: str) -> None:
     """UserError when the folder `root` that `modsim <command> --store` was given (`command`: `run`,
     `sweep` or `ls`) is itself a run or a sweep store, or lies inside one, instead of a store of runs: the
@@ -181,16 +188,16 @@ def check_store_root(root: str | Path, command: str) -> None:
     problem = f"--store {held}, not {A_STORE}"
     if command == "ls":
         if kind == "sweep":
-            advice = (f"list its store (with the sweep's progress) with `modsim ls --store {holder.parent}`, the "
-                      f"sweep's runs with `modsim ls --store {holder / layout.SWEEP_RUNS}`, their statistics with "
+            advice = (f"list its store (with the sweep's progress) with `modsim ls --store "
+                      f"{holding_store(holder)}`, the sweep's runs with `modsim ls --store {holder / layout.SWEEP_RUNS}`, their statistics with "
                       f"`modsim summarize {holder}`")
         else:
-            advice = (f"list its store with `modsim ls --store {holder.parent}`; follow the run with `modsim watch "
-                      f"{holder}` or draw it with `modsim report {holder}`")
+            advice = (f"list its store with `modsim ls --store {holding_store(holder)}`; follow the run with "
+                      f"`modsim watch {holder}` or draw it with `modsim report {holder}`")
         raise UserError(f"{problem}; {advice}")
     top = found[-1][0]  # the outermost: a run of a sweep store lies in the sweep's store
     what = "run" if command == "run" else "sweep store"
-    advice = f"give the store that holds {'it' if top == holder and itself else top}: `--store {top.parent}`"
+    advice = f"give the store that holds {'it' if top == holder and itself else top}: `--store {holding_store(top)}`"
     if command == "sweep" and itself and kind == "sweep":
         advice += " (the same sweep run there again resumes this one)"
     raise UserError(f"{problem}: a {what} would nest inside it. Nothing was written; {advice}")
@@ -370,6 +377,11 @@ def read_state(path: str | Path) -> bytes | None:
         return (Path(path) / layout.STATE_FILE).read_bytes()
     except FileNotFoundError:
         return None
+
+
+def has_state(path: str | Path) -> bool:
+    """Whether the run at `path` has a saved training state (without reading it)."""
+    return (Path(path) / layout.STATE_FILE).is_file()
 
 
 def shown_status(path: str | Path, group: zarr.Group | None = None) -> layout.RunStatus:

@@ -218,19 +218,26 @@ def collect_pack(results: list[RunOutcome], sweep: Path, pack: PlannedPack, outc
 
 def lost_pack_outcome(sweep: Path, run: PlannedRun, error: BaseException) -> RunOutcome:
     """The outcome of a run whose pack's worker ended without reporting (e.g. submitit's `UncompletedJobError`, a
-    SLURM task that was not requeued again): `finished` when the run had stored its end, else `failed`, with the
-    error and whether `modsim sweep` run again resumes the run from a saved state or starts it again."""
-    from ..store import layout, read_state
+    SLURM task that was not requeued again), from what the run stored: `finished` or `diverged` as it ended
+    (a pack's member can end before the others), else `failed`, with the error and what `modsim sweep` run again
+    does with it: resume a run left running or interrupted from its saved state, start the others again."""
+    from ..store import has_state, layout, read_run
     from ..store.sweep import run_status
 
     path = run_path(sweep, run.name)
-    if run_status(path) == layout.STATUS_FINISHED:
+    status = run_status(path)
+    if status == layout.STATUS_FINISHED:
         return RunOutcome(run.name, Outcome.FINISHED, "finished before its pack's worker was lost")
-    try:
-        saved = read_state(path) is not None
-    except Exception:  # an unreadable group cannot be resumed either
-        saved = False
-    after = "run the sweep again to resume it from its saved state" if saved else \
+    if status in (layout.STATUS_DIVERGED, layout.STATUS_FAILED):
+        try:
+            said = read_run(path).provenance.message
+        except Exception:  # a damaged group: its status is all there is
+            said = ""
+        ended = Outcome.DIVERGED if status == layout.STATUS_DIVERGED else Outcome.FAILED
+        return RunOutcome(run.name, ended, f"{said or status} (before its pack's worker was lost; run the sweep "
+                          "again to start it again)")
+    resumable = status in (layout.STATUS_RUNNING, layout.STATUS_INTERRUPTED) and has_state(path)
+    after = "run the sweep again to resume it from its saved state" if resumable else \
         "run the sweep again to start it again (it had saved no state)"
     return RunOutcome(run.name, Outcome.FAILED, f"{type(error).__name__}: {error} (its pack's worker ended before "
                       f"the run did; {after})")

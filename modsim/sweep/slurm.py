@@ -80,8 +80,9 @@ def _pack_task():
 class SlurmExecutor:
     """One pack per SLURM array task (`--pack`; one run by default), submitted through submitit from this machine to
     the cluster, its scripts and logs kept in the sweep store (`<sweep>/jobs`). A task that SLURM preempts or
-    times out is requeued by submitit and resumes its runs from their saved states; a task SLURM will not requeue
-    again leaves its runs resumable, and `modsim sweep` run again resumes them. Needs `pip install 'modsim[slurm]'`.
+    times out is requeued by submitit and resumes its runs from their saved states; when SLURM will not requeue a
+    task again, `modsim sweep` reports each of its runs by what it stored, and run again resumes those that had
+    saved a state and starts the others again. Needs `pip install 'modsim[slurm]'`.
 
     Options (`--executor-option NAME=VALUE`, repeatable): `backend` (`slurm`, or `local`: the same jobs as
     processes on this machine, through submitit's local executor; how the executor is tested, and a way to try a

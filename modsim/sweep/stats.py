@@ -261,18 +261,14 @@ STATISTICS: dict[str, dict[str, str]] = {
 
 METRIC_LABEL, METRIC_UNITS = "metric_label", "metric_units"
 """The coordinates over `metric` of a summary table: each metric's label and units (`metric_attrs`)."""
-RISE = re.compile(r"t(\d+)_(.+)")
-"""A metric's rise step as `collect` names it (`t50_q_cor`, `modsim.analysis.timecourse.rise_steps`)."""
-
-
 def metric_attrs(name: str) -> tuple[str, str]:
     """(label, units) of a metric of a summary table: a run metric's `long_name` and `units`, as its stored
-    array carries them (`modsim.store.describe.array_attrs`, the one definition), `rise step of <label> (t50)`
-    in steps for a rise step."""
-    rise = RISE.fullmatch(name)
-    if rise is not None and rise.group(2) in rise_metrics():
-        label = array_attrs(layout.METRICS, rise.group(2))["long_name"]
-        return f"rise step of {label} (t{rise.group(1)})", array_attrs(layout.METRICS, layout.DIM_STEP)["units"]
+    array carries them (`modsim.store.describe.array_attrs`, the one definition), and for a rise step
+    (`t50_<metric>`) its label (`modsim.labels.label`) in steps."""
+    from ..labels import RISE_PREFIX, label
+
+    if name.startswith(RISE_PREFIX) and name[len(RISE_PREFIX):] in rise_metrics():
+        return label(name), array_attrs(layout.METRICS, layout.DIM_STEP)["units"]
     attrs = array_attrs(layout.METRICS, name)
     return attrs["long_name"], attrs["units"]
 
