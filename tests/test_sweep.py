@@ -66,6 +66,16 @@ def _sweep_cmd(store: Path, extra: list[str]) -> list[str]:
             *extra]
 
 
+@pytest.fixture(scope="module")
+def sweep_alone(tmp_path_factory) -> Path:
+    """The tiny sweep run once, two jobs, never stopped: what the killed and the shared sweeps must equal."""
+    store = tmp_path_factory.mktemp("clean")
+    done = subprocess.run(_sweep_cmd(store, ["--jobs", "2"]), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return store / "gru_lorenz_rossler-sweep"
+
+
 def test_a_run_killed_right_after_its_group_was_created_keeps_its_swept_values(tmp_path):
     """The swept values are written with the run's first metadata, so no kill leaves a run without them (a
     run without them would form a condition of its own in `summarize`); a stored run that lacks them (made
@@ -90,7 +100,7 @@ def test_a_run_killed_right_after_its_group_was_created_keeps_its_swept_values(t
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
+def test_kill_9_then_resume_matches_uninterrupted(tmp_path, sweep_alone):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_sweep_cmd(killed, ["--jobs", "2"]), start_new_session=True, env=env,
@@ -109,10 +119,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
     assert len(finished_runs(sweep_dir)) == 6
     assert all(open_run(sweep_dir / RUNS / n).attrs.get("sweep_values") for n in finished_runs(sweep_dir))
     assert {n: open_run(sweep_dir / RUNS / n).attrs["finished"] for n in done_before} == stamps  # untouched
-    clean = tmp_path / "clean"
-    straight = subprocess.run(_sweep_cmd(clean, ["--jobs", "2"]), env=env, capture_output=True, text=True)
-    assert straight.returncode == 0, straight.stderr
-    a, b = metrics_of(sweep_dir), metrics_of(clean / "gru_lorenz_rossler-sweep")
+    a, b = metrics_of(sweep_dir), metrics_of(sweep_alone)
     assert a.keys() == b.keys() and len(a) == 6
     for run in a:
         for key in a[run]:
@@ -206,13 +213,27 @@ LONG = ["training.steps=400", "training.checkpoint_every=100"]
 """Runs long enough (a few seconds each) to be stopped in the middle."""
 
 
+def _long_sweep(store: Path, jobs: int) -> list[str]:
+    return [sys.executable, "-m", "modsim.cli", "sweep", str(SPEC), *sets(TINY + LONG + [GRID]), "--store", str(store),
+            "--jobs", str(jobs)]
+
+
+@pytest.fixture(scope="module")
+def long_sweep_alone(tmp_path_factory) -> Path:
+    """The LONG sweep run once, one job, never stopped: what every stopped and resumed sweep must equal."""
+    store = tmp_path_factory.mktemp("single")
+    done = subprocess.run(_long_sweep(store, 1), env={**os.environ, "PYTHONUNBUFFERED": "1"}, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return store / "gru_lorenz_rossler-sweep"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["sigterm_parent", "ctrl_c_group"])
-def test_signals_stop_every_worker_and_the_rerun_is_identical(tmp_path, how):
+def test_signals_stop_every_worker_and_the_rerun_is_identical(tmp_path, how, long_sweep_alone):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     store = tmp_path / "stopped"
-    cmd = [sys.executable, "-m", "modsim.cli", "sweep", str(SPEC), *sets(TINY + LONG + [GRID]), "--store", str(store),
-           "--jobs", "2"]
+    cmd = _long_sweep(store, 2)
     proc = subprocess.Popen(cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sweep_dir = store / "gru_lorenz_rossler-sweep"
     deadline = time.time() + 120
@@ -236,10 +257,7 @@ def test_signals_stop_every_worker_and_the_rerun_is_identical(tmp_path, how):
         assert not (sweep_dir / RUNS / name / ".lock").exists()
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    single = subprocess.run(cmd[:-4] + ["--store", str(tmp_path / "single"), "--jobs", "1"], env=env,
-                            capture_output=True, text=True)
-    assert single.returncode == 0, single.stderr[-2000:]
-    _assert_same_sweeps(sweep_dir, tmp_path / "single" / "gru_lorenz_rossler-sweep")
+    _assert_same_sweeps(sweep_dir, long_sweep_alone)
 
 
 def _assert_same_sweeps(a_dir: Path, b_dir: Path) -> None:
@@ -253,7 +271,7 @@ def _assert_same_sweeps(a_dir: Path, b_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_sweeps_on_one_store_run_each_run_once_and_agree_with_one_sweep(tmp_path):
+def test_two_sweeps_on_one_store_run_each_run_once_and_agree_with_one_sweep(tmp_path, sweep_alone):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     both = [subprocess.Popen(_sweep_cmd(tmp_path / "shared", ["--jobs", "1"]), env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -267,9 +285,7 @@ def test_two_sweeps_on_one_store_run_each_run_once_and_agree_with_one_sweep(tmp_
         steps = read_section(group, "train")["step"]
         np.testing.assert_array_equal(steps, np.arange(1, 13))  # trained once: every step once
         np.testing.assert_array_equal(read_section(group, "checkpoints")["step"], [0, 6, 12])
-    single = subprocess.run(_sweep_cmd(tmp_path / "single", ["--jobs", "2"]), env=env, capture_output=True, text=True)
-    assert single.returncode == 0, single.stderr[-1500:]
-    _assert_same_sweeps(shared, tmp_path / "single" / "gru_lorenz_rossler-sweep")
+    _assert_same_sweeps(shared, sweep_alone)
 
 
 SWEEP_SPECS = [p for p in sorted((ROOT / "specs").rglob("*.yaml")) if "sweep:" in p.read_text()]
