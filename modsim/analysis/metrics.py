@@ -177,15 +177,9 @@ def _silenced(snap: Snapshot, ctx: PlanContext) -> Values:
     return out
 
 
-def activity_sd_values(flat_activity: np.ndarray, labels: np.ndarray, group_names: list[str]) -> Values:
-    """The `activity_sd` metric's values from (samples, units) activity: `activity_sd_<group>`, each group's
-    `group_activity_sd` (what the report draws when it computes them from a run's checkpoints)."""
-    sd = group_activity_sd(flat_activity, labels)
-    return {f"activity_sd_{group}": float(sd[g]) for g, group in enumerate(group_names)}
-
-
 def _activity_sd(snap: Snapshot, ctx: PlanContext) -> Values:
-    return activity_sd_values(ctx.flat_activity, snap.labels, snap.group_names)
+    sd = group_activity_sd(ctx.flat_activity, snap.labels)
+    return {f"activity_sd_{group}": float(sd[g]) for g, group in enumerate(snap.group_names)}
 
 
 def _accuracy(snap: Snapshot, ctx: PlanContext) -> Values:

@@ -9,13 +9,10 @@ atomically (`store.write_analysis`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
-
 import numpy as np
 import torch
 
 from ..analysis import evaluate_plan
-from ..analysis.metrics import activity_sd_values
 from ..compile.network import ModularRNN
 from ..spec.analysis import Analysis
 from ..spec.io import spec_with_plan
@@ -44,18 +41,8 @@ def analyze_run(path: str | Path, plan: Analysis | None = None) -> dict[str, np.
     plan = spec.analysis
     steps = checkpoint_steps(group)
     indices = list(range(len(steps))) if plan.checkpoints == "all" else [len(steps) - 1]
-    stored = run.arrays(layout.METRICS, ("mi", flag_key("mi")))
-    stored_mi, stored_flag = stored.get("mi"), stored.get(flag_key("mi"))  # no flag: written before it existed
     model = build_network(spec)
-    rows: list[dict] = []
-    for i, (outputs, hidden, pre) in _at_checkpoints(path, group, model, held["inputs"], indices,
-                                                     needs_preactivation(plan, spec)):
-        mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
-        flag = float(stored_flag[i]) if stored_flag is not None and i < len(stored_flag) else None
-        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, held["targets"], mi, pre, flag)))
-    results = {"step": steps[indices]}
-    for key in rows[0]:
-        results[key] = np.stack([np.asarray(r[key], dtype=np.float64) for r in rows])
+    results, (outputs, hidden) = _evaluate_at_checkpoints(run, spec, model, held, indices)
     if plan.dynamics is not None:  # on the final weights (the loop above ends with them loaded)
         from .dynamics import run_dynamics
 
@@ -77,15 +64,26 @@ def _held_out(run) -> dict[str, np.ndarray]:
     return held
 
 
-def _at_checkpoints(path: Path, group, model: ModularRNN, inputs: np.ndarray, indices: list[int],
-                    preactivation: bool = False) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray,
-                                                                           np.ndarray | None]]]:
-    """Each checkpoint of `indices` in turn: its weights loaded strictly into `model` (which keeps them while
-    the caller looks), then `model` run on the held-out `inputs` on the CPU: (index, (outputs, hidden,
-    preactivation or None))."""
+def _evaluate_at_checkpoints(run, spec, model: ModularRNN, held: dict[str, np.ndarray], indices: list[int]
+                             ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """`spec`'s analysis plan evaluated at each checkpoint of `indices` (its weights loaded strictly into `model`,
+    which keeps the last, then run on the held-out inputs on the CPU), as arrays over them with `step`, and the
+    last checkpoint's (outputs, hidden); nothing is written."""
+    plan = spec.analysis
+    steps = checkpoint_steps(run.group)
+    stored = run.arrays(layout.METRICS, ("mi", flag_key("mi")))
+    stored_mi, stored_flag = stored.get("mi"), stored.get(flag_key("mi"))  # no flag: written before it existed
+    rows: list[dict] = []
     for i in indices:
-        load_weights(model, read_checkpoint(group, i), f"{path} checkpoint {i}")
-        yield i, run_heldout(model, inputs, torch.device("cpu"), preactivation)
+        load_weights(model, read_checkpoint(run.group, i), f"{run.path} checkpoint {i}")
+        outputs, hidden, pre = run_heldout(model, held["inputs"], torch.device("cpu"), needs_preactivation(plan, spec))
+        mi = float(stored_mi[i]) if stored_mi is not None and i < len(stored_mi) else None
+        flag = float(stored_flag[i]) if stored_flag is not None and i < len(stored_flag) else None
+        rows.append(evaluate_plan(plan, build_snapshot(spec, model, outputs, hidden, held["targets"], mi, pre, flag)))
+    results = {"step": steps[indices]}
+    for key in rows[0]:
+        results[key] = np.stack([np.asarray(r[key], dtype=np.float64) for r in rows])
+    return results, (outputs, hidden)
 
 
 def evenly_spread(count: int, most: int | None) -> list[int]:
@@ -111,15 +109,6 @@ def group_activity_at_checkpoints(path: str | Path, most: int | None = None) -> 
     steps = checkpoint_steps(run.group)
     if not len(steps):
         raise UserError(f"{path} stored no checkpoint")
-    spec = run.spec
+    spec = spec_with_plan(run.spec_json, Analysis(metrics=["activity_sd"]), str(path))
     indices = evenly_spread(len(steps), most)
-    model = build_network(spec)
-    rows = []
-    for _, (outputs, hidden, _) in _at_checkpoints(path, run.group, model, held["inputs"], indices):
-        snap = build_snapshot(spec, model, outputs, hidden, held["targets"])
-        rows.append(activity_sd_values(snap.activity.reshape(-1, snap.activity.shape[-1]), snap.labels,
-                                       snap.group_names))
-    values = {"step": np.asarray(steps)[indices]}
-    for key in rows[0]:
-        values[key] = np.array([row[key] for row in rows], dtype=np.float64)
-    return values, len(steps)
+    return _evaluate_at_checkpoints(run, spec, build_network(spec), held, indices)[0], len(steps)
