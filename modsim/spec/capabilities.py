@@ -7,7 +7,6 @@ capability needs no entry here (it is named as is)."""
 from __future__ import annotations
 
 import re
-from typing import get_type_hints
 
 from .. import registry
 
@@ -28,29 +27,10 @@ CAPABILITIES = {
 """What each capability a metric or analysis may need means (named in validation errors and the docs, each
 followed by the kinds that offer it, `describe_capability`)."""
 
-TARGETS = ("classes", "regression")
-"""The capabilities a task offers by its targets (`Spec.capabilities`): `classes` where `n_classes()` is a number,
-`regression` where it is None."""
-
-
-def _task_targets(task: type) -> set[str]:
-    """Which of `TARGETS` a task kind's specs may offer, read from its `n_classes`: the base one (always None)
-    gives `regression`, one annotated to return an int `classes`, any other (`int | None`: set by a field) both."""
-    from .task import TaskSpec
-
-    method = getattr(task, "n_classes", TaskSpec.n_classes)
-    if method is TaskSpec.n_classes:
-        return {"regression"}
-    try:
-        returns = get_type_hints(method).get("return")
-    except Exception:  # a plugin's annotation that does not resolve: it may be either
-        returns = None
-    return {"classes"} if returns is int else set(TARGETS)
-
 
 def offered_by(capability: str) -> list[str]:
     """The registered kinds (cells, tasks, constraints, in registration order) whose specs may offer
-    `capability`: a cell's or task's `capabilities`, a constraint's `provides`, a task's targets (`TARGETS`);
+    `capability`: a cell's or task's `capabilities`, a constraint's `provides`, a task's `target_kinds`;
     empty for what a spec's shape offers rather than a kind (`two_groups`, `input_sets`, `dale`)."""
     found = []
     for family, attribute in ((registry.cells, "capabilities"), (registry.tasks, "capabilities"),
@@ -59,7 +39,7 @@ def offered_by(capability: str) -> list[str]:
             spec = family.get(name).spec_class()
             offers = set(getattr(spec, attribute, frozenset()))
             if family is registry.tasks:
-                offers |= _task_targets(spec)
+                offers |= getattr(spec, "target_kinds", frozenset({"regression"}))
             if capability in offers:
                 found.append(name)
     return found

@@ -102,6 +102,9 @@ class TaskSpec(SpecModel):
     """What the task offers the analyses beyond inputs and targets (`trials`: trial-aligned choice trials
     with trial types, as the dynamics analyses need; `task_identity`: trials of several tasks; `digit_pairs`:
     the digit-parity trial blocks of the specialisation measures)."""
+    target_kinds: ClassVar[frozenset[str]] = frozenset({"regression"})
+    """What the kind's targets may be: `regression` (values) and/or `classes` (class indices, `n_classes` a
+    number); a spec offers the one its `n_classes` says (the task contract checks that it is listed here)."""
     data_paths: ClassVar[tuple[str, ...]] = ()
     """The fields (as a spec writes them) that name data files: a relative path is resolved when the spec is
     loaded (`DATA_PATH_RULE`), so the validated spec, and the run that stores it, holds absolute paths."""
@@ -373,6 +376,7 @@ class DigitParityTask(TaskSpec):
     kind: Literal["digit_parity"]
     """Task family: digit-pair parity (specialisation under resource constraints)."""
     capabilities: ClassVar[frozenset[str]] = frozenset({"digit_pairs"})
+    target_kinds: ClassVar[frozenset[str]] = frozenset({"classes"})
     loss: ClassVar[str] = "cross_entropy_last"
     data_paths: ClassVar[tuple[str, ...]] = ("images", "labels", "test_images", "test_labels")
     source: Literal["sklearn_digits", "idx"] = "sklearn_digits"
@@ -476,6 +480,7 @@ class _ChoiceTask(TaskSpec):
     trials are always single trials from the zero state."""
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"trials"})
+    target_kinds: ClassVar[frozenset[str]] = frozenset({"classes"})
     loss: ClassVar[str] = "cross_entropy_steps"
 
     def _steps(self, ms: float) -> int:
@@ -736,6 +741,7 @@ class ArrayTask(TaskSpec):
 
     kind: Literal["arrays"]
     """Task family: arrays the user provides."""
+    target_kinds: ClassVar[frozenset[str]] = frozenset({"classes", "regression"})
     data_paths: ClassVar[tuple[str, ...]] = ("inputs", "targets", "eval_inputs", "eval_targets")
     inputs: str
     """Input file (trials, time, input channels), finite numbers. A relative path in a spec file is relative to

@@ -102,6 +102,8 @@ def check_task(spec, seed: int = 0) -> None:
     assert x.shape[2] == spec.input_dim, f"{spec.kind}: {x.shape[2]} input channels, input_dim {spec.input_dim}"
     assert y.shape[2] == spec.target_width(), f"{spec.kind}: targets have {y.shape[2]} channels for loss {spec.loss}"
     assert len(spec.output_names()) == spec.output_dim, f"{spec.kind}: one output name per output channel"
+    offered = "classes" if spec.n_classes() is not None else "regression"
+    assert offered in type(spec).target_kinds, f"{spec.kind}: its targets are {offered}, not in its target_kinds"
     for label, sets, dim in (("output", spec.output_sets(), spec.output_dim), ("input", spec.input_sets(), spec.input_dim)):
         for set_name, idx in sets.items():
             assert idx and all(0 <= i < dim for i in idx), f"{spec.kind}: {label} set {set_name!r} out of range"
