@@ -261,6 +261,8 @@ STATISTICS: dict[str, dict[str, str]] = {
 
 METRIC_LABEL, METRIC_UNITS = "metric_label", "metric_units"
 """The coordinates over `metric` of a summary table: each metric's label and units (`metric_attrs`)."""
+
+
 def metric_attrs(name: str) -> tuple[str, str]:
     """(label, units) of a metric of a summary table: a run metric's `long_name` and `units`, as its stored
     array carries them (`modsim.store.describe.array_attrs`, the one definition), and for a rise step
@@ -280,8 +282,7 @@ def metric_coordinates(metrics: list[str]) -> dict[str, np.ndarray]:
             METRIC_UNITS: np.array([units for _, units in described], dtype=object)}
 
 
-TABLE_NAMES = frozenset({"condition", "metric", "mean", "sd", "n", "t", "p", "left_out", "metric_label",
-                         "metric_units"})
+TABLE_NAMES = frozenset({layout.DIM_CONDITION, layout.DIM_METRIC, *STATISTICS, METRIC_LABEL, METRIC_UNITS})
 """Names the summary table uses itself (a swept field with one of these short names keeps its full path)."""
 
 
